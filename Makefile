@@ -1,0 +1,47 @@
+# twingrad: `make demo` and `make test` are all a newcomer needs; both install first.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# The torch release the tests run against. pyproject.toml admits a wider range.
+TORCH_VERSION := 2.13.*
+# Empty here (the CPU wheel is found locally); CI elsewhere points it at
+# https://download.pytorch.org/whl/cpu so that pip never fetches a CUDA build.
+TORCH_INDEX_URL ?=
+STAMP := $(VENV)/.installed
+
+.PHONY: install dot demo test lint bench notebooks clean
+
+install: $(STAMP) dot
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet "torch==$(TORCH_VERSION)" $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
+	$(PIP) install --quiet numpy
+	$(PIP) install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+# graphviz's `dot` renders the drawings: install it with apt-get when we can.
+dot:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null); \
+	  elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	    (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null); \
+	  fi; \
+	  command -v dot >/dev/null 2>&1 || echo "graphviz's dot is missing; drawings need it: apt-get install graphviz (Debian/Ubuntu) or brew install graphviz (macOS)"; \
+	}
+
+demo: install
+	$(VENV)/bin/twingrad demo
+
+test: install
+	$(VENV)/bin/ruff check src tests benchmarks
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis .benchmarks .ruff_cache src/*.egg-info

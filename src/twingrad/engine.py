@@ -1,0 +1,286 @@
+"""The scalar autograd engine: `Value`, a node of a computation graph.
+
+Read this with the micrograd lecture in mind. A `Value` holds a float (``data``), the
+derivative of some output with respect to it (``grad``), a ``label`` for drawings, and
+-- when an operation produced it -- that operation (``_op``, an entry of the op table in
+`twingrad.ops`) and its one or two inputs.
+
+Three differences from micrograd, each for a reason:
+
+* Nodes keep no closure. Each records which op made it; backward looks the derivative
+  up in the op table, so the mirror, the drawing and the checker can read the same
+  record. The operator methods themselves (``__add__``, ``tanh`` ...) are generated
+  from the table at the bottom of this file.
+* Inputs are two slots, ``_a`` and ``_b``, not a tuple or set. A set loses ``a + a``'s
+  second edge; a tuple per node doubles the objects Python's garbage collector must
+  walk, which was the largest single cost of a training step. ``_prev`` gives the
+  ordered tuple view for code written against micrograd.
+* Graph walks use an explicit stack, never recursion, so a million-node chain works.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+from .ops import OPS, Op
+
+_LEAF = ""  # the `_op` of a node no operation produced, as in the seed
+
+
+class Value:
+    """A scalar in a computation graph.
+
+    >>> a = Value(2.0, label="a"); b = Value(-3.0, label="b")
+    >>> L = a * b + 1; L.backward(); (L.data, a.grad, b.grad)
+    (-5.0, -3.0, 2.0)
+    """
+
+    __slots__ = ("data", "grad", "label", "_op", "_a", "_b")
+
+    data: float
+    grad: float
+    label: str
+    _op: str  # an `Op`, or "" for a leaf
+    _a: Value | None  # first input
+    _b: Value | None  # second input (binary ops only)
+
+    def __init__(self, data: Any, label: str = "") -> None:
+        self.data = _as_float(data, "Value data")
+        if not isinstance(label, str):
+            raise TypeError(f"Value label must be a str, not {type(label).__name__}")
+        self.grad = 0.0
+        self.label = label
+        self._op = _LEAF
+        self._a = None
+        self._b = None
+
+    # -- structure -----------------------------------------------------------------
+
+    @property
+    def _prev(self) -> tuple[Value, ...]:
+        """The inputs in order, duplicates kept: ``(a + a)._prev == (a, a)``."""
+        if self._a is None:
+            return ()
+        if self._b is None:
+            return (self._a,)
+        return (self._a, self._b)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._a is None
+
+    @property
+    def is_constant(self) -> bool:
+        """True for a number lifted into the graph, like the ``2`` in ``2 * x``."""
+        return False
+
+    def __repr__(self) -> str:
+        parts = [f"data={self.data!r}", f"grad={self.grad!r}"]
+        if self.label:
+            parts.append(f"label={self.label!r}")
+        if self._op:
+            parts.append(f"op={str(self._op)!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    # -- backward --------------------------------------------------------------------
+
+    def backward(self) -> None:
+        """Fill ``grad`` of every node with d(self)/d(node), as torch does.
+
+        Like ``torch.Tensor.backward(retain_graph=True)`` with ``retain_grad()`` on every
+        node: each call propagates a fresh gradient and *adds* it to what ``grad`` held,
+        so calling it twice doubles every gradient. (micrograd instead re-propagates the
+        intermediates' accumulated grads, which counts the first call again.)
+        """
+        order = topological_order(self)
+        # Set any earlier gradients aside so only this call's gradient propagates.
+        carried = []
+        for node in order:
+            if node.grad:
+                carried.append((node, node.grad))
+                node.grad = 0.0
+        self.grad = 1.0
+        for node in reversed(order):
+            op = node._op
+            if not op:
+                continue  # a leaf: nothing below it
+            a = node._a
+            b = node._b
+            if b is None:
+                a.grad += op.grad(node.grad, node.data, a.data)  # type: ignore[union-attr]
+            else:
+                grad_a, grad_b = op.grad(node.grad, node.data, a.data, b.data)  # type: ignore[union-attr]
+                a.grad += grad_a  # type: ignore[union-attr]
+                b.grad += grad_b
+        for node, earlier in carried:
+            node.grad += earlier
+
+    def zero_grad(self) -> None:
+        """Set ``grad`` to 0 on every node of this graph."""
+        for node in topological_order(self):
+            node.grad = 0.0
+
+    def recompute(self) -> float:
+        """Recompute every node's ``data`` from the leaves, in place; return the new value.
+
+        Change some leaves' data, call this on the root, and the whole graph reflects
+        them -- no need to rebuild the expression as the seed notebook does.
+        """
+        for node in topological_order(self):
+            op = node._op
+            if op:
+                b = node._b
+                if b is None:
+                    node.data = op.forward(node._a.data)  # type: ignore[union-attr, attr-defined]
+                else:
+                    node.data = op.forward(node._a.data, b.data)  # type: ignore[union-attr, attr-defined]
+        return self.data
+
+
+class Constant(Value):
+    """A plain number lifted into the graph (the ``2`` in ``2 * x``, the ``0`` of ``sum``).
+
+    It is a leaf with a value, not a parameter: `leaves` and `nudge` skip it, and the
+    torch mirror passes it as a tensor without ``requires_grad``. Backward still writes
+    d(root)/d(constant) into its ``grad``, like any leaf; parity does not compare it.
+    """
+
+    __slots__ = ()
+
+    @property
+    def is_constant(self) -> bool:
+        return True
+
+
+def _as_float(x: Any, what: str) -> float:
+    """``x`` as a float if it is a real number (int, float, bool, numpy scalar ...)."""
+    if type(x) is float:
+        return x
+    if isinstance(x, numbers.Real):
+        return float(x)
+    raise TypeError(
+        f"{what} must be a real number (int, float, bool ...), not {type(x).__name__}: {x!r}"
+    )
+
+
+def _lift(x: Any) -> Value:
+    """An operand as a node: a Value as is, a real number as a `Constant`."""
+    if isinstance(x, Value):
+        return x
+    if not isinstance(x, numbers.Real):
+        raise TypeError(
+            "unsupported operand for Value: expected a Value or a real number, "
+            f"not {type(x).__name__}: {x!r}"
+        )
+    return Constant(x)
+
+
+# -- graph walks ---------------------------------------------------------------------------
+
+
+def topological_order(root: Value) -> list[Value]:
+    """Every node reachable from ``root``, each after its inputs; ``root`` is last.
+
+    An iterative depth-first search: a node is emitted once both inputs have been.
+    """
+    order: list[Value] = []
+    done: set[Value] = set()
+    stack = [root]
+    while stack:
+        node = stack[-1]
+        if node in done:
+            stack.pop()
+            continue
+        a = node._a
+        b = node._b
+        if a is not None and a not in done:
+            stack.append(a)
+            if b is not None and b not in done:
+                stack.append(b)
+            continue
+        if b is not None and b not in done:
+            stack.append(b)
+            continue
+        done.add(node)
+        order.append(node)
+        stack.pop()
+    return order
+
+
+def leaves(root: Value) -> list[Value]:
+    """The user's leaves under ``root`` (constants excluded), in topological order."""
+    return [n for n in topological_order(root) if n._a is None and not n.is_constant]
+
+
+def nudge(root: Value, step: float = 0.01) -> float:
+    """The seed's nudge cell in one call: ``leaf.data += step * leaf.grad``, re-evaluate.
+
+    Moves every user leaf along its gradient (constants stay put), recomputes the
+    graph and returns the new ``root.data``. With a positive step and the gradients of
+    ``root.backward()``, the first-order change of ``root`` is ``step * Σ grad²``.
+    """
+    step = _as_float(step, "nudge step")
+    for leaf in leaves(root):
+        leaf.data += step * leaf.grad
+    return root.recompute()
+
+
+# -- operator methods, generated from the op table ------------------------------------------
+
+_new = object.__new__
+
+
+def _unary_method(op: Op) -> Any:
+    forward = op.forward
+
+    def method(self: Value) -> Value:
+        out = _new(Value)
+        out.data = forward(self.data)
+        out.grad = 0.0
+        out.label = ""
+        out._op = op
+        out._a = self
+        out._b = None
+        return out
+
+    return method
+
+
+def _binary_method(op: Op, reflected: bool) -> Any:
+    forward = op.forward
+
+    def method(self: Value, other: Any) -> Value:
+        # `type(...) is Value` is the fast path; constants and subclasses go through _lift.
+        if type(other) is not Value:
+            other = _lift(other)
+        a, b = (other, self) if reflected else (self, other)
+        out = _new(Value)
+        out.data = forward(a.data, b.data)
+        out.grad = 0.0
+        out.label = ""
+        out._op = op
+        out._a = a
+        out._b = b
+        return out
+
+    return method
+
+
+def _install_op_methods() -> None:
+    for op in OPS:
+        for position, method_name in enumerate(op.methods):
+            if op.arity == 1:
+                method = _unary_method(op)
+                expression = op.format("self")
+            else:
+                reflected = position == 1
+                method = _binary_method(op, reflected)
+                expression = op.format("other", "self") if reflected else op.format("self", "other")
+            method.__name__ = method_name
+            method.__qualname__ = f"Value.{method_name}"
+            method.__doc__ = f"{expression}: {op.doc}" + (f"\n\n{op.notes}" if op.notes else "")
+            setattr(Value, method_name, method)
+
+
+_install_op_methods()
