@@ -37,11 +37,11 @@ demo: install
 	$(VENV)/bin/twingrad demo
 
 test: install
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check .
 	HYPOTHESIS_PROFILE=ci $(PY) -m pytest
 
 lint: install
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .benchmarks .ruff_cache src/*.egg-info
