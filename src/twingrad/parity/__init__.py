@@ -5,6 +5,7 @@ use, so the pytest plugin (`twingrad.parity.pytest_plugin`) is registered withou
 
     compare(root)               every node's data and grad against torch  -> ParityReport
     assert_parity(root)         the same, raising AssertionError unless it agrees
+    compare_nudge(root, 0.01)   a step along the gradient on both sides   -> NudgeReport
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ _EXPORTS = {
     "assert_parity": "comparison",
     "ParityReport": "report",
     "Row": "report",
+    "compare_nudge": "nudge",
+    "NudgeReport": "nudge",
     "Witness": "numeric",
     "Mirror": "mirror",
     "make_plan": "mirror",
@@ -36,6 +39,7 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each on demand
     from .comparison import assert_parity, compare  # noqa: F401
     from .mirror import CONSTANT, LEAF, Mirror, ResolveError, make_plan, resolve_node, symbol_resolver  # noqa: F401
+    from .nudge import NudgeReport, compare_nudge  # noqa: F401
     from .numeric import Witness  # noqa: F401
     from .report import ParityReport, Row  # noqa: F401
     from .tolerances import DEFAULT_ATOL, DEFAULT_RTOL, Tolerance  # noqa: F401
