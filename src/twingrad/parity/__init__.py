@@ -6,6 +6,7 @@ use, so the pytest plugin (`twingrad.parity.pytest_plugin`) is registered withou
     compare(root)               every node's data and grad against torch  -> ParityReport
     assert_parity(root)         the same, raising AssertionError unless it agrees
     compare_nudge(root, 0.01)   a step along the gradient on both sides   -> NudgeReport
+    check_function(fn, inputs)  one function on any engine and on torch   -> FunctionReport
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ _EXPORTS = {
     "Row": "report",
     "compare_nudge": "nudge",
     "NudgeReport": "nudge",
+    "check_function": "function",
+    "FunctionReport": "function",
+    "Mismatch": "function",
     "Witness": "numeric",
     "Mirror": "mirror",
     "make_plan": "mirror",
@@ -38,6 +42,7 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each on demand
     from .comparison import assert_parity, compare  # noqa: F401
+    from .function import FunctionReport, Mismatch, check_function  # noqa: F401
     from .mirror import CONSTANT, LEAF, Mirror, ResolveError, make_plan, resolve_node, symbol_resolver  # noqa: F401
     from .nudge import NudgeReport, compare_nudge  # noqa: F401
     from .numeric import Witness  # noqa: F401
