@@ -7,6 +7,7 @@ use, so the pytest plugin (`twingrad.parity.pytest_plugin`) is registered withou
     assert_parity(root)         the same, raising AssertionError unless it agrees
     compare_nudge(root, 0.01)   a step along the gradient on both sides   -> NudgeReport
     check_function(fn, inputs)  one function on any engine and on torch   -> FunctionReport
+    compare_training()          an MLP and its torch twin under SGD       -> TrainingReport
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ _EXPORTS = {
     "check_function": "function",
     "FunctionReport": "function",
     "Mismatch": "function",
+    "compare_training": "training",
+    "TrainingReport": "training",
+    "torch_twin": "training",
     "Witness": "numeric",
     "Mirror": "mirror",
     "make_plan": "mirror",
@@ -48,6 +52,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each 
     from .numeric import Witness  # noqa: F401
     from .report import ParityReport, Row  # noqa: F401
     from .tolerances import DEFAULT_ATOL, DEFAULT_RTOL, Tolerance  # noqa: F401
+    from .training import TrainingReport, compare_training, torch_twin  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:
