@@ -21,7 +21,7 @@ import numpy as np
 from ..ops import Op
 from .mirror import LEAF, Mirror, Plan, Resolver, apply_op, gc_paused, make_plan, op_vjp, read_numbers
 from .numeric import Witness, evaluate, witness
-from .report import DIVERGED, DRIFT, INHERITED, ParityReport, require
+from .report import DIVERGED, DRIFT, INHERITED, Columns, ParityReport, require
 from .tolerances import Tolerance
 
 WITNESS_MODES = ("auto", "leaves", "all", "none")
@@ -58,11 +58,9 @@ def compare(
         engine_data = read_numbers(plan.nodes, "data")
         mirror = Mirror(plan)
         mirror.run(engine_data)
-        torch_data = mirror.values()
-        torch_grad = mirror.gradients()
+        columns = Columns(engine_data, mirror.values(), read_numbers(plan.nodes, "grad"), mirror.gradients())
         del mirror  # free the torch graph while the collector is still paused
-        engine_grad = read_numbers(plan.nodes, "grad")
-        return judge(plan, tolerance, engine_data, torch_data, engine_grad, torch_grad, witness=witness)
+        return judge(plan, tolerance, columns, witness=witness)
 
 
 def assert_parity(root: Any, **options: Any) -> ParityReport:
@@ -78,10 +76,7 @@ def _check_witness_mode(mode: str) -> None:
 def judge(
     plan: Plan,
     tolerance: Tolerance,
-    engine_data: np.ndarray,
-    torch_data: np.ndarray,
-    engine_grad: np.ndarray,
-    torch_grad: np.ndarray,
+    columns: Columns,
     *,
     grads: bool = True,
     leaf_data: Callable[[list[int]], np.ndarray] | None = None,
@@ -89,7 +84,7 @@ def judge(
     witness: str = "auto",
     title: str = "engine vs torch",
 ) -> ParityReport:
-    """Statuses for every node from the four columns (see `ParityReport`).
+    """Statuses for every node from the engine's and torch's columns (see `ParityReport`).
 
     ``grads=False`` compares data only. ``leaf_data`` gives, for leaves whose data
     mismatch, what the engine's own numbers say they should be (a nudge does:
@@ -97,6 +92,7 @@ def judge(
     leaves carry a divergence found elsewhere (a nudge's step along a gradient that
     diverged): what follows from them is inherited, not drift.
     """
+    engine_data, torch_data, engine_grad, torch_grad = columns
     differentiable = np.array(plan.differentiable, dtype=bool)
     grad_compared = differentiable & bool(grads and plan.differentiable[-1])
     data_bad = np.flatnonzero(~tolerance.close_all(engine_data, torch_data))
@@ -126,10 +122,7 @@ def judge(
     return ParityReport(
         plan,
         tolerance,
-        engine_data=engine_data,
-        torch_data=torch_data,
-        engine_grad=engine_grad,
-        torch_grad=torch_grad,
+        columns,
         grad_compared=grad_compared,
         data_status=data_status,
         grad_status=grad_status,

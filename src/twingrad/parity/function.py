@@ -30,7 +30,7 @@ from ..engine import Value
 from ..examples import name as set_label
 from .comparison import compare
 from .mirror import Resolver
-from .report import ParityReport, html_table, jsonable, marked, number_text, text_table
+from .report import ParityReport, html_table, jsonable, marked, nudge_sides, number_text, text_table
 from .tolerances import Tolerance, difference
 
 PASS, FAIL, ERROR = "pass", "fail", "error"
@@ -137,10 +137,10 @@ class FunctionReport:
                 "checks": [asdict(c) for c in self.checks],
                 "nudge": {
                     "step": self.step,
-                    "engine": {"before": self.engine_before, "after": self.engine_after,
-                               "predicted": self.engine_predicted},
-                    "torch": {"before": self.torch_before, "after": self.torch_after,
-                              "predicted": self.torch_predicted},
+                    **nudge_sides(
+                        (self.engine_before, self.engine_after, self.engine_predicted),
+                        (self.torch_before, self.torch_after, self.torch_predicted),
+                    ),
                 },
                 "graph": None if self.graph is None else self.graph.to_dict(rows="mismatched"),
             }

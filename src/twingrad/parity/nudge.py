@@ -18,7 +18,7 @@ import torch
 
 from .comparison import judge
 from .mirror import LEAF, Mirror, Plan, Resolver, gc_paused, make_plan, read_numbers
-from .report import ParityReport, html_table, jsonable, text_table
+from .report import Columns, ParityReport, html_table, jsonable, nudge_sides, text_table
 from .tolerances import Tolerance
 
 
@@ -87,10 +87,10 @@ class NudgeReport:
                 "summary": self.summary,
                 "step": self.step,
                 "leaves": self.leaves,
-                "engine": {"before": self.engine_before, "after": self.engine_after,
-                           "predicted": self.engine_predicted},
-                "torch": {"before": self.torch_before, "after": self.torch_after,
-                          "predicted": self.torch_predicted},
+                **nudge_sides(
+                    (self.engine_before, self.engine_after, self.engine_predicted),
+                    (self.torch_before, self.torch_after, self.torch_predicted),
+                ),
                 "before": self.before.to_dict(rows="mismatched"),
                 "after": self.after.to_dict(rows="mismatched"),
             }
@@ -138,9 +138,8 @@ def compare_nudge(
         mirror.run(data_before)
         torch_data = mirror.values()
         torch_grad = mirror.gradients()
-        before = judge(
-            plan, tolerance, data_before, torch_data, grad_before, torch_grad, title="before the nudge"
-        )
+        before = judge(plan, tolerance, Columns(data_before, torch_data, grad_before, torch_grad),
+                       title="before the nudge")
 
         for i in positions:  # the seed's cell, on the engine's own numbers
             node = plan.nodes[i]
@@ -159,7 +158,7 @@ def compare_nudge(
 
         misled = [i for i in positions if not before.row(i).grad_ok]  # stepped along a wrong gradient
         after = judge(
-            plan, tolerance, data_after, torch_after, grad_before, torch_grad,
+            plan, tolerance, Columns(data_after, torch_after, grad_before, torch_grad),
             grads=False, leaf_data=stepped, tainted=misled, title="after the nudge",
         )
     return NudgeReport(

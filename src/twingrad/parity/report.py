@@ -25,7 +25,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -73,6 +73,15 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+Triple = tuple[float | None, float | None, float | None]
+
+
+def nudge_sides(engine: Triple, torch: Triple) -> dict[str, dict[str, float | None]]:
+    """A nudge's ``(before, after, predicted change)`` on each side, as JSON-ready dicts."""
+    keys = ("before", "after", "predicted")
+    return {"engine": dict(zip(keys, engine)), "torch": dict(zip(keys, torch))}
+
+
 def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(h), *(len(r[k]) for r in rows)) if rows else len(h) for k, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
@@ -114,6 +123,15 @@ def html_table(
         f'{HTML_STYLE}<table class="tg-parity"><caption style="text-align:left">{html.escape(caption)}'
         f"</caption><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     )
+
+
+class Columns(NamedTuple):
+    """Every node's data and grad on both sides: one float64 array each, in trace order."""
+
+    engine_data: np.ndarray
+    torch_data: np.ndarray
+    engine_grad: np.ndarray
+    torch_grad: np.ndarray
 
 
 def require(report: Any) -> Any:
@@ -218,11 +236,8 @@ class ParityReport:
         self,
         plan: Plan,
         tolerance: Tolerance,
+        columns: Columns,
         *,
-        engine_data: np.ndarray,
-        torch_data: np.ndarray,
-        engine_grad: np.ndarray,
-        torch_grad: np.ndarray,
         grad_compared: np.ndarray,
         data_status: dict[int, str],
         grad_status: dict[int, str],
@@ -234,16 +249,15 @@ class ParityReport:
     ) -> None:
         self.plan = plan
         self.tolerance = tolerance
-        self.engine_data, self.torch_data = engine_data, torch_data
-        self.engine_grad, self.torch_grad = engine_grad, torch_grad
+        self.engine_data, self.torch_data, self.engine_grad, self.torch_grad = columns
         self.grad_compared = grad_compared
         self.data_status, self.grad_status = data_status, grad_status
         self.local_data, self.local_grad = local_data, local_grad
         self.witnesses = witnesses
         self.grads_checked = grads_checked
         self.title = title
-        self.data_abs, self.data_rel, self.data_ulps = differences(engine_data, torch_data)
-        grad_abs, grad_rel, grad_ulps = differences(engine_grad, torch_grad)
+        self.data_abs, self.data_rel, self.data_ulps = differences(columns.engine_data, columns.torch_data)
+        grad_abs, grad_rel, grad_ulps = differences(columns.engine_grad, columns.torch_grad)
         hidden = ~grad_compared
         self.grad_abs, self.grad_rel, self.grad_ulps = (
             np.where(hidden, np.nan, column) for column in (grad_abs, grad_rel, grad_ulps)
