@@ -200,7 +200,7 @@ def test_json_shape() -> None:
     assert "MISMATCH" in str(report) and "<table" in report._repr_html_()
 
 
-def test_twingrad_nudge_uses_recompute_in_place() -> None:
+def test_twingrad_nudge_recomputes_in_place_and_restores() -> None:
     seen = []
 
     def h(a):
@@ -210,6 +210,6 @@ def test_twingrad_nudge_uses_recompute_in_place() -> None:
         return out
 
     report = check_function(h, [3.0], step=0.1)
-    assert report.ok
-    assert len(seen) == 1 and seen[0].data == pytest.approx((3.0 + 0.1 * 6.0) ** 2)
-    assert isinstance(seen[0], Value)
+    assert report.ok and report.engine_after == pytest.approx((3.0 + 0.1 * 6.0) ** 2)
+    assert len(seen) == 1 and isinstance(seen[0], Value)  # one graph, recomputed: fn ran once
+    assert seen[0].data == 9.0 and seen[0]._a.data == 3.0  # and put back as it was checked

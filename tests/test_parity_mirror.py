@@ -134,6 +134,11 @@ def test_wrong_arity_and_bad_resolutions() -> None:
     a = LabelledEngine(5.0)
     with pytest.raises(ResolveError, match="takes 1 inputs, not 2"):
         make_plan(LabelledEngine(1.0, (a, a), "exp"))
+    for ambiguous in ("/", "**"):  # x / x, or a divisor kept outside _prev? not guessed
+        with pytest.raises(ResolveError, match="takes 2 inputs, not 1"):
+            make_plan(LabelledEngine(1.0, (a,), ambiguous))
+    with pytest.raises(ResolveError, match="exponent"):
+        make_plan(LabelledEngine(1.0, (a,), "**1e"))
     with pytest.raises(ResolveError, match="expected an Op"):
         make_plan(LabelledEngine(1.0, (a,), "x"), resolver=lambda n: LEAF if not n._prev else ("exp", None))
     with pytest.raises(ResolveError, match="resolved as a constant"):

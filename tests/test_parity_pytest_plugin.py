@@ -80,3 +80,13 @@ def test_plugin_is_registered_and_imports_no_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["twingrad.parity.pytest_plugin", "True", "False"]
+
+
+def test_fixture_without_settings_uses_the_defaults() -> None:
+    from twingrad.examples import seed_graph
+    from twingrad.parity.pytest_plugin import ParityFixture, _number
+
+    assert _number(None) is None and _number("") is None and _number("1e-6") == 1e-6
+    report = ParityFixture().compare(seed_graph()["L"])
+    assert (report.tolerance.rtol, report.tolerance.atol) == (1e-10, 1e-300)
+    assert ParityFixture(rtol=1e-3).compare(seed_graph()["L"], rtol=1e-4).tolerance.rtol == 1e-4

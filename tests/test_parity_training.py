@@ -74,6 +74,8 @@ def test_renderings_and_plot() -> None:
     assert list(lines[1].get_ydata()) == report.torch_losses
 
 
-def test_needs_one_output() -> None:
+def test_needs_one_output_and_one_step() -> None:
     with pytest.raises(ValueError, match="one output"):
         compare_training(MLP(3, [4, 2]))
+    with pytest.raises(ValueError, match="at least one step"):
+        compare_training(steps=0)

@@ -244,6 +244,7 @@ def _witness_positions(
     leaves = [i for i in plan.leaf_positions() if grad_compared[i]]
     if mode == "leaves":
         return leaves
-    culprits = [i for i, s in grad_status.items() if s == DIVERGED]
-    mismatched_leaves = [i for i in leaves if grad_status.get(i) in (DIVERGED, INHERITED)]
-    return sorted(set(culprits) | set(mismatched_leaves))[:AUTO_WITNESSES]
+    # Where a divergence starts first (latest position first: backward's order), then leaves.
+    culprits = sorted((i for i, s in grad_status.items() if s == DIVERGED), reverse=True)
+    mismatched_leaves = [i for i in leaves if grad_status.get(i) == INHERITED]
+    return (culprits + mismatched_leaves)[:AUTO_WITNESSES]

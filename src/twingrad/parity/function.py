@@ -256,12 +256,19 @@ def _engine_nudge(
     engine: Callable[[float], Any],
 ) -> float:
     """The engine's output after ``x += step * grad``: re-evaluated in place where the
-    engine can (``recompute``), by calling ``fn`` again on fresh values otherwise."""
+    engine can (``recompute``; the graph is then put back), by calling ``fn`` again on
+    fresh values otherwise."""
     if callable(getattr(out, "recompute", None)):
+        originals = [x.data for x in xs]
         for x, g in zip(xs, grads):
             x.data += step * g
-        out.recompute()
-        return _engine_number(out.data, "the nudged output's data")
+        try:
+            out.recompute()
+            return _engine_number(out.data, "the nudged output's data")
+        finally:  # leave the graph as it was checked, so report.graph and a drawing agree
+            for x, original in zip(xs, originals):
+                x.data = original
+            out.recompute()
     nudged = [set_label(engine(v + step * g), n) for n, v, g in zip(names, values, grads)]
     again = _call(fn, names, nudged, keyword)
     if not _is_node(again):

@@ -76,8 +76,8 @@ def _default_aliases() -> dict[str, Op]:
 def symbol_resolver(aliases: Mapping[str, str | Op] | None = None) -> Resolver:
     """A resolver reading ``_op`` strings, with ``aliases`` (spelling -> op or op name) added.
 
-    ``symbol_resolver({'exp2': ...})`` is how an engine's own spellings are taught.
-    Spellings are matched case-insensitively.
+    ``symbol_resolver({'SUBTRACT': 'sub'})`` teaches an engine's own spelling; spellings
+    are matched case-insensitively.
     """
     table = _default_aliases()
     for spelling, op in (aliases or {}).items():
@@ -98,7 +98,10 @@ def symbol_resolver(aliases: Mapping[str, str | Op] | None = None) -> Resolver:
         spelling = str(symbol).strip().lower()
         exponent = _POWER.match(spelling)
         if exponent and len(inputs) == 1:
-            return power, (inputs[0], float(exponent.group(1)))
+            try:
+                return power, (inputs[0], float(exponent.group(1)))
+            except ValueError:
+                raise ResolveError(f"cannot read the exponent of _op {str(symbol)!r}") from None
         op = table.get(spelling)
         if op is None:
             raise ResolveError(
@@ -112,10 +115,11 @@ def symbol_resolver(aliases: Mapping[str, str | Op] | None = None) -> Resolver:
                     "which input comes first is unknown; give the engine an ordered _prev or a resolver"
                 )
             return op, None
-        if op.arity == 2 and len(inputs) == 1:
-            if op is sub and getattr(node, "data", None) != 0:
-                return neg, None  # a lone '-' over one input is negation, not x - x (which is 0)
-            return op, (inputs[0], inputs[0])  # `x op x`: a set keeps x once
+        if len(inputs) == 1 and op in commutative:
+            return op, (inputs[0], inputs[0])  # `x + x`, `x * x`: a set keeps x once
+        if len(inputs) == 1 and op is sub:
+            # A lone '-' is negation -- or a set's `x - x`, which is 0.
+            return (sub, (inputs[0], inputs[0])) if getattr(node, "data", None) == 0 else (neg, None)
         raise ResolveError(
             f"_op {str(symbol)!r} is {op.name}, which takes {op.arity} inputs, not {len(inputs)}"
         )

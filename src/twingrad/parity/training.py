@@ -229,6 +229,8 @@ def compare_training(
     tensors. ``learning_rate`` may be a function of the step number. ``model`` is
     trained in place; the report keeps the twin for plots and predictions.
     """
+    if steps < 1:
+        raise ValueError(f"compare_training needs at least one step, not {steps}")
     if model is None:
         model = MLP(len(xs[0]), [4, 4, 1], rng=0)
     if len(model.layers[-1].neurons) != 1:
