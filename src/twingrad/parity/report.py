@@ -134,6 +134,33 @@ class Columns(NamedTuple):
     torch_grad: np.ndarray
 
 
+class CheckTable:
+    """A summary over a table of checks, one row each with an ok/MISMATCH verdict: what the
+    function and training reports share. Subclasses give ``HEADERS`` (torch's numbers in
+    column 3), ``summary``, ``_rows()`` and ``_row_oks()``."""
+
+    HEADERS: tuple[str, ...] = ()
+    summary: str
+
+    def _rows(self) -> list[list[str]]:
+        raise NotImplementedError
+
+    def _row_oks(self) -> list[bool]:
+        raise NotImplementedError
+
+    def table(self) -> str:
+        return text_table(self.HEADERS, self._rows())
+
+    def __str__(self) -> str:
+        return f"{self.summary}\n\n{self.table()}"
+
+    def failure_message(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        return html_table(self.HEADERS, marked(self._rows(), self._row_oks()), self.summary, side=(3,))
+
+
 def require(report: Any) -> Any:
     """Return ``report`` if it is ok; otherwise raise AssertionError with its failure message."""
     if not report.ok:
@@ -547,7 +574,7 @@ class ParityReport:
                 "ok": self.ok,
                 "summary": self.summary,
                 "nodes": len(self.plan),
-                "tolerance": {"rtol": self.tolerance.rtol, "atol": self.tolerance.atol},
+                "tolerance": asdict(self.tolerance),
                 "mismatched": self.mismatched(),
                 "culprits": sorted(self.culprits()),
                 "first_divergences": [{"position": i, "quantity": q} for i, q in self.first_divergences()],
