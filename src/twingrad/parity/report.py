@@ -454,6 +454,17 @@ class ParityReport:
             return ["seed"]
         return sorted({self.plan.steps[c].name for c in self._users(i)})  # type: ignore[union-attr]
 
+    def suspect_ops(self) -> set[int]:
+        """Positions whose op node is to blame: a node whose data diverges (its own op) and
+        the consumers a diverging gradient flows back from."""
+        suspects: set[int] = set()
+        for i, quantity in self.first_divergences():
+            if quantity == "data":
+                suspects.add(i)
+            else:
+                suspects.update(self._users(i))
+        return suspects
+
     def explain(self, i: int, quantity: str) -> str:
         """Where and how node ``i``'s ``quantity`` diverges, in one paragraph."""
         row = self.row(i)
