@@ -92,6 +92,7 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 HTML_STYLE = (
     "<style>.tg-parity td,.tg-parity th{padding:2px 8px;text-align:right;font-family:monospace}"
+    ".tg-parity caption{text-align:left;white-space:pre-line}"
     ".tg-parity td.tg-text{text-align:left}.tg-parity .tg-bad{background:#fdd;color:#a00}"
     ".tg-parity .tg-culprit{font-weight:bold;outline:2px solid #d00}.tg-parity .tg-side{background:#f4f8ff}"
     "</style>"
@@ -120,8 +121,8 @@ def html_table(
             cells.append(f"<td{attr}>{html.escape(text)}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     return (
-        f'{HTML_STYLE}<table class="tg-parity"><caption style="text-align:left">{html.escape(caption)}'
-        f"</caption><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        f'{HTML_STYLE}<table class="tg-parity"><caption>{html.escape(caption)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     )
 
 
