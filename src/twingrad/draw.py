@@ -29,7 +29,9 @@ class Comparison(Protocol):
 
     ``rows[i]`` describes node ``i`` of the trace with ``torch_data`` and ``torch_grad``
     (None where torch has no such number) and the verdicts ``data_ok`` and ``grad_ok``;
-    ``culprits()`` names the positions where a divergence starts.
+    ``culprits()`` names the positions where a divergence starts. A report may also
+    offer ``suspect_ops()``: the positions whose op node to blame (for a gradient that
+    goes wrong, the op it flows back from, not the one that made the value).
     """
 
     rows: list[Any]
@@ -51,15 +53,25 @@ def _num(x: Any) -> str:
         return _escape(repr(x))
 
 
+def _pair(ours: Any, theirs: Any, agree: bool) -> tuple[str, str]:
+    """Both numbers at 4 decimals -- or in full where they disagree but 4 decimals hide it."""
+    a, b = _num(ours), _num(theirs)
+    if a == b and not agree:
+        a, b = _escape(repr(ours)), _escape(repr(theirs))
+    return a, b
+
+
 def _value_label(node: Any, row: Any | None) -> str:
     label = _escape(str(getattr(node, "label", "") or ""))
     data = f"data {_num(node.data)}"
     grad = f"grad {_num(getattr(node, 'grad', 0.0))}"
     if row is not None:
         if row.torch_data is not None:
-            data += f" (torch {_num(row.torch_data)})"
+            ours, theirs = _pair(node.data, row.torch_data, row.data_ok)
+            data = f"data {ours} (torch {theirs})"
         if row.torch_grad is not None:
-            grad += f" (torch {_num(row.torch_grad)})"
+            ours, theirs = _pair(getattr(node, "grad", 0.0), row.torch_grad, row.grad_ok)
+            grad = f"grad {ours} (torch {theirs})"
     return f"{{ {label} | {data} | {grad} }}"
 
 
@@ -87,6 +99,7 @@ def draw_dot(
     if rows is not None and len(rows) != len(g.nodes):
         raise ValueError(f"report has {len(rows)} rows but the graph has {len(g.nodes)} nodes")
     culprits = report.culprits() if report is not None else set()
+    suspects = getattr(report, "suspect_ops", culprits.copy)() if report is not None else set()
 
     dot = graphviz.Digraph(format="svg", graph_attr={"rankdir": rankdir})
     for i, node in enumerate(g.nodes):
@@ -103,7 +116,10 @@ def draw_dot(
         else:
             dot.node(name, label=_value_label(node, row), shape="record", **attrs)
         if g.inputs[i]:
-            dot.node(name + "_op", label=_op_text(node), **attrs)
+            op_attrs = {k: v for k, v in attrs.items() if k != "penwidth"}
+            if i in suspects:
+                op_attrs = {"color": MISMATCH_COLOR, "fontcolor": MISMATCH_COLOR, "penwidth": "3"}
+            dot.node(name + "_op", label=_op_text(node), **op_attrs)
             dot.edge(name + "_op", name)
             for j in g.inputs[i]:
                 dot.edge(f"n{j}", name + "_op")
