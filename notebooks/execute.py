@@ -1,8 +1,12 @@
 """Re-run the notebooks and store their outputs in place: ``make notebooks``.
 
-Each notebook runs top to bottom in a fresh kernel of the current environment, from
-this folder, exactly as ``make test`` (nbval) will re-run it to verify the stored
-outputs. A notebook that raises is left untouched on disk.
+Each notebook runs top to bottom in a fresh kernel of *this* Python (the one running
+the script, so the venv's twingrad and torch), from this folder -- exactly as
+``make test`` re-runs it with ``pytest --nbval --nbval-current-env`` to verify the
+stored outputs. A notebook that raises is left untouched on disk.
+
+    python notebooks/execute.py                  # every NN_*.ipynb here
+    python notebooks/execute.py 02_neuron_and_tanh.ipynb
 """
 
 from __future__ import annotations
@@ -10,32 +14,71 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
+import ipykernel.kernelspec
 import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 HERE = Path(__file__).resolve().parent
+CURRENT_ENV = "twingrad-current-env"
 
 
-def execute(path: Path) -> None:
+class CurrentEnvSpecs(KernelSpecManager):
+    """Kernel specs with one more: ipykernel on ``sys.executable``, whatever is installed.
+
+    The ``python3`` spec a notebook names could point at any Python on the machine; the
+    outputs stored here must come from the environment the tests run in.
+    """
+
+    def get_kernel_spec(self, kernel_name: str):  # type: ignore[no-untyped-def]
+        if kernel_name == CURRENT_ENV:
+            return self.kernel_spec_class(
+                resource_dir=ipykernel.kernelspec.RESOURCES, **ipykernel.kernelspec.get_kernel_dict()
+            )
+        return super().get_kernel_spec(kernel_name)
+
+
+def execute(path: Path) -> float:
+    """Run ``path`` and write it back with its new outputs; return the seconds it took."""
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
-        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        notebook,
+        km=KernelManager(kernel_name=CURRENT_ENV, kernel_spec_manager=CurrentEnvSpecs()),
+        timeout=300,
+        kernel_name=CURRENT_ENV,
+        record_timing=False,  # no timestamps in cell metadata: a re-run changes only what changed
+        resources={"metadata": {"path": str(path.parent)}},
     )
+    start = time.perf_counter()
     client.execute()
+    elapsed = time.perf_counter() - start
+    # The kernelspec stays the one readers' Jupyter knows, not the run-time alias.
+    notebook.metadata["kernelspec"] = {
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+        "name": "python3",
+    }
     # Write beside the target, then rename: a failed write never leaves half a notebook.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         nbformat.write(notebook, f)
     os.replace(tmp, path)
+    return elapsed
 
 
 def main(names: list[str]) -> int:
     paths = [HERE / name for name in names] if names else sorted(HERE.glob("[0-9]*.ipynb"))
+    total = 0.0
     for path in paths:
-        print(f"executing {path.name}", flush=True)
-        execute(path)
+        print(f"executing {path.name} ...", end=" ", flush=True)
+        seconds = execute(path)
+        total += seconds
+        print(f"{seconds:.1f} s", flush=True)
+    print(f"{len(paths)} notebook(s) in {total:.1f} s")
     return 0
 
 
