@@ -10,6 +10,9 @@ TORCH_VERSION := 2.13.*
 # https://download.pytorch.org/whl/cpu so that pip never fetches a CUDA build.
 TORCH_INDEX_URL ?=
 STAMP := $(VENV)/.installed
+# nbval re-runs every notebook in this environment and compares each checked output with
+# the stored one; the sanitize file masks only memory addresses and graphviz's version line.
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
 .PHONY: install dot demo test lint bench notebooks clean
 
@@ -39,6 +42,11 @@ demo: install
 test: install
 	$(VENV)/bin/ruff check .
 	HYPOTHESIS_PROFILE=ci $(PY) -m pytest
+	$(PY) -m pytest notebooks $(NBVAL)
+
+# Re-run the notebooks and store their outputs (commit the result): what `make test` verifies.
+notebooks: install
+	$(PY) notebooks/execute.py
 
 lint: install
 	$(VENV)/bin/ruff check .
