@@ -1,0 +1,140 @@
+"""The notebooks are committed with their outputs, and the nbval check of them bites.
+
+`make test` re-runs every notebook with nbval and compares each checked output with
+the stored one. These tests guard that arrangement: the notebooks are there, executed,
+with pictures; cells excluded from the comparison are the drawings only, each followed
+by a checked cell with the text behind it; and an edited number makes nbval fail.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+REQUIRED = (
+    "01_seed_walkthrough",
+    "02_neuron_and_tanh",
+    "03_mlp_training",
+)
+IGNORE = "# NBVAL_IGNORE_OUTPUT"
+NBVAL = ["--nbval", "--nbval-current-env", "--nbval-sanitize-with", str(NOTEBOOKS / "sanitize.cfg")]
+
+
+def read(name: str) -> nbformat.NotebookNode:
+    return nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+
+
+def code_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [cell for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def mime_types(cell: nbformat.NotebookNode) -> set[str]:
+    return {key for output in cell.get("outputs", []) for key in output.get("data", {})}
+
+
+def ignored(cell: nbformat.NotebookNode) -> bool:
+    return any(line.strip() == IGNORE for line in cell.source.splitlines())
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_each_notebook_is_committed_executed_and_clean(name: str) -> None:
+    cells = code_cells(read(name))
+    assert cells, f"{name} has no code"
+    counts = [cell.execution_count for cell in cells]
+    assert None not in counts, f"{name}: a code cell was never run (make notebooks)"
+    assert counts == list(range(1, len(cells) + 1)), f"{name}: cells ran out of order: {counts}"
+    for cell in cells:
+        for output in cell.outputs:
+            assert output.output_type != "error", f"{name}: a cell raised {output.get('ename')}"
+            assert output.get("name") != "stderr", f"{name}: a cell wrote to stderr: {output.text[:200]}"
+    assert any(cell.outputs for cell in cells)
+
+
+def test_together_they_show_a_graph_and_a_plot() -> None:
+    found = set().union(*(mime_types(cell) for name in REQUIRED for cell in code_cells(read(name))))
+    assert "image/svg+xml" in found, "no graph drawing (SVG) in the notebooks"
+    assert "image/png" in found, "no plot (PNG) in the notebooks"
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_only_drawings_escape_the_comparison(name: str) -> None:
+    """An ignored cell shows an SVG drawing (its layout depends on graphviz), and says why."""
+    for cell in code_cells(read(name)):
+        if ignored(cell):
+            assert mime_types(cell) == {"image/svg+xml", "text/plain"}, cell.source
+            reason = cell.source.split(IGNORE, 1)[1]
+            assert "graphviz" in reason, f"say why the output is not compared:\n{cell.source}"
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_no_engine_code_in_the_notebooks(name: str) -> None:
+    """Notebooks use the package; they do not define an engine of their own."""
+    source = "\n".join(cell.source for cell in code_cells(read(name)))
+    assert not re.search(r"^\s*class\s", source, re.M), f"{name} defines a class"
+    assert "def backward" not in source and "def __add__" not in source
+    assert "import twingrad" in source or "from twingrad" in source
+
+
+def run_nbval(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-x", "-vv", "-p", "no:cacheprovider", str(path), *NBVAL],
+        cwd=path.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+# (where, the stored text, what we write instead): the seed's "-6.0" in place of the nudge's
+# result, and a torch gradient in the side-by-side HTML report.
+EDITS = {
+    "stdout": (
+        "stdout",
+        "L after    -7.286496 (engine)   -7.286496 (torch)",
+        "L after    -6.000000 (engine)   -7.286496 (torch)",
+    ),
+    "html": ("text/html", '<td class="tg-side">-4.0</td>', '<td class="tg-side">-4.5</td>'),
+}
+
+
+def edit_first(notebook: nbformat.NotebookNode, where: str, old: str, new: str) -> None:
+    """Replace ``old`` by ``new`` in the first output of kind ``where`` that holds it, once."""
+    for cell in code_cells(notebook):
+        for output in cell.outputs:
+            if where == "stdout" and output.get("name") == "stdout":
+                text = output.text
+            elif where in output.get("data", {}):
+                text = output.data[where]
+            else:
+                continue
+            if old in text:
+                assert text.count(old) == 1, f"{old!r} is not unique in its output"
+                if where == "stdout":
+                    output.text = text.replace(old, new)
+                else:
+                    output.data[where] = text.replace(old, new)
+                return
+    raise AssertionError(f"{old!r} is no longer in a stored output: update this test with the notebook")
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot renders the notebooks' drawings")
+@pytest.mark.parametrize("case", sorted(EDITS))
+def test_editing_a_committed_number_makes_nbval_fail(case: str, tmp_path: Path) -> None:
+    where, old, new = EDITS[case]
+    notebook = read("01_seed_walkthrough")
+    edit_first(notebook, where, old, new)
+    copy = tmp_path / "01_seed_walkthrough.ipynb"
+    nbformat.write(notebook, copy)
+
+    result = run_nbval(copy)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "1 failed" in result.stdout and "Cell outputs differ" in result.stdout, result.stdout
+    # It fails for the edit: the diff shows the stored (edited) text and the recomputed one.
+    assert new in result.stdout and old in result.stdout, result.stdout
