@@ -1,0 +1,134 @@
+"""What a check produces: a verdict per case, and the run as a whole (summary, JSON, exit code)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PASS = "pass"
+FAIL = "fail"
+ERROR = "error"
+TIMEOUT = "timeout"
+UNSUPPORTED = "unsupported"
+NOTE = "note"
+# Summary order: what needs attention first.
+STATUSES = (FAIL, ERROR, TIMEOUT, PASS, NOTE, UNSUPPORTED)
+BAD = frozenset({FAIL, ERROR, TIMEOUT})
+
+
+@dataclass
+class Mismatch:
+    """The first number that disagrees: which node, data or grad, and both values."""
+
+    where: str
+    quantity: str  # "data" or "grad"
+    engine: float | None
+    torch: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"where": self.where, "quantity": self.quantity, "engine": self.engine, "torch": self.torch}
+
+
+@dataclass
+class CaseResult:
+    name: str
+    ops: tuple[str, ...]
+    status: str
+    detail: str = ""
+    mismatch: Mismatch | None = None
+    svg: str | None = field(default=None, repr=False)  # the graph with the culprit in red
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON record of the case (the issue's schema: no drawing, no timing)."""
+        return {
+            "name": self.name,
+            "ops": list(self.ops),
+            "status": self.status,
+            "detail": self.detail,
+            "mismatch": self.mismatch.to_dict() if self.mismatch else None,
+        }
+
+    @classmethod
+    def from_wire(cls, name: str, ops: tuple[str, ...], wire: dict[str, Any]) -> CaseResult:
+        """Rebuild a result sent by the worker (see `verdict_to_wire`)."""
+        mismatch = wire.get("mismatch")
+        return cls(
+            name, ops, wire["status"], wire.get("detail", ""),
+            Mismatch(**mismatch) if mismatch else None, wire.get("svg"),
+        )
+
+
+def verdict_to_wire(status: str, detail: str = "", mismatch: Mismatch | None = None,
+                    svg: str | None = None) -> dict[str, Any]:
+    """A verdict as the worker sends it: JSON-safe, names and ops added by the caller."""
+    return {"status": status, "detail": detail, "mismatch": mismatch.to_dict() if mismatch else None,
+            "svg": svg}
+
+
+@dataclass
+class CheckRun:
+    """The verdicts of one engine over the catalogue."""
+
+    target: str
+    torch_version: str
+    results: list[CaseResult]
+    seconds: float = 0.0
+    isolated: bool = True
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATUSES, 0)
+        for result in self.results:
+            counts[result.status] += 1
+        return counts
+
+    @property
+    def ok(self) -> bool:
+        """True when no case failed, errored or timed out (notes and unsupported ops are fine)."""
+        return not any(r.status in BAD for r in self.results)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def result(self, name: str) -> CaseResult:
+        for r in self.results:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    def summary_line(self) -> str:
+        """``FAIL my_engine.py:Value: 1 fail, 28 pass, 5 unsupported (34 cases, 2.1 s)``."""
+        counts = ", ".join(f"{n} {status}" for status, n in self.summary.items() if n)
+        verdict = "OK" if self.ok else "FAIL"
+        return f"{verdict} {self.target}: {counts} ({len(self.results)} cases, {self.seconds:.1f} s)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "torch_version": self.torch_version,
+            "cases": [r.to_dict() for r in self.results],
+            "summary": self.summary,
+        }
+
+    def write_json(self, path: str | os.PathLike[str]) -> Path:
+        """Write `to_dict` to ``path`` atomically: a reader sees the old file or the new, never half."""
+        return write_atomic(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+def write_atomic(target: Path, text: str) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
