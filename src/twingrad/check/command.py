@@ -1,0 +1,129 @@
+"""``twingrad check TARGET``: the terminal face of `check_engine`.
+
+Progress on stderr while it runs, then a table of verdicts and a one-line summary on
+stdout. Exit status: 0 when every supported case agrees with torch, 1 when any case
+fails, errors or times out, 2 when the target cannot be loaded or an argument is wrong
+(one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from .cases import CASES, Case, select
+from .result import FAIL, NOTE, PASS, TIMEOUT, UNSUPPORTED, CaseResult, CheckRun, write_atomic
+from .session import DEFAULT_TIMEOUT, check_engine
+from .target import TargetError
+
+STYLES = {PASS: "green", FAIL: "bold red", NOTE: "yellow", UNSUPPORTED: "dim", TIMEOUT: "magenta"}
+ERROR_STYLE = "red"
+
+
+def _usage_error(err: Console, message: str) -> int:
+    err.print(f"twingrad check: {message}", markup=False, highlight=False, soft_wrap=True)
+    return 2
+
+
+def run_check(args: argparse.Namespace) -> int:
+    out = Console(highlight=False)
+    err = Console(stderr=True, highlight=False)
+    if args.list:
+        out.print(_catalogue(CASES))
+        return 0
+    timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
+    if not timeout > 0:  # also refuses nan
+        return _usage_error(err, f"--timeout must be a positive number of seconds, not {timeout:g}")
+    only = [p.strip() for p in args.only.split(",") if p.strip()] if args.only is not None else None
+    try:
+        cases = select(only)
+    except KeyError as exc:
+        return _usage_error(err, f"no case matches {exc.args[0]!r} (twingrad check --list names them)")
+    try:
+        with _progress(err, len(cases)) as show:
+            checked = check_engine(args.target, only=only, timeout=timeout, draw=args.svg is not None,
+                                   progress=show)
+    except TargetError as exc:
+        return _usage_error(err, str(exc))
+    out.print(verdict_table(checked))
+    drawn = _write_drawings(checked, Path(args.svg)) if args.svg is not None else []
+    for path in drawn:
+        out.print(f"drawn: {path}", markup=False)
+    if args.json is not None:
+        try:
+            checked.write_json(args.json)
+        except OSError as exc:
+            return _usage_error(err, f"cannot write {args.json}: {exc.strerror or exc}")
+    style = "bold green" if checked.ok else "bold red"
+    out.print(Text(checked.summary_line(), style=style))
+    return checked.exit_code
+
+
+@contextlib.contextmanager
+def _progress(err: Console, total: int) -> Iterator[Callable[[Case, CaseResult | None], None]]:
+    """A progress bar on a terminal (gone when done); nothing where stderr is a file or pipe."""
+    if not err.is_terminal:
+        yield lambda case, result: None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("loading the engine", total=total)
+
+        def show(case: Case, result: CaseResult | None) -> None:
+            if result is None:
+                progress.update(task, description=case.name)
+            else:
+                progress.advance(task)
+
+        yield show
+
+
+def _first_mismatch(result: CaseResult) -> Text:
+    text = Text()
+    if result.mismatch is not None:
+        m = result.mismatch
+        text.append(f"{m.quantity} of {m.where}: {_num(m.engine)}, torch {_num(m.torch)}")
+        if result.detail:
+            text.append("\n")
+    if result.detail:
+        text.append(result.detail, style="dim" if result.status in (PASS, UNSUPPORTED) else "")
+    return text
+
+
+def _num(x: float | None) -> str:
+    return "—" if x is None else f"{x:.6g}"
+
+
+def verdict_table(checked: CheckRun) -> Table:
+    title = f"twingrad check {checked.target} (torch {checked.torch_version})"
+    table = Table(title=title, title_justify="left")
+    table.add_column("case", no_wrap=True)
+    table.add_column("ops")
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("first mismatch / detail", ratio=1)
+    for result in checked.results:
+        style = STYLES.get(result.status, ERROR_STYLE)
+        verdict = Text(result.status, style=style)
+        table.add_row(result.name, " ".join(result.ops), verdict, _first_mismatch(result))
+    return table
+
+
+def _catalogue(cases: tuple[Case, ...]) -> Table:
+    table = Table(title="twingrad check: the cases", title_justify="left")
+    table.add_column("case", no_wrap=True)
+    table.add_column("ops")
+    table.add_column("what it exercises", ratio=1)
+    for case in cases:
+        table.add_row(case.name, " ".join(case.ops), case.doc)
+    return table
+
+
+def _write_drawings(checked: CheckRun, folder: Path) -> list[Path]:
+    return [write_atomic(folder / f"{r.name}.svg", r.svg) for r in checked.results if r.svg]
