@@ -13,7 +13,7 @@ from typing import Any
 
 from .cases import Case, select
 from .result import ERROR, TIMEOUT, CaseResult, CheckRun, verdict_to_wire
-from .target import OWN_ENGINE, TargetError, parse, probe
+from .target import OWN_ENGINE, TargetError, locate, probe
 from .worker import CaseTimeoutError, Worker, WorkerDiedError
 
 DEFAULT_TIMEOUT = 10.0  # seconds per case; the slowest case takes ~0.2 s on a correct engine
@@ -66,7 +66,7 @@ def check_engine(
             return _in_process(engine, cases, timeout, draw, notify, began)
     else:
         spec = engine if engine is not None else OWN_ENGINE
-        parse(spec)  # a malformed TARGET fails here, before any process starts
+        locate(spec)  # a malformed TARGET or a missing file fails here, before any process starts
     with contextlib.ExitStack() as stack:
         if worker is None:
             worker = stack.enter_context(Worker())

@@ -55,6 +55,14 @@ def parse(spec: str | None) -> Target:
     return Target(spec, head, None, attribute)
 
 
+def locate(spec: str | None) -> Target:
+    """`parse`, and for a file, make sure it exists: cheap checks the caller can make itself."""
+    target = parse(spec)
+    if target.path is not None and not target.path.expanduser().is_file():
+        raise TargetError(f"no such file: {target.path}")
+    return target
+
+
 def _problem(exc: BaseException) -> str:
     """An exception as one line: its type, message and the line of the learner's code."""
     if isinstance(exc, SyntaxError):
@@ -70,8 +78,6 @@ def _problem(exc: BaseException) -> str:
 
 def _import_file(path: Path) -> Any:
     resolved = path.expanduser().resolve()
-    if not resolved.is_file():
-        raise TargetError(f"no such file: {path}")
     # A unique module name per file: two engines called engine.py must not meet in sys.modules.
     digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:8]
     name = f"_twingrad_check_{resolved.stem}_{digest}"
@@ -118,6 +124,7 @@ def _classes_in(module: Any) -> list[str]:
 
 def load(target: Target) -> Any:
     """Import the target's module and return the engine class, checked to make Values."""
+    locate(target.spec)
     module = _import_file(target.path) if target.path is not None else _import_module(str(target.module))
     engine: Any = module
     for part in target.attribute.split("."):

@@ -13,7 +13,7 @@ engine was (building the graph, in backward() ...). Its standard output and inpu
 taken away from the engine first: a learner's ``print`` goes to the worker's log, never
 into the protocol.
 
-Run as ``python -m twingrad.check.worker``.
+The worker process runs ``python -m twingrad.check._serve``.
 """
 
 from __future__ import annotations
@@ -27,13 +27,12 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 import twingrad
 
-from .target import Target, TargetError
+from .target import TargetError
 
 # The worker imports torch before it says it is ready; a cold start on a busy machine can
 # take several seconds, so this is generous and separate from the per-case timeout.
@@ -91,7 +90,7 @@ class Worker:
         root = str(Path(twingrad.__file__).resolve().parents[1])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "twingrad.check.worker"],
+            [sys.executable, "-m", "twingrad.check._serve"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, env=env,
         )
         self._lines = queue.Queue()
@@ -229,21 +228,12 @@ def serve() -> None:
             sys.path.extend(p for p in request["path"] if p not in sys.path)
             send({"torch_version": torch.__version__})
         elif op == "load":
-            send(_load(request["target"], engines, parse, load))
+            try:
+                engines[request["target"]] = load(parse(request["target"]))
+                send({"ok": True})
+            except TargetError as exc:
+                send({"error": str(exc)})
         elif op == "run":
-            phase: Callable[[str], None] = lambda name: send({"phase": name})  # noqa: E731
-            result = run_case(engines[request["target"]], request["case"], draw=request["draw"], phase=phase)
+            result = run_case(engines[request["target"]], request["case"], draw=request["draw"],
+                              phase=lambda name: send({"phase": name}))
             send({"result": result})
-
-
-def _load(spec: str, engines: dict[str, Any], parse: Callable[[str], Target],
-          load: Callable[[Target], Any]) -> dict[str, Any]:
-    try:
-        engines[spec] = load(parse(spec))
-    except TargetError as exc:
-        return {"error": str(exc)}
-    return {"ok": True}
-
-
-if __name__ == "__main__":
-    serve()
