@@ -105,7 +105,7 @@ def diamond(a: Any) -> Any:
 
 def stacked_diamonds(x: Any) -> Any:
     for _ in range(8):
-        x = (x * 0.7) * (x + 0.5)
+        x = (x * 0.8) * ((x + 0.5) * 0.5 + 0.5)  # one short path, one long: order matters
     return x
 
 
@@ -248,7 +248,8 @@ CASES: tuple[Case, ...] = (
     Case("reuse_three_consumers", "one node feeding three ops at different depths",
          three_consumers, (1.5, -2.0, 0.5, 0.8)),
     Case("diamond", "a splits into a*3 and a+1 which meet again", diamond, (0.9,)),
-    Case("stacked_diamonds", "eight diamonds in a row: gradients must arrive before they flow on",
+    Case("stacked_diamonds", "eight diamonds with a short and a long side: a node's gradient must be "
+         "complete before it flows on",
          stacked_diamonds, (0.9,)),
     Case("deep_chain", "x*w + c, 150 times: a long graph with w and c shared all along",
          deep_chain, (0.5, 0.9, 0.1)),

@@ -1,147 +1,114 @@
-"""Reading a foreign engine's graph in the op table's terms, so it can be mirrored in torch.
+"""Reading a foreign engine's graph in the op table's terms, for `twingrad.parity.compare`.
 
-A learner's node says what made it only through ``_op`` -- a free-form string -- and its
-inputs through ``_prev`` (a tuple, a list, or micrograd's set, which forgets order and
-duplicates). `resolve` turns one node into a table op and its operands:
+The parity mirror's own resolver reads the usual ``_op`` strings (table symbols and
+names, micrograd's ``'**2'`` and ``'ReLU'``, ``x op x`` over a set). Learners' engines
+stray further, and `resolve_foreign` goes on where it stops:
 
-* the label, compared without case against every spelling the table knows (symbol,
-  name, method names) and a few the lecture's descendants use (``ReLU``, ``ln``, ``σ``);
-* a number in the label is a constant operand: micrograd's ``**2`` is ``x ** 2``;
-* a binary op with one distinct input is that input twice (``a + a`` under a set);
-* where the order of inputs is lost (a set) or the label means nothing to us, the
-  node's own ``data`` decides among the candidates: the one whose forward reproduces it.
+* more spellings: the Value methods that perform each op (``'truediv'``, ``'rsub'``)
+  and a few words seen in the wild (``'ln'``, ``'σ'``, ``'minus'``);
+* a non-commutative op over a set (``a - b`` whose ``_prev`` is ``{a, b}``): the order
+  whose forward reproduces the node's ``data``;
+* an unknown or empty label: the one op of the table (and operand order) whose forward
+  reproduces ``data``, if exactly one does.
 
-A node it cannot read returns None: the checker then compares outputs and input
-gradients only and says that it could not look inside.
+A label's reading that reproduces nothing is kept unless it had to double a lone input:
+the engine's forward is off there, and the comparison will say so at that very node. Otherwise the node raises
+`ResolveError` and the checker falls back to comparing outputs and input gradients.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from ..ops import OPS, Op, op_named
+from ..parity.mirror import CONSTANT, LEAF, Kind, Resolution, ResolveError, symbol_resolver
 
-Operand = Any  # a node of the foreign graph, or a float constant taken from the label
-Resolution = tuple[Op, tuple[Operand, ...]]
-
-# Spellings seen in learners' engines that the table's own names do not cover.
-_EXTRA_SPELLINGS = {
+_WORDS = {
     "plus": "add", "minus": "sub", "times": "mul", "divide": "div", "^": "pow", "power": "pow",
     "negate": "neg", "ln": "log", "σ": "sigmoid", "sig": "sigmoid", "logistic": "sigmoid",
 }
-
-
-def _spellings() -> dict[str, list[Op]]:
-    table: dict[str, list[Op]] = {}
-
-    def add(word: str, op: Op) -> None:
-        ops = table.setdefault(word.lower(), [])
-        if op not in ops:
-            ops.append(op)
-
-    for op in OPS:
-        add(op.symbol, op)
-        add(op.name, op)
-        for method in op.methods:
-            add(method.strip("_"), op)
-    for word, name in _EXTRA_SPELLINGS.items():
-        add(word, op_named(name))
-    add("-", op_named("neg"))  # "-" with one input is negation
-    return table
-
-
-SPELLINGS = _spellings()
-# A binary op's symbol or name followed by a number: "**2", "^ -1", "*3", "pow(0.5)".
-_WITH_NUMBER = re.compile(
-    r"^\s*([^\d\s.()+-][^\d\s()]*?|[+-])"  # the op: "**", "pow", "^", or a lone sign
-    r"\s*\(?\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)\s*\)?\s*$",  # the number, maybe in ()
-    re.IGNORECASE,
-)
-
-# How close a candidate's forward must come to the node's data to be believed. Loose
-# enough for an engine that stores float32, tight enough to tell a*b from a+b.
+# How close a reading's forward must come to the node's data to be believed: loose enough
+# for an engine that stores float32, tight enough to tell a*b from a+b at ordinary values.
 _DATA_RTOL = 1e-5
 
 
-def _close(x: float, y: float) -> bool:
-    if math.isnan(x) or math.isnan(y):
-        return math.isnan(x) and math.isnan(y)
-    return x == y or abs(x - y) <= _DATA_RTOL * max(abs(x), abs(y), 1e-300)
+def _aliases() -> dict[str, Op]:
+    aliases = {method.strip("_"): op for op in OPS for method in op.methods}
+    aliases.update({word: op_named(name) for word, name in _WORDS.items()})
+    return aliases
 
 
-def _value(operand: Operand) -> float:
+_by_label = symbol_resolver(_aliases())
+
+
+def _number(operand: Any) -> float:
     return float(operand) if isinstance(operand, (int, float)) else float(operand.data)
 
 
-def _forward_matches(op: Op, operands: Sequence[Operand], data: float) -> bool:
+def _reproduces(op: Op, operands: Sequence[Any], data: float) -> bool:
     try:
-        return _close(op.forward(*(_value(x) for x in operands)), data)
-    except (TypeError, ValueError, OverflowError, ZeroDivisionError, AttributeError):
+        value = op.forward(*(_number(x) for x in operands))
+    except (TypeError, ValueError, AttributeError, OverflowError):
         return False
+    if math.isnan(value) or math.isnan(data):
+        return math.isnan(value) and math.isnan(data)
+    return value == data or abs(value - data) <= _DATA_RTOL * max(abs(value), abs(data))
 
 
-def _candidates(label: str, inputs: Sequence[Any]) -> list[tuple[Op, tuple[Operand, ...]]]:
-    """Readings of a node, the label's own first; empty if the label fits no input count."""
-    key = label.strip().lower()
-    found: list[tuple[Op, tuple[Operand, ...]]] = []
-    ops = SPELLINGS.get(key)
-    if ops is not None:
-        for op in ops:
-            if op.arity == 1 and len(inputs) == 1:
-                found.append((op, (inputs[0],)))
-            elif op.arity == 2 and len(inputs) == 2:
-                found.append((op, (inputs[0], inputs[1])))
-                found.append((op, (inputs[1], inputs[0])))  # in case the order was lost
-            elif op.arity == 2 and len(inputs) == 1:
-                found.append((op, (inputs[0], inputs[0])))  # a + a under a set
-        return found
-    match = _WITH_NUMBER.match(key)
-    if match and len(inputs) == 1:
-        number = float(match.group(2))
-        for op in SPELLINGS.get(match.group(1).lower(), []):
-            if op.arity == 2:
-                found.append((op, (inputs[0], number)))
-        return found
-    return found
+def _readings(op: Op, inputs: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """The operand tuples ``op`` could have had, given the node's inputs."""
+    if op.arity == 1:
+        return [inputs] if len(inputs) == 1 else []
+    if len(inputs) == 2:
+        return [inputs, inputs[::-1]]
+    return [(inputs[0], inputs[0])] if len(inputs) == 1 else []
 
 
-def resolve(node: Any) -> Resolution | None:
-    """The table op that made ``node`` and its operands, or None if it cannot be told.
+def _by_data(inputs: tuple[Any, ...], data: float, ops: Sequence[Op]) -> Resolution | None:
+    """The single reading among ``ops`` whose forward gives ``data``; None if none or several."""
+    found = {}
+    for op in ops:
+        for operands in _readings(op, inputs):
+            if _reproduces(op, operands, data):
+                found[(op.name, tuple(map(id, operands)))] = (op, operands)
+    return next(iter(found.values())) if len(found) == 1 else None
 
-    Leaves are not resolved (they have no op); call this on nodes with inputs.
-    """
-    label = getattr(node, "_op", "")
+
+def resolve_foreign(node: Any) -> Resolution:
+    """Leaf, constant, or ``(op, operands)`` for a node of any micrograd-style engine."""
     inputs = tuple(getattr(node, "_prev", ()))
-    if isinstance(label, Op):  # twingrad's own nodes carry the table entry itself
-        return label, inputs
-    label = str(label or "")
+    try:
+        reading: Resolution | None = _by_label(node)
+    except ResolveError:
+        reading = None
+    if not inputs:
+        if isinstance(reading, Kind):
+            return reading
+        return CONSTANT if getattr(node, "is_constant", False) else LEAF
     try:
         data = float(node.data)
     except (TypeError, ValueError, AttributeError):
-        return None
-    candidates = _candidates(label, inputs)
-    if candidates:
-        ordered = tuple(inputs) if not isinstance(node._prev, (set, frozenset)) else None
-        for op, operands in candidates:
-            if _forward_matches(op, operands, data):
-                return op, operands
-        # A forward that reproduces nothing is the engine's bug, not ours: trust the label,
-        # in the order the engine gave (a set gives none; the first reading stands).
-        if ordered is not None or len(candidates) >= 1:
-            return candidates[0]
-    # An unknown label: the one op (and order) whose forward reproduces the data, if unique.
-    arity = len(inputs)
-    guesses = []
-    for op in OPS:
-        if op.arity == arity:
-            orders = [inputs] if arity == 1 else [inputs, inputs[::-1]]
-            guesses.extend((op, tuple(o)) for o in orders if _forward_matches(op, o, data))
-        elif op.arity == 2 and arity == 1 and _forward_matches(op, (inputs[0], inputs[0]), data):
-            guesses.append((op, (inputs[0], inputs[0])))
-    distinct = {(op.name, tuple(id(o) for o in operands)) for op, operands in guesses}
-    if len(distinct) == 1:
-        return guesses[0]
-    return None
+        data = math.nan
+    if reading is not None and not isinstance(reading, Kind):
+        op, given = reading
+        operands = inputs if given is None else tuple(given)
+        if _reproduces(op, operands, data):
+            return op, operands
+        # Same op, the other order (a set lost it) ...
+        other = _by_data(inputs, data, [op])
+        if other is not None:
+            return other
+        # ... or trust the label, unless it doubled a lone input (`x op x` under a set):
+        # that input may stand beside a constant the node keeps to itself.
+        doubled = len(inputs) == 1 and op.arity == 2 and all(o is inputs[0] for o in operands)
+        if not doubled:
+            return op, operands
+    guess = _by_data(inputs, data, OPS)
+    if guess is not None:
+        return guess
+    raise ResolveError(
+        f"cannot tell which op made a node with _op {str(getattr(node, '_op', ''))!r}, "
+        f"{len(inputs)} input(s) and data {data!r}"
+    )

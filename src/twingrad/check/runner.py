@@ -14,90 +14,29 @@ The steps, each reported as a phase so that a timeout can say where the engine h
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..examples import name as set_label
-from . import cases as catalogue
+from ..graph import GraphError
+from ..ops import Op
+from ..parity import ResolveError
+from ..parity.mirror import Plan, make_plan, op_vjp
 from .cases import CASES_BY_NAME, Case
-from .probes import first_broken, is_node
-from .result import ERROR, FAIL, PASS, UNSUPPORTED, verdict_to_wire
+from .failures import Verdict, case_line, declined, describe, hint
+from .foreign import resolve_foreign
+from .locate import locate
+from .probes import close, first_broken, is_node
+from .result import ERROR, FAIL, NOTE, PASS, UNSUPPORTED, Mismatch, verdict_to_wire
+
+if TYPE_CHECKING:
+    from ..parity.report import ParityReport
 
 Phase = Callable[[str], None]
-_CASES_FILE = str(Path(catalogue.__file__).resolve())
-_PACKAGE = Path(__file__).resolve().parents[1]  # twingrad's own frames are never the engine's
-
-
-class Verdict(Exception):  # noqa: N818 -- control flow, not an error
-    """A case ends early with this status and detail (raised inside the steps below)."""
-
-    def __init__(self, status: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-
-
-def _frames(exc: BaseException) -> list[traceback.FrameSummary]:
-    return list(traceback.extract_tb(exc.__traceback__))
-
-
-def _in_catalogue(frame: traceback.FrameSummary) -> bool:
-    try:
-        return str(Path(frame.filename).resolve()) == _CASES_FILE
-    except OSError:
-        return False
-
-
-def describe(exc: BaseException) -> str:
-    """``TypeError: message (engine.py:12 in __add__)``: the innermost frame outside twingrad."""
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    text = text.splitlines()[0] if text else type(exc).__name__
-    frames = _frames(exc)
-    own = [f for f in frames if not _ours(f)]
-    if own:
-        frame = own[-1]
-        text += f" ({Path(frame.filename).name}:{frame.lineno} in {frame.name})"
-    return text
-
-
-def _ours(frame: traceback.FrameSummary) -> bool:
-    try:
-        return Path(frame.filename).resolve().is_relative_to(_PACKAGE)
-    except OSError:
-        return False
-
-
-def _case_line(exc: BaseException) -> str:
-    """The catalogue's line where the exception passed, without ``return`` and comment."""
-    lines = [f.line for f in _frames(exc) if _in_catalogue(f) and f.line]
-    return lines[-1].removeprefix("return ").split("  #")[0] if lines else ""
-
-
-def declined(exc: BaseException) -> bool:
-    """Does ``exc`` mean "this engine has no such op" rather than "this op is broken"?
-
-    * raised where the case calls the op, never entering the engine: a missing method
-      (AttributeError on a Value) or an operator with no implementation (TypeError);
-    * raised by the engine on purpose: ``assert isinstance(other, (int, float))`` as
-      micrograd's ``**`` does, or NotImplementedError;
-    * an AttributeError on a plain number inside the engine: it does not wrap numbers.
-    """
-    frames = _frames(exc)
-    at_call = bool(frames) and _ours(frames[-1])  # the engine's code was never entered
-    if isinstance(exc, AttributeError):
-        obj = getattr(exc, "obj", None)
-        if at_call:
-            return is_node(obj)
-        return isinstance(obj, (int, float)) and not isinstance(obj, bool)
-    if isinstance(exc, TypeError):
-        return at_call and "NoneType" not in str(exc)
-    return isinstance(exc, (AssertionError, NotImplementedError))
 
 
 def _forward_failure(exc: BaseException, engine: Any, case: Case) -> Verdict:
-    line = _case_line(exc)
+    line = case_line(exc)
     where = f"`{line}`: " if line else ""
     if declined(exc):
         if isinstance(exc, AttributeError) and getattr(exc, "name", None):
@@ -108,14 +47,9 @@ def _forward_failure(exc: BaseException, engine: Any, case: Case) -> Verdict:
         return Verdict(ERROR, _blame_types(engine, case, fallback))
     obj = getattr(exc, "obj", None)
     if isinstance(exc, AttributeError) and isinstance(obj, (int, float)):
-        return Verdict(FAIL, _blame_types(engine, case, f"an operation returned a plain number ({obj!r})"))
-    return Verdict(ERROR, f"{where}{describe(exc)}{_hint(exc)}")
-
-
-def _hint(exc: BaseException) -> str:
-    if isinstance(exc, RecursionError):
-        return " (a recursive walk of the graph cannot go this deep: use an explicit stack)"
-    return ""
+        why = _blame_types(engine, case, f"an operation returned a plain number ({obj!r})")
+        return Verdict(FAIL, f"{where}{describe(exc)}: {why}")
+    return Verdict(ERROR, f"{where}{describe(exc)}{hint(exc)}")
 
 
 def make_inputs(engine: Any, case: Case) -> list[Any]:
@@ -156,7 +90,7 @@ def backward(out: Any) -> None:
     try:
         out.backward()
     except Exception as exc:
-        raise Verdict(ERROR, f"backward() raised {describe(exc)}{_hint(exc)}") from None
+        raise Verdict(ERROR, f"backward() raised {describe(exc)}{hint(exc)}") from None
 
 
 def run_case(engine: Any, case_name: str, *, draw: bool = False,
@@ -168,13 +102,115 @@ def run_case(engine: Any, case_name: str, *, draw: bool = False,
     except Verdict as verdict:
         return verdict_to_wire(verdict.status, verdict.detail)
     except Exception as exc:  # the engine broke something the steps did not expect
-        return verdict_to_wire(ERROR, f"{describe(exc)}{_hint(exc)}")
+        return verdict_to_wire(ERROR, f"{describe(exc)}{hint(exc)}")
 
 
 def _run(engine: Any, case: Case, draw: bool, phase: Phase) -> dict[str, Any]:
     phase("building the graph")
-    _inputs, out = build(engine, case)
+    inputs, out = build(engine, case)
     phase("running backward()")
     backward(out)
     phase("comparing with torch")
-    return verdict_to_wire(PASS, "TODO")
+    agreed, fallback, summary = compare_with_torch(engine, case)
+    if agreed and case.kind == "backward_twice":
+        phase("running backward() a second time")
+        return twice(case, inputs, out)
+    if agreed:
+        return verdict_to_wire(PASS, summary)
+    phase("locating the first disagreement")
+    found = locate(engine, case, inputs, out, fallback)
+    svg, note = _drawing(found.report) if draw else (None, "")
+    return verdict_to_wire(FAIL, found.detail + note, found.mismatch, svg)
+
+
+def _drawing(report: ParityReport | None) -> tuple[str | None, str]:
+    """The report's graph as SVG text, culprit in red; or why there is none."""
+    if report is None:
+        return None, ""
+    import graphviz
+
+    try:
+        return report.draw().pipe(format="svg").decode(), ""
+    except graphviz.ExecutableNotFound:
+        return None, " (no drawing: graphviz's dot program is not installed)"
+
+
+NUDGE_STEP = 0.01
+
+
+def compare_with_torch(engine: Any, case: Case) -> tuple[bool, Mismatch | None, str]:
+    """INTERIM, until parity.check_function lands: output, input gradients, nudge."""
+    import torch
+
+    from ..parity import Tolerance
+
+    tol = Tolerance.of()
+    values = make_inputs(engine, case)
+    out = case.fn(*values)
+    out.backward()
+    tensors = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in case.inputs]
+    t_out = case.fn(*tensors)
+    t_out.backward()
+    if not tol.close(float(out.data), t_out.item()):
+        return False, Mismatch("output", "data", float(out.data), t_out.item()), ""
+    for name, v, t in zip(case.input_names, values, tensors):
+        if not tol.close(float(v.grad), t.grad.item()):
+            return False, Mismatch(name, "grad", float(v.grad), t.grad.item()), ""
+    summary = f"output and {len(values)} input gradient(s) agree"
+    if case.kind == "nudge":
+        with torch.no_grad():
+            for v, t in zip(values, tensors):
+                v.data += NUDGE_STEP * v.grad
+                t += NUDGE_STEP * t.grad
+        after, t_after = case.fn(*values), case.fn(*tensors)
+        if not tol.close(float(after.data), t_after.item()):
+            return False, Mismatch("output after the nudge", "data", float(after.data), t_after.item()), ""
+        summary += f"; nudged by {NUDGE_STEP}: {float(out.data):.6g} -> {float(after.data):.6g} on both sides"
+    return True, None, summary
+
+
+def twice(case: Case, inputs: list[Any], out: Any) -> dict[str, Any]:
+    """Backward a second time: torch adds a fresh, equal gradient; other conventions get a note."""
+    try:
+        plan = make_plan(out, resolve_foreign)
+        nodes = plan.nodes
+    except (ResolveError, GraphError):
+        plan, nodes = None, list(inputs)
+    first = [float(node.grad) for node in nodes]
+    backward(out)
+    second = [float(node.grad) for node in nodes]
+    if all(close(g, 2 * f) for g, f in zip(second, first)):
+        return verdict_to_wire(PASS, "a second backward() adds an equal gradient, as torch's does")
+    k = next(i for i, node in enumerate(nodes) if node is inputs[0])
+    name = case.input_names[0]
+    head = f"after a second backward(), {name}.grad is {second[k]!r} where torch's is {2 * first[k]!r}"
+    mismatch = Mismatch(name, "grad", second[k], 2 * first[k])
+    if all(close(g, f) for g, f in zip(second, first)):
+        why = ("this backward() starts from zero gradients every time (as if zero_grad() ran first), "
+               "while torch adds the second call's gradient")
+    elif plan is not None and all(close(g, r) for g, r in zip(second, _propagated_again(plan, first))):
+        why = ("this backward() propagates again the gradients the nodes kept from the first call, as "
+               "micrograd's does, while torch adds one fresh gradient per call")
+    else:
+        return verdict_to_wire(FAIL, f"{head}: neither torch's accumulation nor a known convention", mismatch)
+    return verdict_to_wire(NOTE, f"{head}: {why}. A convention, not a bug: zero the gradients before "
+                           "each backward() and both agree.", mismatch)
+
+
+def _propagated_again(plan: Plan, first: list[float]) -> list[float]:
+    """micrograd's second backward(): the root's grad set to 1, every other node keeping its
+    first-call gradient, then the chain rule run over those accumulated gradients."""
+    n = len(plan)
+    data = [float(node.data) for node in plan.nodes]
+    grads = list(first)
+    grads[-1] = 1.0
+    for c in reversed(range(n)):
+        op = plan.steps[c]
+        if not isinstance(op, Op):
+            continue
+        ins = plan.operands[c]
+        args = [data[j] if j < n else plan.literals[j - n] for j in ins]
+        for j, share in zip(ins, op_vjp(op, args, data[c], grads[c])):
+            if j < n:
+                grads[j] += share
+    return grads
