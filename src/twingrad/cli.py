@@ -14,20 +14,20 @@ from typing import NoReturn
 from . import __version__
 
 
-class _CommandParser(argparse.ArgumentParser):
-    """A subcommand's parser: a wrong argument is one line on stderr and exit status 2."""
+class _OneLineErrors(argparse.ArgumentParser):
+    """A wrong argument is one line on stderr (not the whole usage) and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineErrors(
         prog="twingrad",
         description="A pure-Python scalar autograd engine with a PyTorch twin for every graph.",
     )
     parser.add_argument("--version", action="version", version=f"twingrad {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_OneLineErrors)
 
     demo = commands.add_parser(
         "demo", help="the seed notebook's graph: backward, torch parity, a nudge, an SVG"

@@ -55,14 +55,14 @@ def run_check(args: argparse.Namespace) -> int:
     out.print(verdict_table(checked))
     drawn = _write_drawings(checked, Path(args.svg)) if args.svg is not None else []
     for path in drawn:
-        out.print(f"drawn: {path}", markup=False)
+        out.print(f"drawn: {path}", markup=False, soft_wrap=True)
     if args.json is not None:
         try:
             checked.write_json(args.json)
         except OSError as exc:
             return _usage_error(err, f"cannot write {args.json}: {exc.strerror or exc}")
     style = "bold green" if checked.ok else "bold red"
-    out.print(Text(checked.summary_line(), style=style))
+    out.print(Text(checked.summary_line(), style=style), soft_wrap=True)
     return checked.exit_code
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .failures import describe
+
 OWN_ENGINE = "twingrad.engine:Value"
 PROBE_INPUT = 2.0
 
@@ -63,19 +65,6 @@ def locate(spec: str | None) -> Target:
     return target
 
 
-def _problem(exc: BaseException) -> str:
-    """An exception as one line: its type, message and the line of the learner's code."""
-    if isinstance(exc, SyntaxError):
-        return f"SyntaxError: {exc.msg} (line {exc.lineno})"
-    text = f"{type(exc).__name__}: {exc}".rstrip(": ")
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    if tb is not None:
-        text += f" ({Path(tb.tb_frame.f_code.co_filename).name}, line {tb.tb_lineno})"
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def _import_file(path: Path) -> Any:
     resolved = path.expanduser().resolve()
     # A unique module name per file: two engines called engine.py must not meet in sys.modules.
@@ -98,7 +87,7 @@ def _import_file(path: Path) -> Any:
         del sys.modules[name]
         if isinstance(exc, KeyboardInterrupt):
             raise
-        raise TargetError(f"importing {path} failed: {_problem(exc)}") from None
+        raise TargetError(f"importing {path} failed: {describe(exc)}") from None
     return module
 
 
@@ -108,11 +97,11 @@ def _import_module(name: str) -> Any:
     except ModuleNotFoundError as exc:
         if exc.name is not None and (name == exc.name or name.startswith(exc.name + ".")):
             raise TargetError(f"no module named {exc.name!r} (run from the folder that holds it)") from None
-        raise TargetError(f"importing {name} failed: {_problem(exc)}") from None
+        raise TargetError(f"importing {name} failed: {describe(exc)}") from None
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
-        raise TargetError(f"importing {name} failed: {_problem(exc)}") from None
+        raise TargetError(f"importing {name} failed: {describe(exc)}") from None
 
 
 def _classes_in(module: Any) -> list[str]:
@@ -137,7 +126,7 @@ def load(target: Target) -> Any:
                 hint = f" (it defines: {', '.join(classes)})" if classes else " (it defines no class)"
             raise TargetError(f"{target.where} has no attribute {target.attribute!r}{hint}") from None
         except BaseException as exc:  # a module-level __getattr__ can do anything
-            raise TargetError(f"{target.spec}: {_problem(exc)}") from None
+            raise TargetError(f"{target.spec}: {describe(exc)}") from None
     probe(engine, target.spec)
     return engine
 
@@ -152,7 +141,7 @@ def probe(engine: Any, shown: str) -> None:
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
-        raise TargetError(f"{shown}({PROBE_INPUT}) failed: {_problem(exc)}") from None
+        raise TargetError(f"{shown}({PROBE_INPUT}) failed: {describe(exc)}") from None
     if not usable:
         raise TargetError(
             f"{shown}({PROBE_INPUT}) gave a {type(value).__name__} without .data and .backward(): "
