@@ -15,16 +15,13 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 
 from .cases import CASES, Case, select
-from .result import FAIL, NOTE, PASS, TIMEOUT, UNSUPPORTED, CaseResult, CheckRun, write_atomic
+from .render import catalogue_table, verdict_table
+from .result import CaseResult, CheckRun, write_atomic
 from .session import DEFAULT_TIMEOUT, check_engine
 from .target import TargetError
-
-STYLES = {PASS: "green", FAIL: "bold red", NOTE: "yellow", UNSUPPORTED: "dim", TIMEOUT: "magenta"}
-ERROR_STYLE = "red"
 
 
 def _usage_error(err: Console, message: str) -> int:
@@ -36,7 +33,7 @@ def run_check(args: argparse.Namespace) -> int:
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
     if args.list:
-        out.print(_catalogue(CASES))
+        out.print(catalogue_table(CASES))
         return 0
     timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
     if not timeout > 0:  # also refuses nan
@@ -83,46 +80,6 @@ def _progress(err: Console, total: int) -> Iterator[Callable[[Case, CaseResult |
                 progress.advance(task)
 
         yield show
-
-
-def _first_mismatch(result: CaseResult) -> Text:
-    text = Text()
-    if result.mismatch is not None:
-        m = result.mismatch
-        text.append(f"{m.quantity} of {m.where}: {_num(m.engine)}, torch {_num(m.torch)}")
-        if result.detail:
-            text.append("\n")
-    if result.detail:
-        text.append(result.detail, style="dim" if result.status in (PASS, UNSUPPORTED) else "")
-    return text
-
-
-def _num(x: float | None) -> str:
-    return "—" if x is None else f"{x:.6g}"
-
-
-def verdict_table(checked: CheckRun) -> Table:
-    title = f"twingrad check {checked.target} (torch {checked.torch_version})"
-    table = Table(title=title, title_justify="left")
-    table.add_column("case", no_wrap=True)
-    table.add_column("ops")
-    table.add_column("verdict", no_wrap=True)
-    table.add_column("first mismatch / detail", ratio=1)
-    for result in checked.results:
-        style = STYLES.get(result.status, ERROR_STYLE)
-        verdict = Text(result.status, style=style)
-        table.add_row(result.name, " ".join(result.ops), verdict, _first_mismatch(result))
-    return table
-
-
-def _catalogue(cases: tuple[Case, ...]) -> Table:
-    table = Table(title="twingrad check: the cases", title_justify="left")
-    table.add_column("case", no_wrap=True)
-    table.add_column("ops")
-    table.add_column("what it exercises", ratio=1)
-    for case in cases:
-        table.add_row(case.name, " ".join(case.ops), case.doc)
-    return table
 
 
 def _write_drawings(checked: CheckRun, folder: Path) -> list[Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import tempfile
@@ -18,6 +19,13 @@ NOTE = "note"
 # Summary order: what needs attention first.
 STATUSES = (FAIL, ERROR, TIMEOUT, PASS, NOTE, UNSUPPORTED)
 BAD = frozenset({FAIL, ERROR, TIMEOUT})
+
+
+class Drawing(str):
+    """SVG text that Jupyter shows as a picture."""
+
+    def _repr_svg_(self) -> str:
+        return str(self)
 
 
 @dataclass
@@ -40,7 +48,7 @@ class CaseResult:
     status: str
     detail: str = ""
     mismatch: Mismatch | None = None
-    svg: str | None = field(default=None, repr=False)  # the graph with the culprit in red
+    svg: Drawing | None = field(default=None, repr=False)  # the graph with the culprit in red
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -57,9 +65,10 @@ class CaseResult:
     def from_wire(cls, name: str, ops: tuple[str, ...], wire: dict[str, Any]) -> CaseResult:
         """Rebuild a result sent by the worker (see `verdict_to_wire`)."""
         mismatch = wire.get("mismatch")
+        svg = wire.get("svg")
         return cls(
             name, ops, wire["status"], wire.get("detail", ""),
-            Mismatch(**mismatch) if mismatch else None, wire.get("svg"),
+            Mismatch(**mismatch) if mismatch else None, Drawing(svg) if svg else None,
         )
 
 
@@ -107,6 +116,16 @@ class CheckRun:
         counts = ", ".join(f"{n} {status}" for status, n in self.summary.items() if n)
         verdict = "OK" if self.ok else "FAIL"
         return f"{verdict} {self.target}: {counts} ({len(self.results)} cases, {self.seconds:.1f} s)"
+
+    def __str__(self) -> str:
+        from .render import as_text, verdict_table
+
+        return as_text(verdict_table(self)) + self.summary_line()
+
+    def _repr_html_(self) -> str:
+        from .render import as_html, verdict_table
+
+        return as_html(verdict_table(self)) + f"<p><b>{html.escape(self.summary_line())}</b></p>"
 
     def to_dict(self) -> dict[str, Any]:
         return {
