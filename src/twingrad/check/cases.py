@@ -41,11 +41,11 @@ class Case:
 
     @cached_property
     def input_names(self) -> tuple[str, ...]:
-        """The names of ``fn``'s parameters; ``p[0], p[1] ...`` for ``*p``."""
+        """The names of ``fn``'s parameters; ``p0, p1 ...`` for ``*p``."""
         names: list[str] = []
         for parameter in inspect.signature(self.fn).parameters.values():
             if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
-                names.extend(f"{parameter.name}[{i}]" for i in range(len(self.inputs) - len(names)))
+                names.extend(f"{parameter.name}{i}" for i in range(len(self.inputs) - len(names)))
             else:
                 names.append(parameter.name)
         return tuple(names)

@@ -23,17 +23,21 @@ import math
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..examples import name as set_label
 from ..graph import GraphError, trace
 from ..ops import Op
 from ..parity import ParityReport, ResolveError, compare
-from ..parity.mirror import op_vjp
+from ..parity.mirror import make_plan, op_vjp
 from .cases import Case
 from .failures import declined, describe
 from .foreign import resolve_foreign
 from .probes import PROBE_Y, close, first_broken, probe
 from .result import Mismatch
+
+if TYPE_CHECKING:
+    from ..parity import FunctionReport
 
 
 @dataclass
@@ -57,15 +61,17 @@ def precision_note(values: Sequence[float]) -> str:
     return "precision loss: the engine's numbers differ from torch's float64 in the last digits"
 
 
-def locate(engine: Any, case: Case, inputs: Sequence[Any], out: Any, fallback: Mismatch | None) -> Location:
-    """Explain a failed case whose engine graph is ``out`` (after one backward())."""
+def locate(engine: Any, case: Case, inputs: Sequence[Any], out: Any, checked: FunctionReport) -> Location:
+    """Explain a case `check_function` failed; ``inputs`` and ``out`` are the engine's own
+    run of it (after one backward()), ``checked.graph`` its node-by-node report."""
+    first = checked.mismatch
+    fallback = Mismatch(first.where, first.quantity, first.engine, first.torch) if first else None
     for name, value, x in zip(case.input_names, inputs, case.inputs):
         stored = float(value.data)
         if stored != x:
-            kept = stored if type(value.data) is float else f"{stored!r} (a {type(value.data).__name__})"
-            note = precision_note([stored]) if close(stored, x, 1e-6) else "the engine changes the number"
-            made = f"{getattr(engine, '__name__', 'Value')}({x!r})"
-            return Location(Mismatch(name, "data", stored, x), f"{made} keeps {kept!r}: {note}")
+            return Location(Mismatch(name, "data", stored, x), _stored(engine, x, value.data))
+    if checked.checks and all(c.ok for c in checked.checks[:-1]):  # only the nudged output differs
+        return _after_nudge(engine, case, checked, fallback)
     try:
         graph = trace(out)
     except GraphError as exc:
@@ -78,12 +84,32 @@ def locate(engine: Any, case: Case, inputs: Sequence[Any], out: Any, fallback: M
         one = len(cut) == 1
         return Location(fallback, f"{', '.join(cut)} {'is' if one else 'are'} not in the output's graph, so "
                         f"no gradient reaches {'it' if one else 'them'}: {why}")
+    report = checked.graph
+    if report is None:
+        return _by_probes(engine, case, fallback, f"(no node-by-node comparison: {_unmirrorable(out)})")
+    return _in_graph(engine, case, report, fallback)
+
+
+def _stored(engine: Any, x: float, kept: Any) -> str:
+    """``Value(0.6) keeps 0.6000000238418579: precision loss ...``."""
+    stored = float(kept)
+    shown = repr(stored) if type(kept) is float else f"{stored!r} (a {type(kept).__name__})"
+    note = precision_note([stored]) if close(stored, x, 1e-6) else "the engine changes the number"
+    return f"{getattr(engine, '__name__', 'Value')}({x!r}) keeps {shown}: {note}"
+
+
+def _unmirrorable(out: Any) -> str:
+    """Why the engine's graph cannot be replayed in torch (the mirror's own words)."""
     try:
-        report = compare(out, backward=False, resolver=resolve_foreign)
-    except ResolveError as exc:
-        return _by_probes(engine, case, fallback, f"(the graph cannot be mirrored node by node: {exc})")
-    except Exception as exc:  # reading the engine's numbers can fail in a broken engine
-        return _by_probes(engine, case, fallback, f"(comparing node by node failed: {describe(exc)})")
+        make_plan(out, resolve_foreign)
+    except (ResolveError, GraphError) as exc:
+        return str(exc)
+    except Exception as exc:
+        return describe(exc)
+    return "the comparison failed"
+
+
+def _in_graph(engine: Any, case: Case, report: ParityReport, fallback: Mismatch | None) -> Location:
     divergences = report.first_divergences()
     if not divergences:
         return _by_probes(engine, case, fallback, "every node agrees with torch's op at that node, so the "
@@ -95,6 +121,23 @@ def locate(engine: Any, case: Case, inputs: Sequence[Any], out: Any, fallback: M
         return Location(mismatch, _blame_data(engine, report, i), report)
     mismatch = Mismatch(row.expression, "grad", row.engine_grad, row.torch_grad)
     return Location(mismatch, _blame_grad(engine, report, i), report)
+
+
+def _after_nudge(engine: Any, case: Case, checked: FunctionReport, fallback: Mismatch | None) -> Location:
+    """Output and gradients agree, the nudged output does not: look at the nudged run."""
+    grads = [c.engine for c in checked.checks if c.quantity == "grad"]
+    moved = [x + checked.step * g for x, g in zip(case.inputs, grads)]
+    values = [set_label(engine(x), name) for name, x in zip(case.input_names, moved)]
+    for name, value, x in zip(case.input_names, values, moved):
+        if float(value.data) != x:
+            return Location(Mismatch(name, "data", float(value.data), x),
+                            f"after the nudge, {_stored(engine, x, value.data)}")
+    try:
+        report = compare(case.fn(*values), resolver=resolve_foreign)
+    except Exception as exc:
+        return Location(fallback, f"the nudged output differs ({describe(exc)} comparing it node by node)")
+    found = _in_graph(engine, case, report, fallback)
+    return Location(found.mismatch, f"after the nudge: {found.detail}", report)
 
 
 def _by_probes(engine: Any, case: Case, fallback: Mismatch | None, context: str,

@@ -30,7 +30,7 @@ from .probes import close, first_broken, is_node
 from .result import ERROR, FAIL, NOTE, PASS, UNSUPPORTED, Mismatch, verdict_to_wire
 
 if TYPE_CHECKING:
-    from ..parity.report import ParityReport
+    from ..parity import FunctionReport, ParityReport
 
 Phase = Callable[[str], None]
 
@@ -111,16 +111,37 @@ def _run(engine: Any, case: Case, draw: bool, phase: Phase) -> dict[str, Any]:
     phase("running backward()")
     backward(out)
     phase("comparing with torch")
-    agreed, fallback, summary = compare_with_torch(engine, case)
-    if agreed and case.kind == "backward_twice":
+    checked = compare_with_torch(engine, case)
+    if checked.status == ERROR:  # the engine broke on the nudged inputs: our own run did not
+        return verdict_to_wire(ERROR, f"{checked.phase}: {checked.detail}")
+    if checked.ok and case.kind == "backward_twice":
         phase("running backward() a second time")
         return twice(case, inputs, out)
-    if agreed:
-        return verdict_to_wire(PASS, summary)
+    if checked.ok:
+        return verdict_to_wire(PASS, _agreement(case, checked))
     phase("locating the first disagreement")
-    found = locate(engine, case, inputs, out, fallback)
+    found = locate(engine, case, inputs, out, checked)
     svg, note = _drawing(found.report) if draw else (None, "")
     return verdict_to_wire(FAIL, found.detail + note, found.mismatch, svg)
+
+
+def compare_with_torch(engine: Any, case: Case) -> FunctionReport:
+    """`twingrad.parity.check_function` on the case: output, input gradients, nudged output."""
+    from ..parity import check_function
+
+    def by_name(**values: Any) -> Any:
+        return case.fn(*values.values())  # the inputs keep the case's names in the reports
+
+    return check_function(by_name, dict(zip(case.input_names, case.inputs)), engine=engine,
+                          step=NUDGE_STEP, resolver=resolve_foreign, name=case.name)
+
+
+def _agreement(case: Case, checked: FunctionReport) -> str:
+    if case.kind != "nudge" or checked.engine_after is None:
+        return checked.detail
+    predicted = checked.engine_before + checked.torch_predicted
+    return (f"nudged by {checked.step:g} x grad: {checked.engine_before:.7g} -> {checked.engine_after:.7g} "
+            f"on both sides (first-order prediction {predicted:.7g})")
 
 
 def _drawing(report: ParityReport | None) -> tuple[str | None, str]:
@@ -135,38 +156,7 @@ def _drawing(report: ParityReport | None) -> tuple[str | None, str]:
         return None, " (no drawing: graphviz's dot program is not installed)"
 
 
-NUDGE_STEP = 0.01
-
-
-def compare_with_torch(engine: Any, case: Case) -> tuple[bool, Mismatch | None, str]:
-    """INTERIM, until parity.check_function lands: output, input gradients, nudge."""
-    import torch
-
-    from ..parity import Tolerance
-
-    tol = Tolerance.of()
-    values = make_inputs(engine, case)
-    out = case.fn(*values)
-    out.backward()
-    tensors = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in case.inputs]
-    t_out = case.fn(*tensors)
-    t_out.backward()
-    if not tol.close(float(out.data), t_out.item()):
-        return False, Mismatch("output", "data", float(out.data), t_out.item()), ""
-    for name, v, t in zip(case.input_names, values, tensors):
-        if not tol.close(float(v.grad), t.grad.item()):
-            return False, Mismatch(name, "grad", float(v.grad), t.grad.item()), ""
-    summary = f"output and {len(values)} input gradient(s) agree"
-    if case.kind == "nudge":
-        with torch.no_grad():
-            for v, t in zip(values, tensors):
-                v.data += NUDGE_STEP * v.grad
-                t += NUDGE_STEP * t.grad
-        after, t_after = case.fn(*values), case.fn(*tensors)
-        if not tol.close(float(after.data), t_after.item()):
-            return False, Mismatch("output after the nudge", "data", float(after.data), t_after.item()), ""
-        summary += f"; nudged by {NUDGE_STEP}: {float(out.data):.6g} -> {float(after.data):.6g} on both sides"
-    return True, None, summary
+NUDGE_STEP = 0.01  # the seed notebook's step
 
 
 def twice(case: Case, inputs: list[Any], out: Any) -> dict[str, Any]:
