@@ -57,6 +57,29 @@ class Overwrite(Value):
         self.grad = g  # `=` instead of `+=`: a node used twice keeps one contribution
 
 
+class AddOverwrite(Value):
+    def __add__(self, other: Any) -> Value:
+        out = super().__add__(other)
+
+        def _backward() -> None:  # the lecture's first version: `=`, so `a + a` keeps one share
+            for child in out._prev:
+                child.grad = out.grad
+
+        out._backward = _backward
+        return out
+
+
+class TanhOverwrite(Value):
+    def tanh(self) -> Value:
+        out = super().tanh()
+
+        def _backward() -> None:
+            self.grad = (1 - out.data**2) * out.grad  # `=`: what reached self before is lost
+
+        out._backward = _backward
+        return out
+
+
 class WrongOrder(Value):
     def order(self) -> list[Value]:
         # Breadth-first from the root, reversed so backward still starts at the root: a

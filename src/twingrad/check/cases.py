@@ -170,11 +170,14 @@ def _unary_case(op: Op, inputs: tuple[float, float, float]) -> Case:
     call = operator_for(op)
 
     def fn(x: Any, y: Any, k: Any) -> Any:
-        return (call(x) + call(y)) * k  # k != 1, so a rule that ignores out.grad shows
+        # Each input is used again after the op (its gradient arrives there first, so a rule
+        # that sets grad with `=` loses it), and k != 1 shows a rule that ignores out.grad.
+        return (call(x) * x + call(y) * y) * k
 
     fn.__name__ = f"unary_{op.name}"
     spelled = op.format("x")
-    return Case(f"unary_{op.name}", f"{spelled} at two points, under an upstream gradient ≠ 1", fn, inputs)
+    doc = f"{spelled} at two points, each input used again, under an upstream gradient ≠ 1"
+    return Case(f"unary_{op.name}", doc, fn, inputs)
 
 
 # Two points per unary op, on both sides of its kink (relu, abs) and inside its domain (log, sqrt).

@@ -19,6 +19,7 @@ Given a case the comparison with torch has failed, in this order:
 
 from __future__ import annotations
 
+import itertools
 import math
 import struct
 from collections.abc import Sequence
@@ -175,6 +176,26 @@ def _blame_data(engine: Any, report: ParityReport, i: int) -> str:
     return f"the engine's {op.name} is wrong: {finding}" if finding else report.explain(i, "data")
 
 
+_MOST_SUBSETS = 10  # uses beyond which only single shares are tried (2**10 sums)
+
+
+def _partial_sum(grad: float, shares: Sequence[float]) -> int:
+    """How many shares add up to ``grad``, when that is some but not all of them; else 0.
+
+    A node whose gradient is the sum of only part of its uses' shares kept the last
+    assignment of an `=`: the shares before it were overwritten.
+    """
+    n = len(shares)
+    if n < 2 or close(grad, float(sum(shares))):
+        return 0
+    if n > _MOST_SUBSETS:
+        return 1 if any(close(grad, s) for s in shares) else 0
+    for size in range(1, n):
+        if any(close(grad, float(sum(c))) for c in itertools.combinations(shares, size)):
+            return size
+    return 0
+
+
 def _share(report: ParityReport, c: int, slot: int, upstream: float) -> float:
     """What node ``c`` passes back through operand ``slot`` under ``upstream``, by torch's rule."""
     op = report.plan.steps[c]
@@ -202,10 +223,11 @@ def _blame_grad(engine: Any, report: ParityReport, i: int) -> str:
             return f"{name}'s gradient comes from {sources}, and {op.name} is wrong on its own: {finding}"
     shares = [_share(report, c, slot, float(report.engine_grad[c])) for c, slot in uses]
     total = float(sum(shares))
-    if len(uses) > 1 and any(close(engine_grad, s) for s in shares) and not close(engine_grad, total):
-        return (f"{name} is used {len(uses)} times ({sources}) but its gradient {engine_grad!r} is one use's "
-                f"share, not the sum {total!r}: a backward overwrites gradients (`=`) where they must add "
-                "up (`+=`)")
+    kept = _partial_sum(engine_grad, shares)
+    if kept:
+        return (f"{name} is used {len(uses)} times ({sources}) but its gradient {engine_grad!r} holds only "
+                f"{kept} of their {len(uses)} shares, not their sum {total!r}: a backward overwrites "
+                "gradients (`=`) where they must add up (`+=`)")
     if len(uses) == 1:
         c, slot = uses[0]
         unit = _share(report, c, slot, 1.0)
@@ -215,5 +237,5 @@ def _blame_grad(engine: Any, report: ParityReport, i: int) -> str:
                     f"{engine_grad / unit:.6g}, but its gradient ends at {final:.6g}: its backward ran "
                     "before every use of it had added its share -- the order backward visits the nodes is "
                     "wrong (a node must come after all the nodes that use it)")
-    return (f"every op involved ({sources}) is right on its own, so the gradients go wrong where they are "
-            f"combined: {report.explain(i, 'grad')}")
+    return (f"every op involved ({sources}) is right on its own, so the gradients go wrong where they "
+            "meet: backward must add (`+=`) every share, and visit a node only after all that use it")

@@ -22,6 +22,7 @@ from ..graph import GraphError
 from ..ops import Op
 from ..parity import ResolveError
 from ..parity.mirror import Plan, make_plan, op_vjp
+from ..parity.recipe import Recipe, node_names
 from .cases import CASES_BY_NAME, Case
 from .failures import Verdict, case_line, declined, describe, hint
 from .foreign import resolve_foreign
@@ -162,19 +163,25 @@ NUDGE_STEP = 0.01  # the seed notebook's step
 def twice(case: Case, inputs: list[Any], out: Any) -> dict[str, Any]:
     """Backward a second time: torch adds a fresh, equal gradient; other conventions get a note."""
     try:
-        plan = make_plan(out, resolve_foreign)
+        plan: Plan | None = make_plan(out, resolve_foreign)
         nodes = plan.nodes
+        names = node_names(plan)
     except (ResolveError, GraphError):
-        plan, nodes = None, list(inputs)
+        plan, nodes, names = None, list(inputs), list(case.input_names)
     first = [float(node.grad) for node in nodes]
     backward(out)
     second = [float(node.grad) for node in nodes]
-    if all(close(g, 2 * f) for g, f in zip(second, first)):
+    doubled = [close(g, 2 * f) for g, f in zip(second, first)]
+    if all(doubled):
         return verdict_to_wire(PASS, "a second backward() adds an equal gradient, as torch's does")
+    # Quote the case's input when it differs (the learner knows it), else the first node that does.
     k = next(i for i, node in enumerate(nodes) if node is inputs[0])
-    name = case.input_names[0]
-    head = f"after a second backward(), {name}.grad is {second[k]!r} where torch's is {2 * first[k]!r}"
-    mismatch = Mismatch(name, "grad", second[k], 2 * first[k])
+    k = k if not doubled[k] else doubled.index(False)
+    head = f"after a second backward(), {names[k]}.grad is {second[k]!r} where torch's is {2 * first[k]!r}"
+    where = names[k]
+    if plan is not None and isinstance(plan.steps[k], Op):
+        where += f" = {Recipe(plan, [float(node.data) for node in nodes], names).expression(k)}"
+    mismatch = Mismatch(where, "grad", second[k], 2 * first[k])
     if all(close(g, f) for g, f in zip(second, first)):
         why = ("this backward() starts from zero gradients every time (as if zero_grad() ran first), "
                "while torch adds the second call's gradient")
