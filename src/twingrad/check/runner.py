@@ -27,11 +27,12 @@ from .cases import CASES_BY_NAME, Case
 from .failures import Verdict, case_line, declined, describe, hint
 from .foreign import resolve_foreign
 from .locate import locate
+from .picture import svg
 from .probes import close, first_broken, is_node
 from .result import ERROR, FAIL, NOTE, PASS, UNSUPPORTED, Mismatch, verdict_to_wire
 
 if TYPE_CHECKING:
-    from ..parity import FunctionReport, ParityReport
+    from ..parity import FunctionReport
 
 Phase = Callable[[str], None]
 
@@ -122,8 +123,11 @@ def _run(engine: Any, case: Case, draw: bool, phase: Phase) -> dict[str, Any]:
         return verdict_to_wire(PASS, _agreement(case, checked))
     phase("locating the first disagreement")
     found = locate(engine, case, inputs, out, checked)
-    svg, note = _drawing(found.report) if draw else (None, "")
-    return verdict_to_wire(FAIL, found.detail + note, found.mismatch, svg)
+    drawing, note = None, ""
+    if draw and found.report is not None:
+        phase("drawing the graph")
+        drawing, note = svg(found.report)
+    return verdict_to_wire(FAIL, found.detail + note, found.mismatch, drawing)
 
 
 def compare_with_torch(engine: Any, case: Case) -> FunctionReport:
@@ -143,18 +147,6 @@ def _agreement(case: Case, checked: FunctionReport) -> str:
     predicted = checked.engine_before + checked.torch_predicted
     return (f"nudged by {checked.step:g} x grad: {checked.engine_before:.7g} -> {checked.engine_after:.7g} "
             f"on both sides (first-order prediction {predicted:.7g})")
-
-
-def _drawing(report: ParityReport | None) -> tuple[str | None, str]:
-    """The report's graph as SVG text, culprit in red; or why there is none."""
-    if report is None:
-        return None, ""
-    import graphviz
-
-    try:
-        return report.draw().pipe(format="svg").decode(), ""
-    except graphviz.ExecutableNotFound:
-        return None, " (no drawing: graphviz's dot program is not installed)"
 
 
 NUDGE_STEP = 0.01  # the seed notebook's step

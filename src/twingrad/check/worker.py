@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import tempfile
@@ -89,9 +90,12 @@ class Worker:
         # The child imports this very twingrad, even when it is not installed.
         root = str(Path(twingrad.__file__).resolve().parents[1])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+        # A session of its own: stopping it also stops what the engine or a drawing started
+        # (graphviz's dot), and a Ctrl-C in the terminal reaches only us, who then stop it.
         self._process = subprocess.Popen(
             [sys.executable, "-m", "twingrad.check._serve"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, env=env,
+            start_new_session=hasattr(os, "killpg"),
         )
         self._lines = queue.Queue()
         threading.Thread(target=self._read, args=(self._process.stdout, self._lines), daemon=True).start()
@@ -116,6 +120,9 @@ class Worker:
         process, self._process = self._process, None
         if process is None:
             return
+        if hasattr(os, "killpg"):
+            with contextlib.suppress(OSError):  # the group outlives a worker that already exited
+                os.killpg(process.pid, signal.SIGKILL)
         if process.poll() is None:
             process.kill()
         with contextlib.suppress(OSError):
