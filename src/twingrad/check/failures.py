@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import traceback
 from pathlib import Path
 
+from ..ops import OPS
 from . import cases as catalogue
 from .probes import is_node
 
@@ -84,3 +86,21 @@ def declined(exc: BaseException) -> bool:
     if isinstance(exc, TypeError):
         return at_call and "NoneType" not in str(exc)
     return isinstance(exc, (AssertionError, NotImplementedError))
+
+
+# Python's messages when an operator has no implementation for the operands it was given.
+_BINARY = re.compile(r"unsupported operand type\(s\) for (\S+?)(?: or pow\(\))?: '(?:int|float)' and ")
+_UNARY = {"bad operand type for unary -": "__neg__", "bad operand type for abs()": "__abs__"}
+
+
+def missing_operator(exc: BaseException) -> str | None:
+    """The method an operator looked for and did not find: ``__rsub__`` for ``1 - x``."""
+    if not isinstance(exc, TypeError):
+        return None
+    text = str(exc)
+    match = _BINARY.match(text)
+    if match:
+        for op in OPS:
+            if op.arity == 2 and op.symbol == match.group(1):
+                return op.methods[1]  # a number on the left: the Value's reflected method
+    return next((name for prefix, name in _UNARY.items() if text.startswith(prefix)), None)

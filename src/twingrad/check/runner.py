@@ -24,7 +24,7 @@ from ..parity import ResolveError
 from ..parity.mirror import Plan, make_plan, op_vjp
 from ..parity.recipe import Recipe, node_names
 from .cases import CASES_BY_NAME, Case
-from .failures import Verdict, case_line, declined, describe, hint
+from .failures import Verdict, case_line, declined, describe, hint, missing_operator
 from .foreign import resolve_foreign
 from .locate import locate
 from .picture import svg
@@ -43,6 +43,9 @@ def _forward_failure(exc: BaseException, engine: Any, case: Case) -> Verdict:
     if declined(exc):
         if isinstance(exc, AttributeError) and getattr(exc, "name", None):
             return Verdict(UNSUPPORTED, f"no .{exc.name}()")
+        missing = missing_operator(exc)
+        if missing:  # Python's own message names the operator and the types
+            return Verdict(UNSUPPORTED, f"no {missing}: {exc}")
         return Verdict(UNSUPPORTED, f"{where}{describe(exc)}")
     if "NoneType" in str(exc):
         fallback = f"an operation returned None ({where}{describe(exc)})"
