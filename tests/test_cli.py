@@ -2,22 +2,46 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
+from twingrad import op_named
 from twingrad.cli import main
 
 
-def test_demo_prints_the_seed_story_and_writes_the_svg(tmp_path, capsys) -> None:
+def test_demo_prints_the_seed_story_checks_torch_and_writes_the_svg(tmp_path, capsys) -> None:
     out = tmp_path / "demo.svg"
     assert main(["demo", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "L = -8" in text
     assert "a.grad = 6" in text and "f.grad = 4" in text
+    assert "the torch twin (float64, node by node): agrees" in text
+    assert "all 7 nodes agree (data and grad" in text
     assert "L: -8.000000 -> -7.286496" in text
+    assert "torch: -8.000000 -> -7.286496 (agrees at every node after the nudge)" in text
     assert str(out.resolve()) in text
-    assert "</svg>" in out.read_text()
+    svg = out.read_text()
+    assert "</svg>" in svg and "torch &#45;7.2865" in svg  # torch's L beside the engine's
+
+
+def test_demo_fails_when_the_engine_disagrees_with_torch(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setattr(op_named("mul"), "grad", lambda g, out, a, b: (g * b, g * b))  # d/db wrong
+    assert main(["demo", "--out", str(tmp_path / "demo.svg")]) == 1
+    text = capsys.readouterr().out
+    assert "DISAGREES" in text and "suspect the derivative of mul" in text
+
+
+def test_demo_without_torch_tells_how_to_get_the_check(tmp_path, capsys, monkeypatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
+    )
+    assert main(["demo", "--out", str(tmp_path / "demo.svg")]) == 0
+    text = capsys.readouterr().out
+    assert "torch is not installed" in text and "L: -8.000000 -> -7.286496" in text
+    assert "torch:" not in text
 
 
 def test_console_script_is_installed() -> None:

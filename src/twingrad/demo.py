@@ -1,14 +1,17 @@
-"""``twingrad demo``: the seed notebook's story, run by the engine in one go."""
+"""``twingrad demo``: the seed notebook's story, run by the engine and checked against torch."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from typing import Any
 
 from .engine import leaves, nudge
 from .examples import seed_graph
 
 
 def run_demo(out: str = "twingrad-demo.svg", step: float = 0.01) -> int:
+    """Print the story, write the drawing; 0 when torch agrees (or is not installed), else 1."""
     from .draw import save_graph
 
     nodes = seed_graph()
@@ -22,13 +25,38 @@ def run_demo(out: str = "twingrad-demo.svg", step: float = 0.01) -> int:
     for name in ("a", "b", "c", "e", "d", "f", "L"):
         print(f"  {name}.grad = {nodes[name].grad:g}")
 
+    # torch is optional for the engine; without it the story runs unchecked.
+    with_torch = importlib.util.find_spec("torch") is not None
+    report: Any = None
+    if with_torch:
+        from .parity import compare
+
+        report = compare(L, backward=False)
+        print(f"\nthe torch twin (float64, node by node): {'agrees' if report.ok else 'DISAGREES'}")
+        print(f"  {report.summary}")
+    else:
+        print("\ntorch is not installed: the torch twin is skipped (pip install 'twingrad[torch]')")
+
     before = L.data
     predicted = step * sum(leaf.grad**2 for leaf in leaves(L))
-    after = nudge(L, step)
     print(f"\nnudge(L, {step:g}): each leaf moves by {step:g} x its grad; the graph is recomputed")
+    if with_torch:
+        from .parity import compare_nudge
+
+        nudged = compare_nudge(L, step, backward=False)  # takes the engine's step too
+        after = nudged.engine_after
+        ok = report.ok and nudged.ok
+        drawn_with = nudged.after
+    else:
+        after = nudge(L, step)
+        ok, drawn_with = True, None
     print(f"  L: {before:.6f} -> {after:.6f}")
     print(f"  change {after - before:+.6f}; first-order prediction step * sum(grad^2) = {predicted:+.6f}")
+    if with_torch:
+        verdict = "agrees at every node" if nudged.ok else "DISAGREES"
+        print(f"  torch: {nudged.torch_before:.6f} -> {nudged.torch_after:.6f} ({verdict} after the nudge)")
 
-    path = save_graph(L, Path(out))
-    print(f"\nThe graph after the nudge is drawn in {path.resolve()}")
-    return 0
+    path = save_graph(L, Path(out), report=drawn_with)
+    beside = " with torch's values beside the engine's" if with_torch else ""
+    print(f"\nThe graph after the nudge is drawn{beside} in {path.resolve()}")
+    return 0 if ok else 1

@@ -51,15 +51,25 @@ def _num(x: Any) -> str:
         return _escape(repr(x))
 
 
+def _pair(ours: Any, theirs: Any, agree: bool) -> tuple[str, str]:
+    """Both numbers at 4 decimals -- or in full where they disagree but 4 decimals hide it."""
+    a, b = _num(ours), _num(theirs)
+    if a == b and not agree:
+        a, b = _escape(repr(ours)), _escape(repr(theirs))
+    return a, b
+
+
 def _value_label(node: Any, row: Any | None) -> str:
     label = _escape(str(getattr(node, "label", "") or ""))
     data = f"data {_num(node.data)}"
     grad = f"grad {_num(getattr(node, 'grad', 0.0))}"
     if row is not None:
         if row.torch_data is not None:
-            data += f" (torch {_num(row.torch_data)})"
+            ours, theirs = _pair(node.data, row.torch_data, row.data_ok)
+            data = f"data {ours} (torch {theirs})"
         if row.torch_grad is not None:
-            grad += f" (torch {_num(row.torch_grad)})"
+            ours, theirs = _pair(getattr(node, "grad", 0.0), row.torch_grad, row.grad_ok)
+            grad = f"grad {ours} (torch {theirs})"
     return f"{{ {label} | {data} | {grad} }}"
 
 

@@ -1,0 +1,579 @@
+"""What a parity check found, node by node: text, HTML, JSON and the assertion message.
+
+A `ParityReport` stores its numbers as columns (one float64 array per quantity), so a
+65k-node graph costs a few arrays, not 65k objects; a `Row` is made when one is asked
+for. Statuses, per node and quantity (``data``, ``grad``):
+
+``ok``        within tolerance of torch's twin;
+``drift``     beyond it, but the op agrees with torch *locally* (torch's op on the
+              engine's own inputs, or torch's derivative at the engine's own numbers,
+              gives the engine's value) and nothing upstream diverged: rounding that the
+              graph's conditioning amplified -- accepted;
+``inherited`` beyond tolerance, locally consistent, downstream of a divergence;
+``diverged``  beyond tolerance and not reproduced locally: a divergence starts here;
+``n/a``       nothing to compare (a constant's gradient, a node torch does not
+              differentiate).
+
+JSON has no nan or infinity, so `to_dict` writes the strings ``"nan"``, ``"inf"`` and
+``"-inf"`` for them (``float()`` reads them back); ``None`` means "no such number".
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..ops import Op
+from .mirror import LEAF, Plan
+from .numeric import Witness
+from .recipe import Recipe, literal, node_names
+from .tolerances import Tolerance, differences
+
+OK, DRIFT, INHERITED, DIVERGED, NOT_COMPARED = "ok", "drift", "inherited", "diverged", "n/a"
+ACCEPTED = frozenset({OK, DRIFT, NOT_COMPARED})
+TABLE_ROWS = 40  # rows a text or HTML table shows before it keeps to the mismatches
+
+
+# -- formatting helpers shared by every report ---------------------------------------------
+
+
+def number_text(x: float | None) -> str:
+    """A float exactly (shortest round-trip repr), ``—`` for no number."""
+    if x is None:
+        return "—"
+    return repr(float(x))
+
+
+def json_number(x: float | None) -> float | str | None:
+    """A float for JSON: ``"nan"``, ``"inf"``, ``"-inf"`` for the values JSON cannot hold."""
+    if x is None:
+        return None
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return x
+
+
+def jsonable(value: Any) -> Any:
+    """Floats made JSON-safe throughout dicts, lists and tuples."""
+    if isinstance(value, float):
+        return json_number(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+Triple = tuple[float | None, float | None, float | None]
+
+
+def nudge_sides(engine: Triple, torch: Triple) -> dict[str, dict[str, float | None]]:
+    """A nudge's ``(before, after, predicted change)`` on each side, as JSON-ready dicts."""
+    keys = ("before", "after", "predicted")
+    return {"engine": dict(zip(keys, engine)), "torch": dict(zip(keys, torch))}
+
+
+def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(h), *(len(r[k]) for r in rows)) if rows else len(h) for k, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines.extend("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+    return "\n".join(lines)
+
+
+HTML_STYLE = (
+    "<style>.tg-parity td,.tg-parity th{padding:2px 8px;text-align:right;font-family:monospace}"
+    ".tg-parity td.tg-text{text-align:left}.tg-parity .tg-bad{background:#fdd;color:#a00}"
+    ".tg-parity .tg-culprit{font-weight:bold;outline:2px solid #d00}.tg-parity .tg-side{background:#f4f8ff}"
+    "</style>"
+)
+
+
+def marked(rows: Sequence[Sequence[str]], oks: Sequence[bool]) -> list[list[tuple[str, str]]]:
+    """Cells for `html_table`, every cell of a row that is not ok marked as a mismatch."""
+    return [[(cell, "" if ok else "tg-bad") for cell in row] for row, ok in zip(rows, oks)]
+
+
+def html_table(
+    headers: Sequence[str], rows: Sequence[Sequence[tuple[str, str]]], caption: str, side: Sequence[int] = ()
+) -> str:
+    """An HTML table; each cell is ``(text, css class)``; columns in ``side`` are tinted (torch's)."""
+    side_class = ' class="tg-side"'
+    head = "".join(
+        f"<th{side_class if k in side else ''}>{html.escape(h)}</th>" for k, h in enumerate(headers)
+    )
+    body = []
+    for row in rows:
+        cells = []
+        for k, (text, css) in enumerate(row):
+            classes = " ".join(c for c in (css, "tg-side" if k in side else "") if c)
+            attr = f' class="{classes}"' if classes else ""
+            cells.append(f"<td{attr}>{html.escape(text)}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    return (
+        f'{HTML_STYLE}<table class="tg-parity"><caption style="text-align:left">{html.escape(caption)}'
+        f"</caption><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+class Columns(NamedTuple):
+    """Every node's data and grad on both sides: one float64 array each, in trace order."""
+
+    engine_data: np.ndarray
+    torch_data: np.ndarray
+    engine_grad: np.ndarray
+    torch_grad: np.ndarray
+
+
+def require(report: Any) -> Any:
+    """Return ``report`` if it is ok; otherwise raise AssertionError with its failure message."""
+    if not report.ok:
+        raise AssertionError(report.failure_message())
+    return report
+
+
+# -- rows ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One node of a `ParityReport`: what the engine has, what torch has, how far apart."""
+
+    position: int
+    name: str
+    label: str
+    kind: str  # "leaf", "constant" or "op"
+    op: str | None  # the op's name ("mul"), None for leaves and constants
+    expression: str  # "e = a * b"
+    engine_data: float
+    torch_data: float
+    data_abs: float
+    data_rel: float
+    data_ulps: float
+    data_status: str
+    engine_grad: float
+    torch_grad: float | None  # None where torch has no gradient to compare
+    grad_abs: float | None
+    grad_rel: float | None
+    grad_ulps: float | None
+    grad_status: str
+    local_data: float | None  # torch's op on the engine's own inputs, where it was checked
+    local_grad: float | None  # torch's derivatives at the engine's own numbers, where checked
+    witness: Witness | None
+    culprit: bool
+
+    @property
+    def data_ok(self) -> bool:
+        return self.data_status in ACCEPTED
+
+    @property
+    def grad_ok(self) -> bool:
+        return self.grad_status in ACCEPTED
+
+    @property
+    def ok(self) -> bool:
+        return self.data_ok and self.grad_ok
+
+    @property
+    def status(self) -> str:
+        for status in (DIVERGED, INHERITED, DRIFT):
+            if status in (self.data_status, self.grad_status):
+                return status
+        return OK
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        if self.witness is not None:
+            out["witness"] = {**asdict(self.witness), "text": self.witness.describe()}
+        out.update(data_ok=self.data_ok, grad_ok=self.grad_ok)
+        return jsonable(out)
+
+
+class Rows(Sequence[Row]):
+    """The rows of a report, made on demand (a large graph's report holds columns)."""
+
+    def __init__(self, report: ParityReport) -> None:
+        self._report = report
+
+    def __len__(self) -> int:
+        return len(self._report.plan)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self._report.row(k) for k in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._report.row(i)
+
+    def __iter__(self) -> Iterator[Row]:
+        return (self._report.row(k) for k in range(len(self)))
+
+
+# -- the report --------------------------------------------------------------------------------
+
+
+class ParityReport:
+    """Engine against torch, node by node (see the module docstring for the statuses).
+
+    ``rows[i]`` describes node ``i`` of ``trace(root)``; ``culprits()`` are the nodes
+    where a divergence starts; ``summary`` says how many nodes disagree, by how much
+    and where it begins; ``str()`` is a table, ``_repr_html_`` the same side by side in
+    Jupyter, ``to_dict()`` JSON-ready data and ``reproducer()`` a runnable snippet.
+    """
+
+    def __init__(
+        self,
+        plan: Plan,
+        tolerance: Tolerance,
+        columns: Columns,
+        *,
+        grad_compared: np.ndarray,
+        data_status: dict[int, str],
+        grad_status: dict[int, str],
+        local_data: dict[int, float],
+        local_grad: dict[int, float],
+        witnesses: dict[int, Witness],
+        grads_checked: bool = True,
+        title: str = "engine vs torch",
+    ) -> None:
+        self.plan = plan
+        self.tolerance = tolerance
+        self.engine_data, self.torch_data, self.engine_grad, self.torch_grad = columns
+        self.grad_compared = grad_compared
+        self.data_status, self.grad_status = data_status, grad_status
+        self.local_data, self.local_grad = local_data, local_grad
+        self.witnesses = witnesses
+        self.grads_checked = grads_checked
+        self.title = title
+        self.data_abs, self.data_rel, self.data_ulps = differences(columns.engine_data, columns.torch_data)
+        grad_abs, grad_rel, grad_ulps = differences(columns.engine_grad, columns.torch_grad)
+        hidden = ~grad_compared
+        self.grad_abs, self.grad_rel, self.grad_ulps = (
+            np.where(hidden, np.nan, column) for column in (grad_abs, grad_rel, grad_ulps)
+        )
+
+    # -- verdicts ---------------------------------------------------------------------------
+
+    @property
+    def ok(self) -> bool:
+        """Every node agrees with torch (accepted drift aside): no divergence, none inherited."""
+        return not self.mismatched()
+
+    def culprits(self) -> set[int]:
+        """Positions where a divergence starts: beyond tolerance and not explained locally."""
+        return set(self._culprits)
+
+    @cached_property
+    def _culprits(self) -> frozenset[int]:
+        statuses = (self.data_status, self.grad_status)
+        return frozenset(i for d in statuses for i, s in d.items() if s == DIVERGED)
+
+    @cached_property
+    def _consumers(self) -> list[list[tuple[int, int]]]:
+        return self.plan.consumers()
+
+    def mismatched(self) -> list[int]:
+        """Positions of the nodes whose data or grad is not accepted, in topological order."""
+        bad = {i for d in (self.data_status, self.grad_status) for i, s in d.items() if s not in ACCEPTED}
+        return sorted(bad)
+
+    def drifted(self) -> list[int]:
+        """Positions beyond tolerance only through amplified rounding (accepted)."""
+        return sorted({i for d in (self.data_status, self.grad_status) for i, s in d.items() if s == DRIFT})
+
+    def first_divergences(self) -> list[tuple[int, str]]:
+        """``(position, quantity)`` of every culprit: data in topological order, then grad in
+        reverse topological order -- the earliest divergence of each pass first."""
+        data = sorted(i for i, s in self.data_status.items() if s == DIVERGED)
+        grad = sorted((i for i, s in self.grad_status.items() if s == DIVERGED), reverse=True)
+        return [(i, "data") for i in data] + [(i, "grad") for i in grad]
+
+    # -- rows and names ------------------------------------------------------------------------
+
+    @cached_property
+    def names(self) -> list[str]:
+        return node_names(self.plan)
+
+    @cached_property
+    def recipe(self) -> Recipe:
+        return Recipe(self.plan, self.engine_data, self.names)
+
+    @property
+    def rows(self) -> Rows:
+        return Rows(self)
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+    def expression(self, i: int) -> str:
+        step = self.plan.steps[i]
+        if isinstance(step, Op):
+            return f"{self.names[i]} = {self.recipe.expression(i)}"
+        return self.names[i] if step is LEAF else literal(float(self.engine_data[i]))
+
+    def row(self, i: int) -> Row:
+        plan = self.plan
+        step = plan.steps[i]
+        compared = bool(self.grad_compared[i])
+
+        def grad_column(column: np.ndarray) -> float | None:
+            return float(column[i]) if compared else None
+
+        return Row(
+            position=i,
+            name=self.names[i],
+            label=str(getattr(plan.nodes[i], "label", "") or ""),
+            kind=plan.kind(i),
+            op=step.name if isinstance(step, Op) else None,
+            expression=self.expression(i),
+            engine_data=float(self.engine_data[i]),
+            torch_data=float(self.torch_data[i]),
+            data_abs=float(self.data_abs[i]),
+            data_rel=float(self.data_rel[i]),
+            data_ulps=float(self.data_ulps[i]),
+            data_status=self.data_status.get(i, OK),
+            engine_grad=float(self.engine_grad[i]),
+            torch_grad=grad_column(self.torch_grad),
+            grad_abs=grad_column(self.grad_abs),
+            grad_rel=grad_column(self.grad_rel),
+            grad_ulps=grad_column(self.grad_ulps),
+            grad_status=self.grad_status.get(i, OK if compared else NOT_COMPARED),
+            local_data=self.local_data.get(i),
+            local_grad=self.local_grad.get(i),
+            witness=self.witnesses.get(i),
+            culprit=i in self._culprits,
+        )
+
+    def row_of(self, node: Any) -> Row:
+        """The row of an engine node."""
+        return self.row(self.plan.graph.position(node))
+
+    # -- summary --------------------------------------------------------------------------------
+
+    def _greatest(self, which: str) -> tuple[float, int, str] | None:
+        """The largest absolute or relative difference, its position and quantity."""
+        best = None
+        for quantity in ("data", "grad"):
+            column = getattr(self, f"{quantity}_{which}")
+            finite = np.where(np.isnan(column), -1.0, column)
+            if len(finite) and finite.max() > 0.0:
+                k = int(finite.argmax())
+                if best is None or finite[k] > best[0]:
+                    best = (float(finite[k]), k, quantity)
+        return best
+
+    def _greatest_text(self) -> str:
+        parts = []
+        for which, word in (("abs", "absolute"), ("rel", "relative")):
+            best = self._greatest(which)
+            if best is None:
+                parts.append(f"greatest {word} difference 0")
+            else:
+                value, k, quantity = best
+                parts.append(f"greatest {word} difference {value:.3g} at {self.names[k]} ({quantity})")
+        return "; ".join(parts)
+
+    @property
+    def summary(self) -> str:
+        n = len(self.plan)
+        checked = "data and grad" if self.grads_checked and self.grad_compared.any() else "data"
+        if self.ok:
+            text = f"{self.title}: all {n} nodes agree ({checked}; {self.tolerance.describe()}); "
+            text += self._greatest_text()
+            drift = self.drifted()
+            if drift:
+                shown = ", ".join(self.names[i] for i in drift[:5]) + (" ..." if len(drift) > 5 else "")
+                text += (
+                    f". {len(drift)} node(s) differ beyond tolerance only through rounding the graph "
+                    f"amplifies (every op agrees with torch at the engine's own inputs): {shown}"
+                )
+            return text + "."
+        bad = self.mismatched()
+        lines = [
+            f"{self.title}: mismatched nodes {len(bad)} / {n} ({100.0 * len(bad) / n:.1f}%); "
+            f"{self._greatest_text()} ({self.tolerance.describe()})."
+        ]
+        for k, (i, quantity) in enumerate(self.first_divergences()):
+            lead = "First divergence" if k == 0 else "Also diverges"
+            lines.append(f"{lead}: {self.explain(i, quantity)}")
+        if not self._culprits:
+            lines.append(
+                "No divergence starts in this graph: every mismatch follows from numbers that diverged "
+                "before it was evaluated (a nudge along a gradient that was already wrong)."
+            )
+        return "\n".join(lines)
+
+    def _users(self, i: int) -> list[int]:
+        return sorted({c for c, _ in self._consumers[i]})
+
+    def suspects(self, i: int, quantity: str) -> list[str]:
+        """The ops to blame for a divergence of node ``i``'s ``quantity``: its own op for
+        data; for a gradient, the ops it flows back from (``'seed'`` at the root)."""
+        if quantity == "data":
+            step = self.plan.steps[i]
+            return [step.name] if isinstance(step, Op) else [self.plan.kind(i)]
+        if i == len(self.plan) - 1:
+            return ["seed"]
+        return sorted({self.plan.steps[c].name for c in self._users(i)})  # type: ignore[union-attr]
+
+    def explain(self, i: int, quantity: str) -> str:
+        """Where and how node ``i``'s ``quantity`` diverges, in one paragraph."""
+        row = self.row(i)
+        if quantity == "data":
+            head = (
+                f"data of {row.expression}: engine {number_text(row.engine_data)}, torch "
+                f"{number_text(row.torch_data)} (abs {row.data_abs:.3g}, rel {row.data_rel:.3g}, "
+                f"{row.data_ulps:.3g} ULP)"
+            )
+            if row.local_data is not None and row.op is not None:
+                head += (
+                    f"; torch's {row.op} on the engine's own inputs gives {number_text(row.local_data)}, "
+                    f"so the engine's {row.op} (or the value stored here) is off"
+                )
+            return head + "."
+        head = (
+            f"grad of {row.name} ({row.kind}): engine {number_text(row.engine_grad)}, torch "
+            f"{number_text(row.torch_grad)} (abs {row.grad_abs:.3g}, rel {row.grad_rel:.3g}, "
+            f"{row.grad_ulps:.3g} ULP)"
+        )
+        if i == len(self.plan) - 1:
+            head += "; this is the root, whose gradient is the seed 1.0"
+        else:
+            exprs = ", ".join(self.expression(c) for c in self._users(i))
+            head += (
+                f"; it flows from {exprs}, whose own gradient and values agree: suspect the "
+                f"derivative of {' / '.join(self.suspects(i, quantity))} there"
+            )
+            if row.local_grad is not None:
+                head += f" (torch's derivative at the engine's numbers gives {number_text(row.local_grad)})"
+        if row.witness is not None:
+            described = row.witness.describe()
+            head += f". {described[0].upper()}{described[1:]}"
+        return head + "."
+
+    # -- renderings -------------------------------------------------------------------------------
+
+    def shown_positions(self, limit: int = TABLE_ROWS) -> list[int]:
+        """Every row of a small graph; the mismatched and drifting rows of a large one."""
+        if len(self.plan) <= limit:
+            return list(range(len(self.plan)))
+        notable = sorted(set(self.mismatched()) | set(self.drifted()) | set(self.witnesses))
+        return notable[:limit]
+
+    def _columns(self) -> list[tuple[str, str, str]]:
+        """``(header, Row field or rendering, group)`` for the table: grad columns only when
+        gradients were compared, the numeric column only where there are witnesses."""
+        columns = [("#", "position", "text"), ("node", "expression", "text"), ("kind", "kind", "text")]
+        columns += [("data engine", "engine_data", "data"), ("data torch", "torch_data", "data torch"),
+                    ("ULP", "data_ulps", "data")]
+        if self.grads_checked:
+            columns += [("grad engine", "engine_grad", "grad"), ("grad torch", "torch_grad", "grad torch"),
+                        ("ULP", "grad_ulps", "grad")]
+        if self.witnesses:
+            columns.append(("numeric", "witness", "text"))
+        columns.append(("status", "status", "status"))
+        return columns
+
+    def _cells(self, row: Row, columns: list[tuple[str, str, str]]) -> list[tuple[str, str]]:
+        """The row's cells as ``(text, css class)``; mismatched numbers and culprits marked."""
+        cells = []
+        for _, field, group in columns:
+            value = getattr(row, field)
+            if field.endswith("ulps"):
+                text = _ulps_text(value)
+            elif field == "witness":
+                text = "" if value is None else f"{value.estimate:.10g} ({value.verdict})"
+            elif field == "status":
+                text = value + (" *" if row.culprit else "")
+            elif group.startswith(("data", "grad")):
+                text = number_text(value)
+            else:
+                text = str(value)
+            ok = {"data": row.data_ok, "grad": row.grad_ok, "status": row.ok}.get(group.split()[0], True)
+            css = "tg-text" if group == "text" else "" if ok else "tg-bad"
+            if field == "status" and row.culprit:
+                css = "tg-bad tg-culprit"
+            cells.append((text, css))
+        return cells
+
+    def table(self, limit: int = TABLE_ROWS) -> str:
+        positions = self.shown_positions(limit)
+        columns = self._columns()
+        rows = [[text for text, _ in self._cells(self.row(i), columns)] for i in positions]
+        text = text_table([header for header, _, _ in columns], rows)
+        hidden = len(self.plan) - len(positions)
+        if hidden:
+            text += f"\n... {hidden} more rows, all agreeing with torch"
+        return text + "\n(* a divergence starts here)" if self._culprits else text
+
+    def __str__(self) -> str:
+        return f"{self.summary}\n\n{self.table()}"
+
+    def __repr__(self) -> str:
+        verdict = "ok" if self.ok else f"{len(self.mismatched())} mismatched"
+        return f"<ParityReport {len(self.plan)} nodes: {verdict}>"
+
+    def _repr_html_(self) -> str:
+        columns = self._columns()
+        positions = self.shown_positions()
+        rows = [self._cells(self.row(i), columns) for i in positions]
+        hidden = len(self.plan) - len(rows)
+        caption = self.summary + (f" ({hidden} agreeing rows not shown)" if hidden else "")
+        side = [k for k, (_, _, group) in enumerate(columns) if group.endswith("torch")]
+        return html_table([header for header, _, _ in columns], rows, caption, side=side)
+
+    def to_dict(self, rows: str = "all") -> dict[str, Any]:
+        """JSON-ready: ``rows`` is ``"all"``, ``"mismatched"`` or ``"none"``."""
+        if rows not in ("all", "mismatched", "none"):
+            raise ValueError(f"rows must be 'all', 'mismatched' or 'none', not {rows!r}")
+        positions = {
+            "all": range(len(self.plan)),
+            "mismatched": sorted(set(self.mismatched()) | set(self.drifted())),
+            "none": (),
+        }[rows]
+        return jsonable(
+            {
+                "ok": self.ok,
+                "summary": self.summary,
+                "nodes": len(self.plan),
+                "tolerance": {"rtol": self.tolerance.rtol, "atol": self.tolerance.atol},
+                "mismatched": self.mismatched(),
+                "culprits": sorted(self.culprits()),
+                "first_divergences": [{"position": i, "quantity": q} for i, q in self.first_divergences()],
+                "rows": [self.row(i).to_dict() for i in positions],
+            }
+        )
+
+    def reproducer(self) -> str:
+        """Python source that rebuilds this graph (with twingrad) and checks it."""
+        return self.recipe.source()
+
+    def failure_message(self, limit: int = TABLE_ROWS) -> str:
+        """The summary and the offending rows; the reproducer too for a small graph."""
+        text = f"{self.summary}\n\n{self.table(limit)}"
+        if len(self.plan) <= limit:
+            text += f"\n\nReproducer:\n{self.reproducer()}"
+        return text
+
+    def draw(self, **options: Any) -> Any:
+        """The graph with torch's values beside the engine's, mismatches in red."""
+        from ..draw import draw_dot
+
+        return draw_dot(self.plan.graph.root, report=self, graph=self.plan.graph, **options)
+
+
+def _ulps_text(ulps: float | None) -> str:
+    if ulps is None or (isinstance(ulps, float) and math.isnan(ulps)):
+        return ""
+    return "inf" if math.isinf(ulps) else f"{ulps:.0f}" if ulps < 1e6 else f"{ulps:.2g}"
