@@ -78,25 +78,22 @@ def ieee_log(a: float) -> float:
         return -inf if a == 0.0 else nan
 
 
-def ieee_sqrt(a: float) -> float:
-    try:
-        return math.sqrt(a)
-    except ValueError:
-        return nan
+def _nan_outside_domain(fn: Callable[[float], float]) -> Callable[[float], float]:
+    """``fn`` returning nan where math raises ValueError (sqrt(-1), sin(inf))."""
+
+    def ieee(a: float) -> float:
+        try:
+            return fn(a)
+        except ValueError:
+            return nan
+
+    ieee.__name__ = ieee.__qualname__ = f"ieee_{fn.__name__}"
+    return ieee
 
 
-def ieee_sin(a: float) -> float:
-    try:
-        return math.sin(a)
-    except ValueError:  # sin(±inf)
-        return nan
-
-
-def ieee_cos(a: float) -> float:
-    try:
-        return math.cos(a)
-    except ValueError:  # cos(±inf)
-        return nan
+ieee_sqrt = _nan_outside_domain(math.sqrt)
+ieee_sin = _nan_outside_domain(math.sin)
+ieee_cos = _nan_outside_domain(math.cos)
 
 
 def sigmoid(a: float) -> float:
