@@ -54,7 +54,7 @@ BUGS = [
     ("SigmoidGrad", "unary_sigmoid", ["sigmoid is wrong on its own", "`x.sigmoid()` gives d/dx"]),
     ("ReluGrad", "unary_relu", ["relu is wrong on its own", "`x.relu()` gives d/dx"]),
     ("MulGrad", "seed_graph", ["mul is wrong on its own", "`x * y` gives d/dx"]),
-    ("Overwrite", "reuse_a_plus_a", ["a is used 2 times (n1 = a + a)", "holds only 1 of their 2 shares"]),
+    ("Overwrite", "reuse_a_plus_a", ["a is used 2 times (n1 = a + a)", "is only 1 of their 2 shares"]),
     ("AddOverwrite", "reuse_a_plus_a", ["a is used 2 times (n1 = a + a)", "overwrites gradients (`=`)"]),
     ("TanhOverwrite", "unary_tanh", ["y is used 2 times (n4 = y.tanh(), n5 = n4 * y)", "overwrites"]),
     ("WrongOrder", "reuse_three_consumers", ["n2 = a * b passed back", "the order backward visits"]),

@@ -34,7 +34,7 @@ from ..parity.mirror import make_plan, op_vjp
 from .cases import Case
 from .failures import declined, describe
 from .foreign import resolve_foreign
-from .probes import PROBE_Y, close, first_broken, probe
+from .probes import PROBE_Y, close, first_broken, probe, shown
 from .result import Mismatch
 
 if TYPE_CHECKING:
@@ -210,7 +210,7 @@ def _blame_grad(engine: Any, report: ParityReport, i: int) -> str:
     engine_grad = float(report.engine_grad[i])
     torch_grad = report.row(i).torch_grad
     if not uses:
-        return f"the output's own gradient is {engine_grad!r}, not 1.0: backward() must start from it"
+        return f"the output's own gradient is {engine_grad:.6g}, not 1: backward() must start from it"
     if torch_grad is not None and close(engine_grad, torch_grad, 1e-6):
         return _precision(report, report.row(i).grad_rel)
     consumers = sorted({c for c, _ in uses})
@@ -225,9 +225,10 @@ def _blame_grad(engine: Any, report: ParityReport, i: int) -> str:
     total = float(sum(shares))
     kept = _partial_sum(engine_grad, shares)
     if kept:
-        return (f"{name} is used {len(uses)} times ({sources}) but its gradient {engine_grad!r} holds only "
-                f"{kept} of their {len(uses)} shares, not their sum {total!r}: a backward overwrites "
-                "gradients (`=`) where they must add up (`+=`)")
+        mine, whole = shown(engine_grad, total)
+        return (f"{name} is used {len(uses)} times ({sources}) but its gradient {mine} is only {kept} of "
+                f"their {len(uses)} shares (their sum is {whole}): a backward overwrites gradients (`=`) "
+                "where they must add up (`+=`)")
     if len(uses) == 1:
         c, slot = uses[0]
         unit = _share(report, c, slot, 1.0)

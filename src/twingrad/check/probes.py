@@ -49,6 +49,15 @@ def close(x: float, y: float, rtol: float = RTOL) -> bool:
     return x == y or abs(x - y) <= rtol * max(abs(x), abs(y))
 
 
+def shown(*numbers: float) -> list[str]:
+    """Numbers with as few digits as still tell them apart: 6 usually, up to all 17."""
+    for digits in (6, 10, 17):
+        texts = [f"{x:.{digits}g}" for x in numbers]
+        if len(set(texts)) == len(set(numbers)):
+            return texts
+    return [repr(x) for x in numbers]
+
+
 def _precision(got: float, want: float) -> str:
     """A note when two numbers differ only as float32 rounding would make them."""
     if close(got, want, 1e-6):
@@ -109,7 +118,8 @@ def _check(engine: Any, op: Op, spelled: str, call: Callable[..., Any], points: 
     want, want_grads = _torch_reference(op, points, as_value)
     got = float(out.data)
     if not close(got, want):
-        return Finding(op, spelled, f"gives {got!r} where torch gives {want!r}{_precision(got, want)}",
+        mine, torch_s = shown(got, want)
+        return Finding(op, spelled, f"gives {mine} where torch gives {torch_s}{_precision(got, want)}",
                        "precision" if _precision(got, want) else "data", composite)
     root = out if upstream is None else out * engine(upstream)
     try:
@@ -122,12 +132,13 @@ def _check(engine: Any, op: Op, spelled: str, call: Callable[..., Any], points: 
         got = float(arg.grad)
         if close(got, want_grad * scale):
             continue
+        mine, torch_s = shown(got, want_grad * scale)
         if upstream is not None:
-            problem = (f"passes d/d{name} = {got!r} back under an upstream gradient of {upstream!r}, "
-                       f"where torch passes {want_grad * scale!r}: the rule must multiply by out.grad")
+            problem = (f"passes d/d{name} = {mine} back under an upstream gradient of {upstream:g}, "
+                       f"where torch passes {torch_s}: the rule must multiply by out.grad")
         else:
-            problem = f"gives d/d{name} = {got!r} where torch gives {want_grad!r}"
-        at = ", ".join(f"{n}={p!r}" for n, p, v in zip(("x", "y"), points, as_value) if v)
+            problem = f"gives d/d{name} = {mine} where torch gives {torch_s}"
+        at = ", ".join(f"{n}={p:.6g}" for n, p, v in zip(("x", "y"), points, as_value) if v)
         tiny = _precision(got, want_grad * scale)
         return Finding(op, spelled, f"{problem} (at {at}){tiny}", "precision" if tiny else "grad", composite)
     return None

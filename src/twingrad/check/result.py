@@ -115,7 +115,8 @@ class CheckRun:
         """``FAIL my_engine.py:Value: 1 fail, 28 pass, 5 unsupported (34 cases, 2.1 s)``."""
         counts = ", ".join(f"{n} {status}" for status, n in self.summary.items() if n)
         verdict = "OK" if self.ok else "FAIL"
-        return f"{verdict} {self.target}: {counts} ({len(self.results)} cases, {self.seconds:.1f} s)"
+        cases = f"{len(self.results)} case{'' if len(self.results) == 1 else 's'}"
+        return f"{verdict} {self.target}: {counts} ({cases}, {self.seconds:.1f} s)"
 
     def __str__(self) -> str:
         from .render import as_text, verdict_table

@@ -28,7 +28,7 @@ from .failures import Verdict, case_line, declined, describe, hint, missing_oper
 from .foreign import resolve_foreign
 from .locate import locate
 from .picture import svg
-from .probes import close, first_broken, is_node
+from .probes import close, first_broken, is_node, shown
 from .result import ERROR, FAIL, NOTE, PASS, UNSUPPORTED, Mismatch, verdict_to_wire
 
 if TYPE_CHECKING:
@@ -169,10 +169,15 @@ def twice(case: Case, inputs: list[Any], out: Any) -> dict[str, Any]:
     doubled = [close(g, 2 * f) for g, f in zip(second, first)]
     if all(doubled):
         return verdict_to_wire(PASS, "a second backward() adds an equal gradient, as torch's does")
-    # Quote the case's input when it differs (the learner knows it), else the first node that does.
+    # Quote the case's input if it differs (the learner knows it), else the first op node that
+    # does, else whatever does (a number the engine lifted into a leaf).
     k = next(i for i, node in enumerate(nodes) if node is inputs[0])
-    k = k if not doubled[k] else doubled.index(False)
-    head = f"after a second backward(), {names[k]}.grad is {second[k]!r} where torch's is {2 * first[k]!r}"
+    if doubled[k]:
+        differing = [i for i, same in enumerate(doubled) if not same]
+        ops = [i for i in differing if plan is not None and isinstance(plan.steps[i], Op)]
+        k = (ops or differing)[0]
+    mine, torch_s = shown(second[k], 2 * first[k])
+    head = f"after a second backward(), {names[k]}.grad is {mine} where torch's is {torch_s}"
     where = names[k]
     if plan is not None and isinstance(plan.steps[k], Op):
         where += f" = {Recipe(plan, [float(node.data) for node in nodes], names).expression(k)}"
