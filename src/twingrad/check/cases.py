@@ -16,6 +16,7 @@ from __future__ import annotations
 import fnmatch
 import inspect
 import itertools
+import operator
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,6 @@ from typing import Any, Literal
 
 from ..examples import LECTURE_NEURON_BIAS, LECTURE_XS, LECTURE_YS, make_moons
 from ..ops import OPS, Op
-from .probes import operator_for
 
 Kind = Literal["function", "nudge", "backward_twice"]
 
@@ -164,6 +164,15 @@ def softmax_nll(a: Any, b: Any, c: Any) -> Any:
     total = sum(exps)
     probs = [e / total for e in exps]
     return -probs[0].log()  # the true class is the first
+
+
+def operator_for(op: Op) -> Callable[..., Any]:
+    """The common-API spelling of ``op`` as a callable: ``operator.sub``, ``abs``, ``x.tanh()``."""
+    dunder = next((m for m in op.methods if m.startswith("__")), None)
+    if dunder is not None:
+        return getattr(operator, dunder.strip("_"))
+    method = op.methods[0]
+    return lambda x: getattr(x, method)()
 
 
 def _unary_case(op: Op, inputs: tuple[float, float, float]) -> Case:

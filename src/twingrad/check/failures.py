@@ -5,13 +5,18 @@ from __future__ import annotations
 import re
 import traceback
 from pathlib import Path
+from typing import Any
 
 from ..ops import OPS
 from . import cases as catalogue
-from .probes import is_node
 
 _CASES_FILE = str(Path(catalogue.__file__).resolve())
 _PACKAGE = Path(__file__).resolve().parents[1]  # twingrad's own frames are never the engine's
+
+
+def is_node(obj: Any) -> bool:
+    """A graph node of some micrograd-style engine (a plain number is not)."""
+    return hasattr(obj, "data") and callable(getattr(obj, "backward", None))
 
 
 class Verdict(Exception):  # noqa: N818 -- control flow, not an error

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..ops import OPS, Op, op_named
-from ..parity.mirror import CONSTANT, LEAF, Kind, Resolution, ResolveError, symbol_resolver
+from ..parity.mirror import CONSTANT, LEAF, Kind, Plan, Resolution, ResolveError, symbol_resolver
 
 _WORDS = {
     "plus": "add", "minus": "sub", "times": "mul", "divide": "div", "^": "pow", "power": "pow",
@@ -112,3 +112,9 @@ def resolve_foreign(node: Any) -> Resolution:
         f"cannot tell which op made a node with _op {str(getattr(node, '_op', ''))!r}, "
         f"{len(inputs)} input(s) and data {data!r}"
     )
+
+
+def operand_values(plan: Plan, data: Sequence[float], i: int) -> list[float]:
+    """The numbers node ``i`` of a plan was computed from: its inputs' data and its literals."""
+    n = len(plan)
+    return [float(data[j]) if j < n else plan.literals[j - n] for j in plan.operands[i]]

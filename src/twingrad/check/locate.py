@@ -33,7 +33,7 @@ from ..parity import ParityReport, ResolveError, compare
 from ..parity.mirror import make_plan, op_vjp
 from .cases import Case
 from .failures import declined, describe
-from .foreign import resolve_foreign
+from .foreign import operand_values, resolve_foreign
 from .probes import PROBE_Y, close, first_broken, probe, shown
 from .result import Mismatch
 
@@ -150,9 +150,7 @@ def _by_probes(engine: Any, case: Case, fallback: Mismatch | None, context: str,
 
 
 def _operands(report: ParityReport, i: int) -> list[float]:
-    plan = report.plan
-    n = len(plan)
-    return [float(report.engine_data[j]) if j < n else plan.literals[j - n] for j in plan.operands[i]]
+    return operand_values(report.plan, report.engine_data, i)
 
 
 def _probe_at(engine: Any, op: Op, points: Sequence[float]) -> str | None:

@@ -9,19 +9,18 @@ with torch's in float64. An op the engine does not have is skipped, not blamed.
 
 from __future__ import annotations
 
-import math
-import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..ops import Op, op_named
+from ..parity.tolerances import DEFAULT_RTOL, Tolerance
+from .cases import operator_for
+from .failures import is_node
 
 # Points away from every kink and domain edge (log, sqrt and fractional powers need x > 0);
 # distinct, so that swapped operands show.
-PROBE_X, PROBE_Y, PROBE_NUMBER = 0.7, 1.3, 2.0
-# Values agree when within this relative distance; float32 storage is far outside it.
-RTOL = 1e-9
+PROBE_X, PROBE_Y = 0.7, 1.3
 
 
 @dataclass(frozen=True)
@@ -38,15 +37,9 @@ class Finding:
         return f"`{self.spelled}` {self.problem}"
 
 
-def is_node(obj: Any) -> bool:
-    """A graph node of some micrograd-style engine (a plain number is not)."""
-    return hasattr(obj, "data") and callable(getattr(obj, "backward", None))
-
-
-def close(x: float, y: float, rtol: float = RTOL) -> bool:
-    if math.isnan(x) or math.isnan(y):
-        return math.isnan(x) and math.isnan(y)
-    return x == y or abs(x - y) <= rtol * max(abs(x), abs(y))
+def close(x: float, y: float, rtol: float = DEFAULT_RTOL) -> bool:
+    """Within parity's tolerance (or a looser ``rtol``, for telling rounding from error)."""
+    return Tolerance(rtol=rtol).close(x, y)
 
 
 def shown(*numbers: float) -> list[str]:
@@ -63,15 +56,6 @@ def _precision(got: float, want: float) -> str:
     if close(got, want, 1e-6):
         return f": a relative difference of {abs(got - want) / max(abs(want), 1e-300):.1g}, float32 precision"
     return ""
-
-
-def operator_for(op: Op) -> Callable[..., Any]:
-    """The common-API spelling of ``op`` as a callable: ``operator.sub``, ``abs``, ``x.tanh()``."""
-    dunder = next((m for m in op.methods if m.startswith("__")), None)
-    if dunder is not None:
-        return getattr(operator, dunder.strip("_"))
-    method = op.methods[0]
-    return lambda x: getattr(x, method)()
 
 
 def _spellings(op: Op, x: float, y: float) -> list[tuple[str, tuple[float | None, ...]]]:

@@ -18,23 +18,20 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..examples import name as set_label
-from ..graph import GraphError
-from ..ops import Op
-from ..parity import ResolveError
-from ..parity.mirror import Plan, make_plan, op_vjp
-from ..parity.recipe import Recipe, node_names
 from .cases import CASES_BY_NAME, Case
-from .failures import Verdict, case_line, declined, describe, hint, missing_operator
+from .conventions import backward_twice
+from .failures import Verdict, case_line, declined, describe, hint, is_node, missing_operator
 from .foreign import resolve_foreign
 from .locate import locate
 from .picture import svg
-from .probes import close, first_broken, is_node, shown
-from .result import ERROR, FAIL, NOTE, PASS, UNSUPPORTED, Mismatch, verdict_to_wire
+from .probes import first_broken
+from .result import ERROR, FAIL, PASS, UNSUPPORTED, verdict_to_wire
 
 if TYPE_CHECKING:
     from ..parity import FunctionReport
 
 Phase = Callable[[str], None]
+NUDGE_STEP = 0.01  # the seed notebook's step
 
 
 def _forward_failure(exc: BaseException, engine: Any, case: Case) -> Verdict:
@@ -117,11 +114,14 @@ def _run(engine: Any, case: Case, draw: bool, phase: Phase) -> dict[str, Any]:
     backward(out)
     phase("comparing with torch")
     checked = compare_with_torch(engine, case)
-    if checked.status == ERROR:  # the engine broke on the nudged inputs: our own run did not
-        return verdict_to_wire(ERROR, f"{checked.phase}: {checked.detail}")
+    if checked.status == ERROR:  # our own run went through; the nudged one did not
+        detail = checked.detail
+        if checked.phase and not detail.startswith(checked.phase):
+            detail = f"{checked.phase}: {detail}"
+        return verdict_to_wire(ERROR, detail)
     if checked.ok and case.kind == "backward_twice":
         phase("running backward() a second time")
-        return twice(case, inputs, out)
+        return backward_twice(case, inputs, out, backward)
     if checked.ok:
         return verdict_to_wire(PASS, _agreement(case, checked))
     phase("locating the first disagreement")
@@ -150,64 +150,3 @@ def _agreement(case: Case, checked: FunctionReport) -> str:
     predicted = checked.engine_before + checked.torch_predicted
     return (f"nudged by {checked.step:g} x grad: {checked.engine_before:.7g} -> {checked.engine_after:.7g} "
             f"on both sides (first-order prediction {predicted:.7g})")
-
-
-NUDGE_STEP = 0.01  # the seed notebook's step
-
-
-def twice(case: Case, inputs: list[Any], out: Any) -> dict[str, Any]:
-    """Backward a second time: torch adds a fresh, equal gradient; other conventions get a note."""
-    try:
-        plan: Plan | None = make_plan(out, resolve_foreign)
-        nodes = plan.nodes
-        names = node_names(plan)
-    except (ResolveError, GraphError):
-        plan, nodes, names = None, list(inputs), list(case.input_names)
-    first = [float(node.grad) for node in nodes]
-    backward(out)
-    second = [float(node.grad) for node in nodes]
-    doubled = [close(g, 2 * f) for g, f in zip(second, first)]
-    if all(doubled):
-        return verdict_to_wire(PASS, "a second backward() adds an equal gradient, as torch's does")
-    # Quote the case's input if it differs (the learner knows it), else the first op node that
-    # does, else whatever does (a number the engine lifted into a leaf).
-    k = next(i for i, node in enumerate(nodes) if node is inputs[0])
-    if doubled[k]:
-        differing = [i for i, same in enumerate(doubled) if not same]
-        ops = [i for i in differing if plan is not None and isinstance(plan.steps[i], Op)]
-        k = (ops or differing)[0]
-    mine, torch_s = shown(second[k], 2 * first[k])
-    head = f"after a second backward(), {names[k]}.grad is {mine} where torch's is {torch_s}"
-    where = names[k]
-    if plan is not None and isinstance(plan.steps[k], Op):
-        where += f" = {Recipe(plan, [float(node.data) for node in nodes], names).expression(k)}"
-    mismatch = Mismatch(where, "grad", second[k], 2 * first[k])
-    if all(close(g, f) for g, f in zip(second, first)):
-        why = ("this backward() starts from zero gradients every time (as if zero_grad() ran first), "
-               "while torch adds the second call's gradient")
-    elif plan is not None and all(close(g, r) for g, r in zip(second, _propagated_again(plan, first))):
-        why = ("this backward() propagates again the gradients the nodes kept from the first call, as "
-               "micrograd's does, while torch adds one fresh gradient per call")
-    else:
-        return verdict_to_wire(FAIL, f"{head}: neither torch's accumulation nor a known convention", mismatch)
-    return verdict_to_wire(NOTE, f"{head}: {why}. A convention, not a bug: zero the gradients before "
-                           "each backward() and both agree.", mismatch)
-
-
-def _propagated_again(plan: Plan, first: list[float]) -> list[float]:
-    """micrograd's second backward(): the root's grad set to 1, every other node keeping its
-    first-call gradient, then the chain rule run over those accumulated gradients."""
-    n = len(plan)
-    data = [float(node.data) for node in plan.nodes]
-    grads = list(first)
-    grads[-1] = 1.0
-    for c in reversed(range(n)):
-        op = plan.steps[c]
-        if not isinstance(op, Op):
-            continue
-        ins = plan.operands[c]
-        args = [data[j] if j < n else plan.literals[j - n] for j in ins]
-        for j, share in zip(ins, op_vjp(op, args, data[c], grads[c])):
-            if j < n:
-                grads[j] += share
-    return grads
