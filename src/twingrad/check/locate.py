@@ -87,7 +87,7 @@ def locate(engine: Any, case: Case, inputs: Sequence[Any], out: Any, checked: Fu
                         f"no gradient reaches {'it' if one else 'them'}: {why}")
     report = checked.graph
     if report is None:
-        return _by_probes(engine, case, fallback, f"(no node-by-node comparison: {_unmirrorable(out)})")
+        return _by_probes(engine, case, fallback, f"no node-by-node comparison: {_unmirrorable(out)}")
     return _in_graph(engine, case, report, fallback)
 
 
@@ -144,9 +144,7 @@ def _after_nudge(engine: Any, case: Case, checked: FunctionReport, fallback: Mis
 def _by_probes(engine: Any, case: Case, fallback: Mismatch | None, context: str,
                report: ParityReport | None = None) -> Location:
     finding = first_broken(engine, case.op_records, declined)
-    if finding is None:
-        return Location(fallback, context, report)
-    return Location(fallback, f"{finding} ({context})" if report is None else f"{finding}; {context}", report)
+    return Location(fallback, context if finding is None else f"{finding}; {context}", report)
 
 
 def _operands(report: ParityReport, i: int) -> list[float]:

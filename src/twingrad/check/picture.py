@@ -39,10 +39,9 @@ def neighbourhood(report: ParityReport, centre: int, size: int = EXCERPT) -> lis
     kept = {centre}
     ring = [centre]
     while ring and len(kept) < size:
-        nxt = sorted({j for i in ring for j in (*graph.inputs[i], *users[i])} - kept)
-        if len(kept) + len(nxt) > size and len(kept) > 1:
-            break
-        ring = nxt[: size - len(kept)]  # a node used a hundred times: keep some of its users
+        nxt = {j for i in ring for j in (*graph.inputs[i], *users[i])} - kept
+        # Too many (a node used a hundred times)? Keep those numbered nearest the centre.
+        ring = sorted(nxt, key=lambda j: abs(j - centre))[: size - len(kept)]
         kept.update(ring)
     return sorted(kept)
 

@@ -112,7 +112,7 @@ class CheckRun:
         raise KeyError(name)
 
     def summary_line(self) -> str:
-        """``FAIL my_engine.py:Value: 1 fail, 28 pass, 5 unsupported (34 cases, 2.1 s)``."""
+        """``FAIL my_engine.py:Value: 8 fail, 14 pass, 13 unsupported (35 cases, 2.1 s)``."""
         counts = ", ".join(f"{n} {status}" for status, n in self.summary.items() if n)
         verdict = "OK" if self.ok else "FAIL"
         cases = f"{len(self.results)} case{'' if len(self.results) == 1 else 's'}"
