@@ -49,6 +49,9 @@ def run_check(args: argparse.Namespace) -> int:
                                    progress=show)
     except TargetError as exc:
         return _usage_error(err, str(exc))
+    except KeyboardInterrupt:  # the worker is gone with check_engine's cleanup
+        err.print("twingrad check: interrupted", markup=False, highlight=False)
+        return 130
     out.print(verdict_table(checked))
     drawn = _write_drawings(checked, Path(args.svg)) if args.svg is not None else []
     for path in drawn:
