@@ -28,7 +28,9 @@ def test_torch_values_beside_the_engines_and_the_culprit_in_red() -> None:
     assert "color=red" in b and "penwidth=3" in b
     for ok in ("n0", "n2", "n6"):
         assert "color=red" not in node_line(source, ok)
-    assert source.count("fontcolor=red") == 1  # b only (a leaf: no op node)
+    # b's gradient comes from e = a * b: that op node is the suspect
+    assert 'n2_op [label="*" color=red fontcolor=red penwidth=3]' in source
+    assert source.count("fontcolor=red") == 2
 
 
 def test_inherited_mismatches_are_red_without_the_thick_border() -> None:
@@ -41,6 +43,9 @@ def test_inherited_mismatches_are_red_without_the_thick_border() -> None:
     assert "penwidth=3" in d and "color=red" in d
     assert "color=red" in e and "penwidth" not in e  # e only inherits d's wrong gradient
     assert "n2_op [label=\"*\" color=red" in source  # the op node of a red value is red too
+    # d's gradient flows back from L = d * f: that op node is the suspect, not d's own +
+    assert 'n6_op [label="*" color=red fontcolor=red penwidth=3]' in source
+    assert "n4_op [label=\"+\" color=red fontcolor=red]" in source
 
 
 def test_a_difference_hidden_by_four_decimals_is_shown_in_full() -> None:

@@ -29,7 +29,9 @@ class Comparison(Protocol):
 
     ``rows[i]`` describes node ``i`` of the trace with ``torch_data`` and ``torch_grad``
     (None where torch has no such number) and the verdicts ``data_ok`` and ``grad_ok``;
-    ``culprits()`` names the positions where a divergence starts.
+    ``culprits()`` names the positions where a divergence starts. A report may also
+    offer ``suspect_ops()``: the positions whose op node to blame (for a gradient that
+    goes wrong, the op it flows back from, not the one that made the value).
     """
 
     rows: list[Any]
@@ -97,6 +99,7 @@ def draw_dot(
     if rows is not None and len(rows) != len(g.nodes):
         raise ValueError(f"report has {len(rows)} rows but the graph has {len(g.nodes)} nodes")
     culprits = report.culprits() if report is not None else set()
+    suspects = getattr(report, "suspect_ops", culprits.copy)() if report is not None else set()
 
     dot = graphviz.Digraph(format="svg", graph_attr={"rankdir": rankdir})
     for i, node in enumerate(g.nodes):
@@ -113,7 +116,10 @@ def draw_dot(
         else:
             dot.node(name, label=_value_label(node, row), shape="record", **attrs)
         if g.inputs[i]:
-            dot.node(name + "_op", label=_op_text(node), **attrs)
+            op_attrs = {k: v for k, v in attrs.items() if k != "penwidth"}
+            if i in suspects:
+                op_attrs = {"color": MISMATCH_COLOR, "fontcolor": MISMATCH_COLOR, "penwidth": "3"}
+            dot.node(name + "_op", label=_op_text(node), **op_attrs)
             dot.edge(name + "_op", name)
             for j in g.inputs[i]:
                 dot.edge(f"n{j}", name + "_op")

@@ -51,16 +51,25 @@ def compare(
     _check_witness_mode(witness)
     with gc_paused():
         plan = make_plan(root, resolver)
-        if backward:
-            for node in plan.nodes:
-                node.grad = 0.0  # fresh gradients, whatever the engine does on a second call
-            root.backward()
-        engine_data = read_numbers(plan.nodes, "data")
-        mirror = Mirror(plan)
-        mirror.run(engine_data)
-        columns = Columns(engine_data, mirror.values(), read_numbers(plan.nodes, "grad"), mirror.gradients())
-        del mirror  # free the torch graph while the collector is still paused
-        return judge(plan, tolerance, columns, witness=witness)
+        return judge(plan, tolerance, both_sides(plan, backward=backward), witness=witness)
+
+
+def both_sides(plan: Plan, *, backward: bool) -> Columns:
+    """The engine's numbers and torch's for every node of ``plan``.
+
+    ``backward=True`` first zeroes every gradient and runs the engine's own backward
+    from the root, so the gradients are fresh whatever the engine does on a second
+    call. Call it with the collector paused (`gc_paused`): the torch graph is built
+    and freed inside.
+    """
+    if backward:
+        for node in plan.nodes:
+            node.grad = 0.0
+        plan.graph.root.backward()
+    engine_data = read_numbers(plan.nodes, "data")
+    mirror = Mirror(plan)
+    mirror.run(engine_data)
+    return Columns(engine_data, mirror.values(), read_numbers(plan.nodes, "grad"), mirror.gradients())
 
 
 def assert_parity(root: Any, **options: Any) -> ParityReport:

@@ -30,7 +30,7 @@ from ..engine import Value
 from ..examples import name as set_label
 from .comparison import compare
 from .mirror import Resolver
-from .report import ParityReport, html_table, jsonable, marked, nudge_sides, number_text, text_table
+from .report import CheckTable, ParityReport, jsonable, nudge_sides, number_text
 from .tolerances import Tolerance, difference
 
 PASS, FAIL, ERROR = "pass", "fail", "error"
@@ -67,8 +67,8 @@ class Mismatch:
         return jsonable(asdict(self))
 
 
-@dataclass
-class FunctionReport:
+@dataclass(repr=False)
+class FunctionReport(CheckTable):
     """The verdict on one function: ``status`` is ``'pass'``, ``'fail'`` or ``'error'``."""
 
     name: str
@@ -98,7 +98,7 @@ class FunctionReport:
         head = f"{self.name}({', '.join(f'{k}={v!r}' for k, v in self.inputs.items())}): {self.status}"
         return f"{head} -- {self.detail}"
 
-    _HEADERS = ("where", "quantity", "engine", "torch", "abs", "rel", "ULP", "ok")
+    HEADERS = ("where", "quantity", "engine", "torch", "abs", "rel", "ULP", "ok")
 
     def _rows(self) -> list[list[str]]:
         return [
@@ -107,23 +107,21 @@ class FunctionReport:
             for c in self.checks
         ]
 
+    def _row_oks(self) -> list[bool]:
+        return [c.ok for c in self.checks]
+
     def __str__(self) -> str:
-        text = self.summary
-        if self.checks:
-            text += "\n\n" + text_table(self._HEADERS, self._rows())
+        text = super().__str__() if self.checks else self.summary
         if self.graph is not None and not self.graph.ok:
             text += "\n\nThe engine's graph:\n" + self.graph.failure_message()
         return text
 
-    def failure_message(self) -> str:
-        return str(self)
-
     def _repr_html_(self) -> str:
-        rows = marked(self._rows(), [c.ok for c in self.checks])
-        out = html_table(self._HEADERS, rows, self.summary, side=(3,))
-        if self.graph is not None:
-            out += self.graph._repr_html_()
-        return out
+        graph = "" if self.graph is None else self.graph._repr_html_()
+        return super()._repr_html_() + graph
+
+    def __repr__(self) -> str:
+        return f"<FunctionReport {self.name}: {self.status}>"
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable(

@@ -14,11 +14,13 @@ Mirroring happens in two steps, so that any micrograd-style engine can be mirror
 
 The default resolver, `resolve_node`, reads twingrad's own nodes (their ``_op`` *is* a
 table entry) and the ``_op`` strings of other engines: table symbols and names in any
-case (``'+'``, ``'*'``, ``'tanh'``, ``'ReLU'``), ``'**k'`` for a power by a number, a
-binary symbol over a single input for ``x op x`` (a set ``_prev`` keeps one copy), and a
-lone ``'-'`` for negation. `symbol_resolver` builds one with extra spellings; a fully
-custom resolver is any callable ``node -> Kind | (Op, operands | None)``, passed as
-``compare(root, resolver=...)``.
+case (``'+'``, ``'*'``, ``'tanh'``, ``'ReLU'``), ``'**k'`` for a power by a number,
+``'+'`` or ``'*'`` over a single input for ``x + x`` / ``x * x`` (a set ``_prev`` keeps
+one copy), and a lone ``'-'`` for negation. It refuses to guess what it cannot know (the
+order of a set's two inputs to ``-``, ``/`` or ``**``) and raises `ResolveError`.
+`symbol_resolver` builds one with extra spellings; a fully custom resolver is any
+callable ``node -> Kind | (Op, operands | None)``, passed as ``compare(root,
+resolver=...)``.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .comparison import judge
+from .comparison import both_sides, judge
 from .mirror import LEAF, Mirror, Plan, Resolver, gc_paused, make_plan, read_numbers
 from .report import Columns, ParityReport, html_table, jsonable, nudge_sides, text_table
 from .tolerances import Tolerance
@@ -128,18 +128,9 @@ def compare_nudge(
     with gc_paused():
         plan = make_plan(root, resolver)
         positions = _leaf_positions(plan, leaves)
-        if backward:
-            for node in plan.nodes:
-                node.grad = 0.0
-            root.backward()
-        data_before = read_numbers(plan.nodes, "data")
-        grad_before = read_numbers(plan.nodes, "grad")
-        mirror = Mirror(plan)
-        mirror.run(data_before)
-        torch_data = mirror.values()
-        torch_grad = mirror.gradients()
-        before = judge(plan, tolerance, Columns(data_before, torch_data, grad_before, torch_grad),
-                       title="before the nudge")
+        columns = both_sides(plan, backward=backward)
+        data_before, torch_data, grad_before, torch_grad = columns
+        before = judge(plan, tolerance, columns, title="before the nudge")
 
         for i in positions:  # the seed's cell, on the engine's own numbers
             node = plan.nodes[i]
@@ -149,6 +140,7 @@ def compare_nudge(
 
         torch_start = torch_data.copy()
         torch_start[positions] = _step(torch_data[positions], step, torch_grad[positions])
+        mirror = Mirror(plan)
         mirror.run(torch_start, grad=False)
         torch_after = mirror.values()
         del mirror

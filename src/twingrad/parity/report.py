@@ -92,6 +92,7 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 HTML_STYLE = (
     "<style>.tg-parity td,.tg-parity th{padding:2px 8px;text-align:right;font-family:monospace}"
+    ".tg-parity caption{text-align:left;white-space:pre-line}"
     ".tg-parity td.tg-text{text-align:left}.tg-parity .tg-bad{background:#fdd;color:#a00}"
     ".tg-parity .tg-culprit{font-weight:bold;outline:2px solid #d00}.tg-parity .tg-side{background:#f4f8ff}"
     "</style>"
@@ -120,8 +121,8 @@ def html_table(
             cells.append(f"<td{attr}>{html.escape(text)}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     return (
-        f'{HTML_STYLE}<table class="tg-parity"><caption style="text-align:left">{html.escape(caption)}'
-        f"</caption><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        f'{HTML_STYLE}<table class="tg-parity"><caption>{html.escape(caption)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     )
 
 
@@ -132,6 +133,33 @@ class Columns(NamedTuple):
     torch_data: np.ndarray
     engine_grad: np.ndarray
     torch_grad: np.ndarray
+
+
+class CheckTable:
+    """A summary over a table of checks, one row each with an ok/MISMATCH verdict: what the
+    function and training reports share. Subclasses give ``HEADERS`` (torch's numbers in
+    column 3), ``summary``, ``_rows()`` and ``_row_oks()``."""
+
+    HEADERS: tuple[str, ...] = ()
+    summary: str
+
+    def _rows(self) -> list[list[str]]:
+        raise NotImplementedError
+
+    def _row_oks(self) -> list[bool]:
+        raise NotImplementedError
+
+    def table(self) -> str:
+        return text_table(self.HEADERS, self._rows())
+
+    def __str__(self) -> str:
+        return f"{self.summary}\n\n{self.table()}"
+
+    def failure_message(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        return html_table(self.HEADERS, marked(self._rows(), self._row_oks()), self.summary, side=(3,))
 
 
 def require(report: Any) -> Any:
@@ -427,6 +455,17 @@ class ParityReport:
             return ["seed"]
         return sorted({self.plan.steps[c].name for c in self._users(i)})  # type: ignore[union-attr]
 
+    def suspect_ops(self) -> set[int]:
+        """Positions whose op node is to blame: a node whose data diverges (its own op) and
+        the consumers a diverging gradient flows back from."""
+        suspects: set[int] = set()
+        for i, quantity in self.first_divergences():
+            if quantity == "data":
+                suspects.add(i)
+            else:
+                suspects.update(self._users(i))
+        return suspects
+
     def explain(self, i: int, quantity: str) -> str:
         """Where and how node ``i``'s ``quantity`` diverges, in one paragraph."""
         row = self.row(i)
@@ -547,7 +586,7 @@ class ParityReport:
                 "ok": self.ok,
                 "summary": self.summary,
                 "nodes": len(self.plan),
-                "tolerance": {"rtol": self.tolerance.rtol, "atol": self.tolerance.atol},
+                "tolerance": asdict(self.tolerance),
                 "mismatched": self.mismatched(),
                 "culprits": sorted(self.culprits()),
                 "first_divergences": [{"position": i, "quantity": q} for i, q in self.first_divergences()],

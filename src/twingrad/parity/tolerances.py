@@ -15,7 +15,9 @@ Why these defaults:
   A value rounded through float32 carries a relative error of up to 6e-8 -- above 1e-10
   for all but 0.3% of values, so it is flagged. 1e-10 leaves a factor 2e5 of headroom
   for conditioning; what exceeds even that is judged op by op (a *local* check, with the
-  engine's own inputs) before anything is called a divergence.
+  engine's own inputs) before anything is called a divergence. The same rtol bounds the
+  local check, against the size of the terms the op combined: an op whose error stays
+  below ``rtol`` times that size is, by this definition, right.
 * ``DEFAULT_ATOL = 1e-300``: only below the normal range (2.2e-308) is one ULP a large
   relative step; anything that went through float32 (smallest subnormal 1.4e-45) is far
   above it. Cancellation is handled by ``scale``, not by a large ``atol``: an absolute
@@ -37,7 +39,7 @@ _SIGN_BIT = np.int64(0x7FFFFFFFFFFFFFFF)
 
 @dataclass(frozen=True)
 class Tolerance:
-    """An ``rtol``/``atol`` pair; ``None`` fields take the defaults above."""
+    """An ``rtol``/``atol`` pair; `Tolerance.of` fills in the defaults for ``None``."""
 
     rtol: float = DEFAULT_RTOL
     atol: float = DEFAULT_ATOL

@@ -12,7 +12,7 @@ to the last few bits, not bit for bit, and stays within the default tolerance.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ import torch
 
 from ..examples import LECTURE_XS, LECTURE_YS
 from ..nn import MLP
-from .report import html_table, jsonable, marked, number_text, text_table
+from .report import CheckTable, jsonable, number_text
 from .tolerances import Tolerance, difference
 
 LossFunction = Callable[[Sequence[Any], Sequence[float], Sequence[Any]], Any]
@@ -108,8 +108,8 @@ class ParameterRecord:
     ok: bool
 
 
-@dataclass
-class TrainingReport:
+@dataclass(repr=False)
+class TrainingReport(CheckTable):
     """Losses per step and final parameters of an MLP and its torch twin."""
 
     steps: list[StepRecord]
@@ -163,7 +163,7 @@ class TrainingReport:
             )
         return " ".join(parts)
 
-    _HEADERS = ("step", "lr", "loss engine", "loss torch", "max |grad gap|", "ok")
+    HEADERS = ("step", "lr", "loss engine", "loss torch", "max |grad gap|", "ok")
 
     def _rows(self) -> list[list[str]]:
         return [
@@ -172,15 +172,11 @@ class TrainingReport:
             for s in self.steps
         ]
 
-    def __str__(self) -> str:
-        return f"{self.summary}\n\n{text_table(self._HEADERS, self._rows())}"
+    def _row_oks(self) -> list[bool]:
+        return [s.ok for s in self.steps]
 
-    def failure_message(self) -> str:
-        return str(self)
-
-    def _repr_html_(self) -> str:
-        rows = marked(self._rows(), [s.ok for s in self.steps])
-        return html_table(self._HEADERS, rows, self.summary, side=(3,))
+    def __repr__(self) -> str:
+        return f"<TrainingReport {len(self.steps)} steps: {'ok' if self.ok else 'mismatch'}>"
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable(
@@ -188,7 +184,7 @@ class TrainingReport:
                 "ok": self.ok,
                 "summary": self.summary,
                 "loss": self.loss_name,
-                "tolerance": {"rtol": self.tolerance.rtol, "atol": self.tolerance.atol},
+                "tolerance": asdict(self.tolerance),
                 "steps": [{**vars(s), "ok": s.ok} for s in self.steps],
                 "parameters": [vars(p) for p in self.parameters],
             }
