@@ -96,3 +96,51 @@ def test_importable_classes_are_checked_in_the_worker() -> None:
     from micrograd.engine import Value
 
     assert spec_of(Value) == "micrograd.engine:Value"
+
+
+def _reference() -> type:
+    from twingrad.check.target import load, parse
+
+    return load(parse(f"{VARIANTS.parent}/reference.py:Value"))
+
+
+def test_a_notebook_class_is_checked_in_process_with_its_culprit_drawn() -> None:
+    class Mine(_reference()):  # type: ignore[misc]
+        def accumulate(self, g: float) -> None:
+            self.grad = g
+
+    run = check_engine(Mine, only=["seed_graph", "reuse_a_plus_a"], draw=True)
+    assert not run.isolated and run.exit_code == 1
+    verdict = run.result("reuse_a_plus_a")
+    assert verdict.status == "fail" and "is only 1 of their 2 shares" in verdict.detail
+    assert verdict.svg is not None and "<svg" in verdict.svg._repr_svg_() and 'stroke="red"' in verdict.svg
+    assert run.result("seed_graph").svg is None  # passing cases are not drawn
+    assert "reuse_a_plus_a" in str(run) and "FAIL" in run._repr_html_()
+
+
+def test_an_engine_that_hides_its_graph_is_still_checked_by_its_numbers() -> None:
+    class Opaque(_reference()):  # type: ignore[misc]
+        def __init__(self, *args: object) -> None:
+            super().__init__(*args)
+            self._kids = self.__dict__.pop("_prev")  # no _prev: nothing to walk
+
+        def order(self) -> list:
+            topo, seen, stack = [], set(), [(self, False)]
+            while stack:
+                node, done = stack.pop()
+                if done:
+                    topo.append(node)
+                elif id(node) not in seen:
+                    seen.add(id(node))
+                    stack += [(node, True)] + [(kid, False) for kid in node._kids]
+            return topo
+
+        def accumulate(self, g: float) -> None:
+            self.grad = g
+
+    run = check_engine(Opaque, only=["seed_graph", "reuse_a_plus_a"])
+    assert run.result("seed_graph").status == "pass"
+    verdict = run.result("reuse_a_plus_a")
+    assert verdict.status == "fail"
+    assert verdict.mismatch is not None and (verdict.mismatch.engine, verdict.mismatch.torch) == (1.0, 2.0)
+    assert "the graph cannot be walked" in verdict.detail and "no _prev" in verdict.detail

@@ -75,8 +75,8 @@ def locate(engine: Any, case: Case, inputs: Sequence[Any], out: Any, checked: Fu
         return _after_nudge(engine, case, checked, fallback)
     try:
         graph = trace(out)
-    except GraphError as exc:
-        return Location(fallback, f"the graph cannot be walked: {exc}")
+    except GraphError as exc:  # no _prev, or a cycle: the numbers and the probes must do
+        return _by_probes(engine, case, fallback, f"the graph cannot be walked: {exc}")
     present = {id(node) for node in graph.nodes}
     cut = [name for name, value in zip(case.input_names, inputs) if id(value) not in present]
     if cut:
