@@ -3,7 +3,7 @@
 >>> from twingrad.check import check_engine              # doctest: +SKIP
 >>> run = check_engine("my_engine.py:Value")
 >>> print(run.summary_line())
-FAIL my_engine.py:Value: 8 fail, 14 pass, 13 unsupported (35 cases, 2.1 s)
+FAIL my_engine.py:Value: 8 fail, 14 pass, 13 unsupported (35 cases)
 
 The catalogue of cases is in `twingrad.check.cases`; each case runs isolated in a worker
 process (`twingrad.check.worker`) and, when it fails, the first node that disagrees

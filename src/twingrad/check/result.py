@@ -112,11 +112,12 @@ class CheckRun:
         raise KeyError(name)
 
     def summary_line(self) -> str:
-        """``FAIL my_engine.py:Value: 8 fail, 14 pass, 13 unsupported (35 cases, 2.1 s)``."""
+        """``FAIL my_engine.py:Value: 8 fail, 14 pass, 13 unsupported (35 cases)``."""
         counts = ", ".join(f"{n} {status}" for status, n in self.summary.items() if n)
         verdict = "OK" if self.ok else "FAIL"
         cases = f"{len(self.results)} case{'' if len(self.results) == 1 else 's'}"
-        return f"{verdict} {self.target}: {counts} ({cases}, {self.seconds:.1f} s)"
+        # No timing: the same engine gives the same line (notebooks and docs compare it).
+        return f"{verdict} {self.target}: {counts} ({cases})"
 
     def __str__(self) -> str:
         from .render import as_text, verdict_table
