@@ -63,6 +63,15 @@ def test_bad_arguments_exit_2_with_one_line_on_stderr(args: list[str], message: 
     assert line.startswith("twingrad") and message in line
 
 
+def test_help_states_the_real_default_timeout_and_the_exit_statuses(capsys) -> None:
+    from twingrad.check import DEFAULT_TIMEOUT
+
+    assert _exit_code(["check", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"(default: {DEFAULT_TIMEOUT:g})" in text
+    assert "exit status: 0 every supported case agrees with torch" in text
+
+
 def test_list_names_every_case(capsys) -> None:
     assert main(["check", "--list"]) == 0
     out = capsys.readouterr().out
