@@ -144,3 +144,12 @@ def test_an_engine_that_hides_its_graph_is_still_checked_by_its_numbers() -> Non
     assert verdict.status == "fail"
     assert verdict.mismatch is not None and (verdict.mismatch.engine, verdict.mismatch.torch) == (1.0, 2.0)
     assert "the graph cannot be walked" in verdict.detail and "no _prev" in verdict.detail
+
+
+def test_a_module_whose_import_never_ends_cannot_be_loaded(worker: Worker, tmp_path: Path) -> None:
+    from twingrad.check import TargetError
+
+    engine = tmp_path / "busy.py"
+    engine.write_text("while True:\n    pass\n")
+    with pytest.raises(TargetError, match=r"did not finish within 0\.5 s \(raise --timeout"):
+        check_engine(f"{engine}:Value", timeout=0.5, worker=worker)

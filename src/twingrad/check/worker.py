@@ -181,7 +181,10 @@ class Worker:
         try:
             answer = self._exchange({"op": "load", "target": spec}, timeout, "loading the engine")
         except CaseTimeoutError:
-            raise TargetError(f"loading {spec} did not finish within {timeout:g} s") from None
+            raise TargetError(
+                f"loading {spec} did not finish within {timeout:g} s (raise --timeout, or put slow "
+                "top-level code under `if __name__ == '__main__':`)"
+            ) from None
         except WorkerDiedError as died:
             raise TargetError(f"loading {spec} ended the process: {died}") from None
         if "error" in answer:
