@@ -13,18 +13,18 @@ from typing import Any
 
 
 class Num:
-    def __init__(self, data: float, parents: tuple[Num, ...] = (), op: str = "") -> None:
+    def __init__(self, data: float, inputs: tuple[Num, ...] = (), op: str = "") -> None:
         self.data = float(data)
         self.grad = 0.0
-        self._prev = parents
+        self._prev = inputs
         self._op = op
 
     @staticmethod
     def _num(x: Any) -> Num:
         return x if isinstance(x, Num) else Num(x)
 
-    def _apply(self, op: str, data: float, *parents: Num) -> Num:
-        return Num(data, parents, op)
+    def _apply(self, op: str, data: float, *inputs: Num) -> Num:
+        return Num(data, inputs, op)
 
     def __add__(self, o: Any) -> Num:
         o = self._num(o)
@@ -80,7 +80,7 @@ class Num:
         return self._apply("relu", self.data if self.data > 0 else 0.0, self)
 
     def _local(self) -> tuple[float, ...]:
-        """d self / d parent for each parent, from the op that made self."""
+        """d self / d input for each input, from the op that made self."""
         p = [q.data for q in self._prev]
         y = self.data
         return {
@@ -109,16 +109,16 @@ class Num:
             stack.extend(node._prev)
         for node in nodes:
             node.grad = 0.0
-            for parent in node._prev:
-                users[id(parent)] += 1
+            for child in node._prev:
+                users[id(child)] += 1
         ready = [self]
         self.grad = 1.0
         while ready:
             node = ready.pop()
             if not node._prev:
                 continue
-            for parent, d in zip(node._prev, node._local()):
-                parent.grad += d * node.grad
-                users[id(parent)] -= 1
-                if users[id(parent)] == 0:
-                    ready.append(parent)
+            for child, d in zip(node._prev, node._local()):
+                child.grad += d * node.grad
+                users[id(child)] -= 1
+                if users[id(child)] == 0:
+                    ready.append(child)
