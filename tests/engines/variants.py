@@ -7,6 +7,7 @@ them by path, e.g. ``tests/engines/variants.py:TanhGrad``.
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 from typing import Any
@@ -47,6 +48,10 @@ class ReluGrad(Value):
 
 class MulGrad(Value):
     local = _override("mul", lambda a, b, out: (a, b))  # each side gets its own value
+
+
+class NanLogGrad(Value):
+    local = _override("log", lambda x, out: math.nan)  # e.g. a 0/0 on the way
 
 
 # -- bookkeeping bugs ---------------------------------------------------------------------

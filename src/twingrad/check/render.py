@@ -28,8 +28,10 @@ def _first_mismatch(result: CaseResult) -> Text:
     return text
 
 
-def _num(x: float | None) -> str:
-    return "—" if x is None else f"{x:.6g}"
+def _num(x: float | str | None) -> str:
+    if x is None:
+        return "—"
+    return x if isinstance(x, str) else f"{x:.6g}"  # "nan" and "inf" arrive as text
 
 
 def verdict_table(checked: CheckRun) -> Table:

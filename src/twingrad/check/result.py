@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -34,11 +35,19 @@ class Mismatch:
 
     where: str
     quantity: str  # "data" or "grad"
-    engine: float | None
-    torch: float | None
+    engine: float | str | None  # a str only after a trip through JSON ("nan", "inf")
+    torch: float | str | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"where": self.where, "quantity": self.quantity, "engine": self.engine, "torch": self.torch}
+        return {"where": self.where, "quantity": self.quantity, "engine": _json_number(self.engine),
+                "torch": _json_number(self.torch)}
+
+
+def _json_number(x: float | str | None) -> float | str | None:
+    """JSON has no nan or infinity: write them as "nan", "inf", "-inf", as parity's reports do."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    return x
 
 
 @dataclass
@@ -139,7 +148,7 @@ class CheckRun:
 
     def write_json(self, path: str | os.PathLike[str]) -> Path:
         """Write `to_dict` to ``path`` atomically: a reader sees the old file or the new, never half."""
-        return write_atomic(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
+        return write_atomic(Path(path), json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
 
 
 def _umask() -> int:
