@@ -103,6 +103,8 @@ def run_case(engine: Any, case_name: str, *, draw: bool = False,
         return _run(engine, case, draw, phase)
     except Verdict as verdict:
         return verdict_to_wire(verdict.status, verdict.detail)
+    except SystemExit as exc:  # not an Exception, but no reason to end the run either
+        return verdict_to_wire(ERROR, f"the engine called sys.exit({exc.code!r})")
     except Exception as exc:  # the engine broke something the steps did not expect
         return verdict_to_wire(ERROR, f"{describe(exc)}{hint(exc)}")
 
