@@ -9,7 +9,7 @@ by exactly its bug:
 * ``store``: how ``data`` is kept (float64 here);
 * ``accumulate``: how a gradient reaches a child (``+=`` here);
 * ``order``: the topological order backward walks (iterative, children first);
-* ``children``: the container type of ``_prev``.
+* ``children``: the container type of ``_prev``, and ``edges`` the attribute that holds it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 class Value:
     children: ClassVar[type] = tuple
+    edges: ClassVar[str] = "_prev"
     local: ClassVar[dict[str, Callable[..., Any]]] = {
         "mul": lambda a, b, out: (b, a),  # d(ab)/da, d(ab)/db
         "pow": lambda x, k, out: k * x ** (k - 1),
@@ -35,7 +36,7 @@ class Value:
         self.data = self.store(data)
         self.grad = 0.0
         self._backward: Callable[[], None] = lambda: None
-        self._prev = self.children(_children)
+        setattr(self, self.edges, self.children(_children))
         self._op = _op
 
     def __repr__(self) -> str:
@@ -147,7 +148,7 @@ class Value:
             elif id(node) not in seen:
                 seen.add(id(node))
                 stack.append((node, True))
-                stack.extend((child, False) for child in node._prev)
+                stack.extend((child, False) for child in getattr(node, self.edges))
         return topo
 
     def backward(self) -> None:
