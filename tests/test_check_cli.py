@@ -52,6 +52,7 @@ def _exit_code(args: list[str]) -> int | str | None:
         (["--timeout", "0"], "--timeout must be a positive number of seconds, not 0"),
         (["--timeout", "soon"], "argument --timeout: invalid float value: 'soon'"),
         (["--only", "seed_graph,nope"], "no case matches 'nope'"),
+        (["--only", " , "], "--only names no case"),
         (["--frobnicate"], "unrecognized arguments: --frobnicate"),
     ],
 )

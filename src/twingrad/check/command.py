@@ -39,6 +39,8 @@ def run_check(args: argparse.Namespace) -> int:
     if not timeout > 0:  # also refuses nan
         return _usage_error(err, f"--timeout must be a positive number of seconds, not {timeout:g}")
     only = [p.strip() for p in args.only.split(",") if p.strip()] if args.only is not None else None
+    if only == []:
+        return _usage_error(err, "--only names no case (twingrad check --list names them)")
     try:
         cases = select(only)
     except KeyError as exc:
@@ -53,14 +55,13 @@ def run_check(args: argparse.Namespace) -> int:
         err.print("twingrad check: interrupted", markup=False, highlight=False)
         return 130
     out.print(verdict_table(checked))
-    drawn = _write_drawings(checked, Path(args.svg)) if args.svg is not None else []
-    for path in drawn:
-        out.print(f"drawn: {path}", markup=False, soft_wrap=True)
-    if args.json is not None:
-        try:
+    try:
+        for path in _write_drawings(checked, Path(args.svg)) if args.svg is not None else []:
+            out.print(f"drawn: {path}", markup=False, soft_wrap=True)
+        if args.json is not None:
             checked.write_json(args.json)
-        except OSError as exc:
-            return _usage_error(err, f"cannot write {args.json}: {exc.strerror or exc}")
+    except OSError as exc:
+        return _usage_error(err, f"cannot write {exc.filename or 'the output'}: {exc.strerror or exc}")
     style = "bold green" if checked.ok else "bold red"
     out.print(Text(checked.summary_line(), style=style), soft_wrap=True)
     return checked.exit_code
