@@ -9,17 +9,25 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from . import __version__
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """A wrong argument is one line on stderr (not the whole usage) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineErrors(
         prog="twingrad",
         description="A pure-Python scalar autograd engine with a PyTorch twin for every graph.",
     )
     parser.add_argument("--version", action="version", version=f"twingrad {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_OneLineErrors)
 
     demo = commands.add_parser(
         "demo", help="the seed notebook's graph: backward, torch parity, a nudge, an SVG"
@@ -28,6 +36,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default="twingrad-demo.svg", help="where to write the drawing (.svg, .png or .pdf)"
     )
     demo.add_argument("--step", type=float, default=0.01, help="the nudge step (default 0.01)")
+
+    check = commands.add_parser(
+        "check", help="check your own micrograd-style Value class against torch, case by case",
+        description="Build each case of a catalogue with a micrograd-style Value class and with "
+        "torch, compare output, gradients and a nudge, and name the first node that disagrees.",
+        epilog="exit status: 0 every supported case agrees with torch; 1 a case failed, errored or "
+        "timed out; 2 the engine cannot be loaded or an argument is wrong",
+    )
+    check.add_argument(
+        "target", nargs="?", metavar="TARGET",
+        help="package.module:Name or path/to/file.py:Name (default: twingrad's own Value)",
+    )
+    check.add_argument("--json", metavar="PATH", help="also write the verdicts as JSON to PATH")
+    check.add_argument("--svg", metavar="DIR", help="draw failing cases (culprit in red) into DIR")
+    check.add_argument("--timeout", type=float, metavar="SECONDS",
+                       help="per case, and for loading the engine (default: 10)")
+    check.add_argument("--only", metavar="CASES", help="comma-separated case names or globs, e.g. 'unary_*'")
+    check.add_argument("--list", action="store_true", help="list the cases and exit")
     return parser
 
 
@@ -38,6 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .demo import run_demo
 
         return run_demo(out=args.out, step=args.step)
+    if args.command == "check":
+        from .check.command import run_check
+
+        return run_check(args)
     parser.print_help()
     return 2
 

@@ -1,0 +1,74 @@
+"""The verdicts as a table: in the terminal (rich), as plain text and as HTML for Jupyter."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from rich.console import Console, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from .cases import Case
+from .result import FAIL, NOTE, PASS, TIMEOUT, UNSUPPORTED, CaseResult, CheckRun
+
+STYLES = {PASS: "green", FAIL: "bold red", NOTE: "yellow", UNSUPPORTED: "dim", TIMEOUT: "magenta"}
+ERROR_STYLE = "red"
+
+
+def _first_mismatch(result: CaseResult) -> Text:
+    text = Text()
+    if result.mismatch is not None:
+        m = result.mismatch
+        text.append(f"{m.quantity} of {m.where}: {_num(m.engine)}, torch {_num(m.torch)}")
+        if result.detail:
+            text.append("\n")
+    if result.detail:
+        text.append(result.detail, style="dim" if result.status in (PASS, UNSUPPORTED) else "")
+    return text
+
+
+def _num(x: float | str | None) -> str:
+    if x is None:
+        return "—"
+    return x if isinstance(x, str) else f"{x:.6g}"  # "nan" and "inf" arrive as text
+
+
+def verdict_table(checked: CheckRun) -> Table:
+    title = f"twingrad check {checked.target} (torch {checked.torch_version})"
+    table = Table(title=title, title_justify="left")
+    table.add_column("case", no_wrap=True)
+    table.add_column("ops")
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("first mismatch / detail", ratio=1)
+    for result in checked.results:
+        style = STYLES.get(result.status, ERROR_STYLE)
+        verdict = Text(result.status, style=style)
+        table.add_row(result.name, " ".join(result.ops), verdict, _first_mismatch(result))
+    return table
+
+
+def catalogue_table(cases: Sequence[Case]) -> Table:
+    table = Table(title="twingrad check: the cases", title_justify="left")
+    table.add_column("case", no_wrap=True)
+    table.add_column("ops")
+    table.add_column("what it exercises", ratio=1)
+    for case in cases:
+        table.add_row(case.name, " ".join(case.ops), case.doc)
+    return table
+
+
+def _recorded(renderable: RenderableType, width: int) -> Console:
+    console = Console(file=io.StringIO(), record=True, width=width, color_system="truecolor")
+    console.print(renderable)
+    return console
+
+
+def as_text(renderable: RenderableType, width: int = 120) -> str:
+    return _recorded(renderable, width).export_text()
+
+
+def as_html(renderable: RenderableType, width: int = 120) -> str:
+    """A ``<pre>`` block with inline colours, for a notebook's output cell."""
+    page = '<pre style="font-family:monospace;font-size:90%">{code}</pre>'
+    return _recorded(renderable, width).export_html(inline_styles=True, code_format=page)

@@ -1,0 +1,171 @@
+"""What a check produces: a verdict per case, and the run as a whole (summary, JSON, exit code)."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PASS = "pass"
+FAIL = "fail"
+ERROR = "error"
+TIMEOUT = "timeout"
+UNSUPPORTED = "unsupported"
+NOTE = "note"
+# Summary order: what needs attention first.
+STATUSES = (FAIL, ERROR, TIMEOUT, PASS, NOTE, UNSUPPORTED)
+BAD = frozenset({FAIL, ERROR, TIMEOUT})
+
+
+class Drawing(str):
+    """SVG text that Jupyter shows as a picture."""
+
+    def _repr_svg_(self) -> str:
+        return str(self)
+
+
+@dataclass
+class Mismatch:
+    """The first number that disagrees: which node, data or grad, and both values."""
+
+    where: str
+    quantity: str  # "data" or "grad"
+    engine: float | str | None  # a str only after a trip through JSON ("nan", "inf")
+    torch: float | str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"where": self.where, "quantity": self.quantity, "engine": _json_number(self.engine),
+                "torch": _json_number(self.torch)}
+
+
+def _json_number(x: float | str | None) -> float | str | None:
+    """JSON has no nan or infinity: write them as "nan", "inf", "-inf", as parity's reports do."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    return x
+
+
+@dataclass
+class CaseResult:
+    name: str
+    ops: tuple[str, ...]
+    status: str
+    detail: str = ""
+    mismatch: Mismatch | None = None
+    svg: Drawing | None = field(default=None, repr=False)  # the graph with the culprit in red
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON record of the case (the issue's schema: no drawing, no timing)."""
+        return {
+            "name": self.name,
+            "ops": list(self.ops),
+            "status": self.status,
+            "detail": self.detail,
+            "mismatch": self.mismatch.to_dict() if self.mismatch else None,
+        }
+
+    @classmethod
+    def from_wire(cls, name: str, ops: tuple[str, ...], wire: dict[str, Any]) -> CaseResult:
+        """Rebuild a result sent by the worker (see `verdict_to_wire`)."""
+        mismatch = wire.get("mismatch")
+        svg = wire.get("svg")
+        return cls(
+            name, ops, wire["status"], wire.get("detail", ""),
+            Mismatch(**mismatch) if mismatch else None, Drawing(svg) if svg else None,
+        )
+
+
+def verdict_to_wire(status: str, detail: str = "", mismatch: Mismatch | None = None,
+                    svg: str | None = None) -> dict[str, Any]:
+    """A verdict as the worker sends it: JSON-safe, names and ops added by the caller."""
+    return {"status": status, "detail": detail, "mismatch": mismatch.to_dict() if mismatch else None,
+            "svg": svg}
+
+
+@dataclass
+class CheckRun:
+    """The verdicts of one engine over the catalogue."""
+
+    target: str
+    torch_version: str
+    results: list[CaseResult]
+    seconds: float = 0.0
+    isolated: bool = True
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATUSES, 0)
+        for result in self.results:
+            counts[result.status] += 1
+        return counts
+
+    @property
+    def ok(self) -> bool:
+        """True when no case failed, errored or timed out (notes and unsupported ops are fine)."""
+        return not any(r.status in BAD for r in self.results)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def result(self, name: str) -> CaseResult:
+        for r in self.results:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    def summary_line(self) -> str:
+        """``FAIL my_engine.py:Value: 8 fail, 14 pass, 13 unsupported (35 cases)``."""
+        counts = ", ".join(f"{n} {status}" for status, n in self.summary.items() if n)
+        verdict = "OK" if self.ok else "FAIL"
+        cases = f"{len(self.results)} case{'' if len(self.results) == 1 else 's'}"
+        # No timing: the same engine gives the same line (notebooks and docs compare it).
+        return f"{verdict} {self.target}: {counts} ({cases})"
+
+    def __str__(self) -> str:
+        from .render import as_text, verdict_table
+
+        return as_text(verdict_table(self)) + self.summary_line()
+
+    def _repr_html_(self) -> str:
+        from .render import as_html, verdict_table
+
+        return as_html(verdict_table(self)) + f"<p><b>{html.escape(self.summary_line())}</b></p>"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "torch_version": self.torch_version,
+            "cases": [r.to_dict() for r in self.results],
+            "summary": self.summary,
+        }
+
+    def write_json(self, path: str | os.PathLike[str]) -> Path:
+        """Write `to_dict` to ``path`` atomically: a reader sees the old file or the new, never half."""
+        return write_atomic(Path(path), json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(target: Path, text: str) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 is for secrets; this is a report
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
