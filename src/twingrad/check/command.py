@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -29,8 +30,12 @@ def _usage_error(err: Console, message: str) -> int:
     return 2
 
 
+# Piped or logged output has no terminal width to follow; 80 columns squeeze the table.
+PIPED_WIDTH = 120
+
+
 def run_check(args: argparse.Namespace) -> int:
-    out = Console(highlight=False)
+    out = Console(highlight=False, width=None if sys.stdout.isatty() else PIPED_WIDTH)
     err = Console(stderr=True, highlight=False)
     if args.list:
         out.print(catalogue_table(CASES))

@@ -38,7 +38,7 @@ def verdict_table(checked: CheckRun) -> Table:
     title = f"twingrad check {checked.target} (torch {checked.torch_version})"
     table = Table(title=title, title_justify="left")
     table.add_column("case", no_wrap=True)
-    table.add_column("ops")
+    table.add_column("ops", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
     table.add_column("first mismatch / detail", ratio=1)
     for result in checked.results:
