@@ -1,0 +1,73 @@
+"""Benchmark session set-up: the garbage-collector policy and what the JSON records.
+
+GC policy (see benchmarks/README.md). CPython's full collections walk every tracked
+object in the process, and ``import torch`` alone leaves ~165k of them, so in a process
+that has imported torch a full collection costs tens of milliseconds -- whichever engine
+triggered it. ``--gc-policy=frozen`` (the default) moves everything alive after the
+imports into the permanent generation (``gc.collect(); gc.freeze()``): every engine is
+then charged only for collecting its own objects, which is what a program without
+torch's heap sees. ``--gc-policy=default`` leaves CPython's collector as it is: what a
+program that has imported torch sees. ``make bench`` runs both and reports both.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import platform
+from collections.abc import Iterator
+from importlib.metadata import version
+from typing import Any
+
+import pytest
+
+GC_POLICIES = ("frozen", "default")
+# How many objects a full collection would walk when the first benchmark starts.
+TRACKED_AT_START = pytest.StashKey[int]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--gc-policy",
+        choices=GC_POLICIES,
+        default="frozen",
+        help="frozen: gc.freeze() the import-time heap before timing (default); default: leave the GC alone",
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def gc_policy(request: pytest.FixtureRequest) -> Iterator[str]:
+    policy = request.config.getoption("--gc-policy")
+    gc.collect()
+    request.config.stash[TRACKED_AT_START] = len(gc.get_objects())
+    if policy == "frozen":
+        gc.collect()
+        gc.freeze()
+        yield policy
+        gc.unfreeze()
+    else:
+        yield policy
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
+    machine_info["twingrad"] = {
+        "gc_policy": config.getoption("--gc-policy"),
+        "gc_tracked_objects_at_start": config.stash.get(TRACKED_AT_START, None),
+        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "python": platform.python_version(),
+        "torch": version("torch"),
+        "micrograd": version("micrograd"),
+    }
