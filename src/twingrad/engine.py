@@ -157,7 +157,8 @@ def _as_float(x: Any, what: str) -> float:
     """``x`` as a float if it is a real number (int, float, bool, numpy scalar ...)."""
     if type(x) is float:
         return x
-    if isinstance(x, numbers.Real):
+    # Plain ints before the ABC check, which costs more than building a node.
+    if type(x) is int or isinstance(x, numbers.Real):
         return float(x)
     raise TypeError(
         f"{what} must be a real number (int, float, bool ...), not {type(x).__name__}: {x!r}"
@@ -168,7 +169,7 @@ def _lift(x: Any) -> Value:
     """An operand as a node: a Value as is, a real number as a `Constant`."""
     if isinstance(x, Value):
         return x
-    if not isinstance(x, numbers.Real):
+    if type(x) is not float and type(x) is not int and not isinstance(x, numbers.Real):
         raise TypeError(
             "unsupported operand for Value: expected a Value or a real number, "
             f"not {type(x).__name__}: {x!r}"
