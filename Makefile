@@ -53,6 +53,7 @@ bench: install
 	$(BENCH_PYTEST) --gc-policy=default --benchmark-json=$(BENCH_RESULTS)/default.json
 	$(VENV)/bin/twingrad bench $(BENCH_RESULTS)/frozen.json $(BENCH_RESULTS)/default.json \
 	  --chart $(BENCH_RESULTS)/bench.png | tee $(BENCH_RESULTS)/table.txt
+	$(PY) -m benchmarks.alone | tee -a $(BENCH_RESULTS)/table.txt
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -13,7 +13,8 @@ import functools
 
 import pytest
 
-from benchmarks.workloads import WORKLOADS_BY_NAME, Outcome, cases
+from benchmarks.suite import WORKLOADS_BY_NAME, cases
+from benchmarks.workloads import Outcome
 
 
 @functools.cache

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from benchmarks.workloads import WORKLOADS_BY_NAME, Outcome, Run, cases
+from benchmarks.suite import WORKLOADS_BY_NAME, cases
+from benchmarks.workloads import Outcome, Run
 
 
 def raised(run: Run, expected: type[BaseException]) -> str:
