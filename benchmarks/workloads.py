@@ -63,22 +63,24 @@ TWINGRAD = Engine("twingrad", Value, lambda v: v.data, lambda v: v.grad, clear_g
 # -- small graphs ----------------------------------------------------------------------------
 
 
-def seed(engine: Engine) -> Run:
-    def run() -> Outcome:
-        nodes = seed_graph(engine.leaf)
-        nodes["L"].backward()
-        return engine.outcome(nodes["L"], [nodes[k] for k in "abcf"])
+def lecture_graph(
+    builder: Callable[[Any], dict[str, Any]], root: str, checked: Sequence[str]
+) -> Callable[[Engine], Run]:
+    """A graph from `twingrad.examples`, built with the engine's class; backward from ``root``."""
 
-    return run
+    def workload(engine: Engine) -> Run:
+        def run() -> Outcome:
+            nodes = builder(engine.leaf)
+            nodes[root].backward()
+            return engine.outcome(nodes[root], [nodes[k] for k in checked])
+
+        return run
+
+    return workload
 
 
-def neuron(engine: Engine) -> Run:
-    def run() -> Outcome:
-        nodes = lecture_neuron(engine.leaf)
-        nodes["o"].backward()
-        return engine.outcome(nodes["o"], [nodes[k] for k in ("x1", "x2", "w1", "w2", "b")])
-
-    return run
+seed = lecture_graph(seed_graph, "L", "abcf")
+neuron = lecture_graph(lecture_neuron, "o", ("x1", "x2", "w1", "w2", "b"))
 
 
 def tanh_chain(length: int) -> Callable[[Engine], Run]:
