@@ -24,6 +24,7 @@ import pytest
 GC_POLICIES = ("frozen", "default")
 # How many objects a full collection would walk when the first benchmark starts.
 TRACKED_AT_START = pytest.StashKey[int]()
+LOAD_AT_START = pytest.StashKey[tuple[float, float, float]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -40,6 +41,8 @@ def gc_policy(request: pytest.FixtureRequest) -> Iterator[str]:
     policy = request.config.getoption("--gc-policy")
     gc.collect()
     request.config.stash[TRACKED_AT_START] = len(gc.get_objects())
+    if hasattr(os, "getloadavg"):
+        request.config.stash[LOAD_AT_START] = os.getloadavg()
     if policy == "frozen":
         gc.collect()
         gc.freeze()
@@ -66,7 +69,9 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
         "gc_tracked_objects_at_start": config.stash.get(TRACKED_AT_START, None),
         "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "cpu_model": cpu_model(),
-        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        # The other engineers' share of the machine: 1-minute load averages.
+        "load_at_start": config.stash.get(LOAD_AT_START, None),
+        "load_at_end": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "python": platform.python_version(),
         "torch": version("torch"),
         "micrograd": version("micrograd"),

@@ -23,9 +23,12 @@ def _bench(workload: str, engine: str, median: float, **extra: Any) -> dict[str,
 
 def _results(tmp_path: Path, policy: str, benchmarks: list[dict[str, Any]]) -> Path:
     machine = {"gc_policy": policy, "nproc": 2, "cpu_model": "Test CPU", "python": "3.11.7",
-               "torch": "2.13.0", "load_average": [0.5, 0.4, 0.3], "gc_tracked_objects_at_start": 1234}
+               "torch": "2.13.0", "load_at_start": [0.5, 0.4, 0.3], "load_at_end": [1.25, 1, 1],
+               "gc_tracked_objects_at_start": 1234}
     path = tmp_path / f"{policy}.json"
-    path.write_text(json.dumps({"machine_info": {"twingrad": machine}, "benchmarks": benchmarks}))
+    commit = {"id": "0123456789abcdef", "dirty": False}
+    data = {"machine_info": {"twingrad": machine}, "commit_info": commit, "benchmarks": benchmarks}
+    path.write_text(json.dumps(data))
     return path
 
 
@@ -59,8 +62,8 @@ def test_formats_keep_three_significant_digits() -> None:
 def test_table_puts_policies_side_by_side_with_ratios(two_runs: list[Path]) -> None:
     text = table(load(two_runs))
     lines = text.splitlines()
-    assert lines[0] == ("frozen GC: 2 cores, Test CPU, Python 3.11.7, torch 2.13.0, load 0.50, "
-                        "1,234 GC-tracked objects at start")
+    assert lines[0] == ("frozen GC: 2 cores, Test CPU, Python 3.11.7, torch 2.13.0, load 0.50 -> 1.25, "
+                        "1,234 GC-tracked objects at start, commit 01234567")
     step = lines.index("step title")
     assert " ".join(lines[step + 1].split()) == "engine frozen GC ÷ twingrad default GC ÷ twingrad"
     assert lines[step + 2].split() == ["twingrad", "50.0", "ms", "1.00×", "125", "ms", "1.00×"]

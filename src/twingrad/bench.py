@@ -63,7 +63,10 @@ def load(paths: Sequence[str | Path]) -> Results:
     workloads: dict[str, Workload] = {}
     for path in paths:
         data = json.loads(Path(path).read_text())
-        recorded = data.get("machine_info", {}).get("twingrad", {})
+        recorded = dict(data.get("machine_info", {}).get("twingrad", {}))
+        commit = data.get("commit_info", {})
+        if commit.get("id"):
+            recorded["commit"] = commit["id"][:8] + ("+dirty" if commit.get("dirty") else "")
         policy = recorded.get("gc_policy") or Path(path).stem
         if policy in machines:
             raise ValueError(f"{path}: a second results file for GC policy {policy!r}")
@@ -170,17 +173,20 @@ def _align(rows: list[list[str]]) -> list[str]:
 
 
 def machine_line(results: Results) -> str:
-    """Where the figures came from, per run: cores, CPU, versions, load when it started."""
+    """Where the figures came from, per run: cores, CPU, versions, load, commit."""
     parts = []
     for policy in results.policies:
         m = results.machines.get(policy, {})
-        load = m.get("load_average")
-        load_text = f", load {load[0]:.2f}" if load else ""
+        loads = [m[k][0] for k in ("load_at_start", "load_at_end") if m.get(k)]
+        load_text = f", load {' -> '.join(f'{x:.2f}' for x in loads)}" if loads else ""
         tracked = m.get("gc_tracked_objects_at_start")
         tracked_text = f", {tracked:,} GC-tracked objects at start" if tracked else ""
+        commit = m.get("commit")
+        commit_text = f", commit {commit}" if commit else ""
         parts.append(
             f"{policy} GC: {m.get('nproc', '?')} cores, {m.get('cpu_model', '?')}, "
-            f"Python {m.get('python', '?')}, torch {m.get('torch', '?')}{load_text}{tracked_text}"
+            f"Python {m.get('python', '?')}, torch {m.get('torch', '?')}"
+            + load_text + tracked_text + commit_text
         )
     return "\n".join(parts)
 
