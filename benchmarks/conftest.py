@@ -1,13 +1,10 @@
 """Benchmark session set-up: the garbage-collector policy and what the JSON records.
 
-GC policy (see benchmarks/README.md). CPython's full collections walk every tracked
-object in the process, and ``import torch`` alone leaves ~165k of them, so in a process
-that has imported torch a full collection costs tens of milliseconds -- whichever engine
-triggered it. ``--gc-policy=frozen`` (the default) moves everything alive after the
-imports into the permanent generation (``gc.collect(); gc.freeze()``): every engine is
-then charged only for collecting its own objects, which is what a program without
-torch's heap sees. ``--gc-policy=default`` leaves CPython's collector as it is: what a
-program that has imported torch sees. ``make bench`` runs both and reports both.
+CPython's full collections walk every tracked object in the process, and ``import
+torch`` alone leaves ~165k of them, so there a full collection costs tens of
+milliseconds whichever engine triggered it. ``--gc-policy=frozen`` (the default)
+freezes the import-time heap first; ``--gc-policy=default`` leaves the collector as it
+is. ``make bench`` runs both and reports both (`benchmarks.gc_policy`, README.md).
 """
 
 from __future__ import annotations
@@ -21,7 +18,8 @@ from typing import Any
 
 import pytest
 
-GC_POLICIES = ("frozen", "default")
+from benchmarks import gc_policy
+
 # How many objects a full collection would walk when the first benchmark starts.
 TRACKED_AT_START = pytest.StashKey[int]()
 LOAD_AT_START = pytest.StashKey[tuple[float, float, float]]()
@@ -30,26 +28,20 @@ LOAD_AT_START = pytest.StashKey[tuple[float, float, float]]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--gc-policy",
-        choices=GC_POLICIES,
+        choices=gc_policy.POLICIES,
         default="frozen",
         help="frozen: gc.freeze() the import-time heap before timing (default); default: leave the GC alone",
     )
 
 
 @pytest.fixture(scope="session", autouse=True)
-def gc_policy(request: pytest.FixtureRequest) -> Iterator[str]:
+def gc_policy_in_force(request: pytest.FixtureRequest) -> Iterator[str]:
     policy = request.config.getoption("--gc-policy")
-    gc.collect()
-    request.config.stash[TRACKED_AT_START] = len(gc.get_objects())
+    request.config.stash[TRACKED_AT_START] = gc_policy.apply(policy)
     if hasattr(os, "getloadavg"):
         request.config.stash[LOAD_AT_START] = os.getloadavg()
-    if policy == "frozen":
-        gc.collect()
-        gc.freeze()
-        yield policy
-        gc.unfreeze()
-    else:
-        yield policy
+    yield policy
+    gc.unfreeze()
 
 
 def cpu_model() -> str:
