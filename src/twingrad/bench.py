@@ -124,15 +124,28 @@ def _cell(entry: Entry | None, baseline: Entry | None) -> tuple[str, str]:
     return format_time(entry.median), format_ratio(ratio(entry, baseline))
 
 
-def _info_text(entry: Entry) -> str:
+MEDIAN_STEP = "median step"  # what a training workload reports besides its wall time
+TIME_INFO = (MEDIAN_STEP,)  # info values in seconds, which no two runs share
+
+
+def _format_info(key: str, value: Any) -> str:
+    if key in TIME_INFO:
+        return format_time(value)
+    if key == "accuracy":
+        return f"{value:.0%}"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _info_text(entries: dict[str, Entry]) -> str:
+    """The extra figures of one engine's runs: once if every policy agrees, else per policy."""
+    keys = dict.fromkeys(k for entry in entries.values() for k in entry.info)
     parts = []
-    for key, value in entry.info.items():
-        if key == "accuracy":
-            parts.append(f"accuracy {value:.0%}")
-        elif isinstance(value, float):
-            parts.append(f"{key} {value:.4g}")
+    for key in keys:
+        shown = {p: _format_info(key, e.info[key]) for p, e in entries.items() if key in e.info}
+        if len(set(shown.values())) == 1:
+            parts.append(f"{key} {next(iter(shown.values()))}")
         else:
-            parts.append(f"{key} {value}")
+            parts.append(f"{key} " + " / ".join(f"{text} ({p})" for p, text in shown.items()))
     return ", ".join(parts)
 
 
@@ -146,13 +159,14 @@ def table(results: Results) -> str:
         rows = [header]
         for engine in workload.engines:
             row = [engine + (" (context)" if engine == CONTEXT else "")]
-            info = ""
+            runs: dict[str, Entry] = {}
             for policy in results.policies:
                 entries = workload.runs.get(policy, {})
                 entry = entries.get(engine)
                 row += _cell(entry, entries.get(BASELINE))
-                info = info or (_info_text(entry) if entry else "")
-            rows.append([*row, info])
+                if entry is not None:
+                    runs[policy] = entry
+            rows.append([*row, _info_text(runs)])
         lines.append(workload.title)
         lines.extend(_align(rows))
         if workload.note:
