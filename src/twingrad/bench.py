@@ -32,7 +32,9 @@ class Entry:
 
 
 @dataclass
-class Workload:
+class WorkloadResults:
+    """One workload's entries, per GC policy and engine."""
+
     name: str
     title: str
     note: str = ""
@@ -49,7 +51,7 @@ class Workload:
 @dataclass
 class Results:
     policies: list[str]
-    workloads: list[Workload]
+    workloads: list[WorkloadResults]
     machines: dict[str, dict[str, Any]]  # policy -> what the run recorded about the machine
 
 
@@ -60,7 +62,7 @@ def load(paths: Sequence[str | Path]) -> Results:
     """Merge pytest-benchmark JSON files, one per GC policy, in the order given."""
     policies: list[str] = []
     machines: dict[str, dict[str, Any]] = {}
-    workloads: dict[str, Workload] = {}
+    workloads: dict[str, WorkloadResults] = {}
     for path in paths:
         data = json.loads(Path(path).read_text())
         recorded = dict(data.get("machine_info", {}).get("twingrad", {}))
@@ -76,7 +78,7 @@ def load(paths: Sequence[str | Path]) -> Results:
             extra = bench.get("extra_info", {})
             name = extra.get("workload", bench["group"])
             title = bench["group"] or name
-            workload = workloads.setdefault(name, Workload(name, title, extra.get("note", "")))
+            workload = workloads.setdefault(name, WorkloadResults(name, title, extra.get("note", "")))
             stats = bench["stats"]
             error = extra.get("error", "")
             workload.runs.setdefault(policy, {})[extra.get("engine", bench["name"])] = Entry(
@@ -240,9 +242,14 @@ def chart(results: Results, path: str | Path) -> Path:
         ax.axvline(1.0, color="tab:blue", linewidth=1.5, label="twingrad = 1" if ax is axes[0][0] else None)
         ax.set_xscale("log")
         ax.set_title(f"{policy} GC")
-        ax.set_xlabel("time ÷ twingrad's time on the same workload (log scale)")
+        ax.set_xlabel("time ÷ twingrad's time, same workload (log scale; > 1: twingrad faster)")
     axes[0][0].invert_yaxis()  # the axes share y: the first workload on top
     axes[0][0].set_yticks(range(len(workloads)), [w.name for w in workloads])
+    m = results.machines.get(results.policies[0], {})
+    fig.suptitle(
+        f"twingrad benchmarks: {m.get('nproc', '?')} cores {m.get('cpu_model', '?')}, "
+        f"Python {m.get('python', '?')}, torch {m.get('torch', '?')}; medians", fontsize=10,
+    )
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
@@ -253,7 +260,7 @@ def chart(results: Results, path: str | Path) -> Path:
     return out
 
 
-def _engine_order(workloads: Sequence[Workload]) -> list[str]:
+def _engine_order(workloads: Sequence[WorkloadResults]) -> list[str]:
     seen: dict[str, None] = {}
     for w in workloads:
         seen.update(dict.fromkeys(w.engines))

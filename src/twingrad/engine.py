@@ -169,6 +169,7 @@ def _lift(x: Any) -> Value:
     """An operand as a node: a Value as is, a real number as a `Constant`."""
     if isinstance(x, Value):
         return x
+    # Plain floats and ints skip the ABC check, which costs more than the Constant itself.
     if type(x) is not float and type(x) is not int and not isinstance(x, numbers.Real):
         raise TypeError(
             "unsupported operand for Value: expected a Value or a real number, "
