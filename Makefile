@@ -52,8 +52,9 @@ bench: install
 	$(BENCH_PYTEST) --gc-policy=frozen --benchmark-json=$(BENCH_RESULTS)/frozen.json
 	$(BENCH_PYTEST) --gc-policy=default --benchmark-json=$(BENCH_RESULTS)/default.json
 	$(VENV)/bin/twingrad bench $(BENCH_RESULTS)/frozen.json $(BENCH_RESULTS)/default.json \
-	  --chart $(BENCH_RESULTS)/bench.png | tee $(BENCH_RESULTS)/table.txt
-	$(PY) -m benchmarks.alone | tee -a $(BENCH_RESULTS)/table.txt
+	  --chart $(BENCH_RESULTS)/bench.png > $(BENCH_RESULTS)/table.txt
+	$(PY) -m benchmarks.alone >> $(BENCH_RESULTS)/table.txt
+	@cat $(BENCH_RESULTS)/table.txt
 
 lint: install
 	$(VENV)/bin/ruff check .
