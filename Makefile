@@ -39,14 +39,30 @@ dot:
 demo: install
 	$(VENV)/bin/twingrad demo
 
+# The benchmarks run too, each once with timing off (benchmarks/README.md).
 test: install
 	$(VENV)/bin/ruff check .
-	HYPOTHESIS_PROFILE=ci $(PY) -m pytest
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest tests benchmarks --benchmark-disable
 	$(PY) -m pytest notebooks $(NBVAL)
 
 # Re-run the notebooks and store their outputs (commit the result): what `make test` verifies.
 notebooks: install
 	$(PY) notebooks/execute.py
+
+# Times every workload twice, with the import-time heap frozen and with CPython's GC as
+# it is, then prints the ratio tables and draws the chart. BENCH_ARGS="-k moons" narrows it.
+BENCH_RESULTS := benchmarks/results
+BENCH_ARGS ?=
+BENCH_PYTEST := $(PY) -m pytest benchmarks/test_workloads.py --benchmark-only -q \
+	--benchmark-columns=min,median,rounds --benchmark-sort=name $(BENCH_ARGS)
+bench: install
+	@mkdir -p $(BENCH_RESULTS)
+	$(BENCH_PYTEST) --gc-policy=frozen --benchmark-json=$(BENCH_RESULTS)/frozen.json
+	$(BENCH_PYTEST) --gc-policy=default --benchmark-json=$(BENCH_RESULTS)/default.json
+	$(VENV)/bin/twingrad bench $(BENCH_RESULTS)/frozen.json $(BENCH_RESULTS)/default.json \
+	  --chart $(BENCH_RESULTS)/bench.png > $(BENCH_RESULTS)/table.txt
+	$(PY) -m benchmarks.alone >> $(BENCH_RESULTS)/table.txt
+	@cat $(BENCH_RESULTS)/table.txt
 
 lint: install
 	$(VENV)/bin/ruff check .

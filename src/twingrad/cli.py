@@ -54,6 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="per case, and for loading the engine (default: 10)")
     check.add_argument("--only", metavar="CASES", help="comma-separated case names or globs, e.g. 'unary_*'")
     check.add_argument("--list", action="store_true", help="list the cases and exit")
+
+    bench = commands.add_parser(
+        "bench", help="ratio tables (and a chart) from the benchmark suite's results (make bench)"
+    )
+    bench.add_argument(
+        "results", nargs="*",
+        help="pytest-benchmark JSON files, one per GC policy (default: those make bench wrote)",
+    )
+    bench.add_argument("--chart", metavar="PNG", help="also draw the ratios into this PNG file")
     return parser
 
 
@@ -68,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .check.command import run_check
 
         return run_check(args)
+    if args.command == "bench":
+        from .bench import run_bench
+
+        return run_bench(args.results, chart_path=args.chart)
     parser.print_help()
     return 2
 

@@ -157,7 +157,8 @@ def _as_float(x: Any, what: str) -> float:
     """``x`` as a float if it is a real number (int, float, bool, numpy scalar ...)."""
     if type(x) is float:
         return x
-    if isinstance(x, numbers.Real):
+    # Plain ints before the ABC check, which costs more than building a node.
+    if type(x) is int or isinstance(x, numbers.Real):
         return float(x)
     raise TypeError(
         f"{what} must be a real number (int, float, bool ...), not {type(x).__name__}: {x!r}"
@@ -168,7 +169,8 @@ def _lift(x: Any) -> Value:
     """An operand as a node: a Value as is, a real number as a `Constant`."""
     if isinstance(x, Value):
         return x
-    if not isinstance(x, numbers.Real):
+    # Plain floats and ints skip the ABC check, which costs more than the Constant itself.
+    if type(x) is not float and type(x) is not int and not isinstance(x, numbers.Real):
         raise TypeError(
             "unsupported operand for Value: expected a Value or a real number, "
             f"not {type(x).__name__}: {x!r}"
@@ -247,36 +249,45 @@ def _unary_method(op: Op) -> Any:
     return method
 
 
-def _binary_method(op: Op, reflected: bool) -> Any:
+def _binary_method(op: Op) -> Any:
     forward = op.forward
 
     def method(self: Value, other: Any) -> Value:
         # `type(...) is Value` is the fast path; constants and subclasses go through _lift.
         if type(other) is not Value:
             other = _lift(other)
-        a, b = (other, self) if reflected else (self, other)
         out = _new(Value)
-        out.data = forward(a.data, b.data)
+        out.data = forward(self.data, other.data)
         out.grad = 0.0
         out.label = ""
         out._op = op
-        out._a = a
-        out._b = b
+        out._a = self
+        out._b = other
         return out
 
     return method
 
 
+def _reflected_method(method: Any) -> Any:
+    """Python's ``__radd__`` and kin, for ``2 * x``: the number is recorded first, as written."""
+
+    def reflected(self: Value, other: Any) -> Value:
+        return method(_lift(other), self)
+
+    return reflected
+
+
 def _install_op_methods() -> None:
     for op in OPS:
-        for position, method_name in enumerate(op.methods):
-            if op.arity == 1:
-                method = _unary_method(op)
-                expression = op.format("self")
-            else:
-                reflected = position == 1
-                method = _binary_method(op, reflected)
-                expression = op.format("other", "self") if reflected else op.format("self", "other")
+        if op.arity == 1:
+            methods = [(name, _unary_method(op), op.format("self")) for name in op.methods]
+        else:
+            method = _binary_method(op)
+            methods = [
+                (op.methods[0], method, op.format("self", "other")),
+                (op.methods[1], _reflected_method(method), op.format("other", "self")),
+            ]
+        for method_name, method, expression in methods:
             method.__name__ = method_name
             method.__qualname__ = f"Value.{method_name}"
             method.__doc__ = f"{expression}: {op.doc}" + (f"\n\n{op.notes}" if op.notes else "")
