@@ -23,6 +23,7 @@ REQUIRED = (
     "02_neuron_and_tanh",
     "03_mlp_training",
     "04_check_your_engine",
+    "05_benchmarks",
 )
 # The one notebook that writes engine code: a learner's engine, for the checker to find its bug.
 WRITES_AN_ENGINE = "04_check_your_engine"
@@ -67,13 +68,29 @@ def test_together_they_show_a_graph_and_a_plot() -> None:
 
 
 @pytest.mark.parametrize("name", REQUIRED)
-def test_only_drawings_escape_the_comparison(name: str) -> None:
-    """An ignored cell shows an SVG drawing (its layout depends on graphviz), and says why."""
-    for cell in code_cells(read(name)):
-        if ignored(cell):
+def test_only_drawings_and_timings_escape_the_comparison(name: str) -> None:
+    """An ignored cell shows an SVG drawing (its layout depends on graphviz) or prints timings,
+    says why, and a timing cell is followed by a checked cell with the numbers that do not vary."""
+    cells = code_cells(read(name))
+    for k, cell in enumerate(cells):
+        if not ignored(cell):
+            continue
+        # The reason: a comment on the line after the marker.
+        reason_text = " ".join(cell.source.split(IGNORE, 1)[1].splitlines()[:2])
+        if "image/svg+xml" in mime_types(cell):
             assert mime_types(cell) == {"image/svg+xml", "text/plain"}, cell.source
-            reason = cell.source.split(IGNORE, 1)[1]
-            assert "graphviz" in reason, f"say why the output is not compared:\n{cell.source}"
+            assert "graphviz" in reason_text, f"say why the output is not compared:\n{cell.source}"
+        else:
+            assert not mime_types(cell), f"ignored, yet neither a drawing nor timings:\n{cell.source}"
+            assert "timing" in reason_text, f"say why the output is not compared:\n{cell.source}"
+            assert k + 1 < len(cells) and not ignored(cells[k + 1]), "timings need a checked cell beside them"
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_nothing_is_fetched_from_the_network(name: str) -> None:
+    source = "\n".join(cell.source for cell in code_cells(read(name)))
+    for word in ("http://", "https://", "urllib", "requests", "download"):
+        assert word not in source, f"{name} mentions {word!r}"
 
 
 @pytest.mark.parametrize("name", REQUIRED)
