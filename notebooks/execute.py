@@ -5,6 +5,10 @@ the script, so the venv's twingrad and torch), from this folder -- exactly as
 ``make test`` re-runs it with ``pytest --nbval --nbval-current-env`` to verify the
 stored outputs. A notebook that raises is left untouched on disk.
 
+Text that is volatile by nature (memory addresses, graphviz's version line: the patterns
+of ``sanitize.cfg``) is stored masked, exactly as nbval masks it before comparing, so a
+re-run changes a notebook only where a result changed.
+
     python notebooks/execute.py                  # every NN_*.ipynb here
     python notebooks/execute.py 02_neuron_and_tanh.ipynb
 """
@@ -12,6 +16,7 @@ stored outputs. A notebook that raises is left untouched on disk.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 import time
@@ -25,6 +30,31 @@ from nbclient import NotebookClient
 
 HERE = Path(__file__).resolve().parent
 CURRENT_ENV = "twingrad-current-env"
+SANITIZE = HERE / "sanitize.cfg"
+
+
+def sanitize_patterns(path: Path = SANITIZE) -> list[tuple[re.Pattern[str], str]]:
+    """The ``regex:``/``replace:`` pairs of an nbval sanitize file, as nbval reads them."""
+    pairs = re.findall(r"^regex: (.*)$\n^replace: (.*)$", path.read_text(), flags=re.MULTILINE)
+    return [(re.compile(regex), replace) for regex, replace in pairs]
+
+
+def mask(notebook: nbformat.NotebookNode, patterns: list[tuple[re.Pattern[str], str]]) -> None:
+    """Apply ``patterns`` to every text output and text-like data of every code cell."""
+
+    def clean(text: str | list[str]) -> str:
+        text = "".join(text) if isinstance(text, list) else text
+        for regex, replace in patterns:
+            text = regex.sub(replace, text)
+        return text
+
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output["text"] = clean(output["text"])
+            for key, value in output.get("data", {}).items():
+                if key.startswith("text/") or key == "image/svg+xml":
+                    output["data"][key] = clean(value)
 
 
 class CurrentEnvSpecs(KernelSpecManager):
@@ -57,6 +87,7 @@ def execute(path: Path) -> float:
     client.execute()
     elapsed = time.perf_counter() - start
     # The kernelspec stays the one readers' Jupyter knows, not the run-time alias.
+    mask(notebook, sanitize_patterns())
     notebook.metadata["kernelspec"] = {
         "display_name": "Python 3 (ipykernel)",
         "language": "python",
