@@ -58,6 +58,9 @@ def test_each_notebook_is_committed_executed_and_clean(name: str) -> None:
         for output in cell.outputs:
             assert output.output_type != "error", f"{name}: a cell raised {output.get('ename')}"
             assert output.get("name") != "stderr", f"{name}: a cell wrote to stderr: {output.text[:200]}"
+            # Stored as execute.py stores it: volatile text already masked (sanitize.cfg).
+            text = output.get("text", "") + "".join(output.get("data", {}).get("text/plain", ""))
+            assert not re.search(r"\b0x[0-9a-fA-F]{6,}\b", text), f"{name}: run `make notebooks`"
     assert any(cell.outputs for cell in cells)
 
 
