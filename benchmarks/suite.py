@@ -18,6 +18,7 @@ from benchmarks.workloads import (
     mlp_sample,
     moons_step,
     neuron,
+    parity_compare,
     seed,
     tanh_chain,
     training,
@@ -89,8 +90,11 @@ WORKLOADS: tuple[Workload, ...] = (
         "train-100", "moons training, 100 SGD steps (micrograd's demo)", training(100), long=True,
         smoke=training(2),
     ),
-    # parity.compare on the moons step against torch alone goes here once twingrad.parity
-    # lands: a Workload whose build runs the step under parity.compare.
+    Workload(
+        "parity-compare", "parity.compare on the moons step (twingrad row) vs torch alone", parity_compare,
+        ("twingrad", "torch scalar"),
+        note="twingrad's row is the whole check: engine graph, backward, torch twin, verdict per node",
+    ),
 )
 
 WORKLOADS_BY_NAME: dict[str, Workload] = {w.name: w for w in WORKLOADS}

@@ -23,7 +23,7 @@ from typing import Any
 
 from twingrad import Value
 from twingrad.bench import MEDIAN_STEP
-from twingrad.examples import lecture_neuron, make_moons, seed_graph
+from twingrad.examples import hinge, lecture_neuron, make_moons, seed_graph
 from twingrad.nn import MLP
 
 Run = Callable[[], "Outcome"]
@@ -185,10 +185,7 @@ def moons_loss(
     """micrograd's demo loss: mean hinge loss plus 1e-4 · Σ p²; also returns the scores."""
     inputs = [[engine.leaf(x0), engine.leaf(x1)] for x0, x1 in points]
     scores = [model(x) for x in inputs]
-    losses = [(1 + -yi * score).relu() for yi, score in zip(labels, scores)]
-    data_loss = sum(losses) * (1.0 / len(losses))
-    reg_loss = 1e-4 * sum(p * p for p in model.parameters())
-    return data_loss + reg_loss, scores
+    return hinge(scores, labels, model.parameters()), scores
 
 
 def mlp_sample(engine: Engine) -> Run:
@@ -214,6 +211,30 @@ def moons_step(engine: Engine) -> Run:
         engine.zero_grad(model.parameters())
         loss, _ = moons_loss(engine, model, points, labels)
         loss.backward()
+        return engine.outcome(loss, model.parameters())
+
+    return run
+
+
+def parity_compare(engine: Engine) -> Run:
+    """The moons step checked by `twingrad.parity.compare` (twingrad's row) against torch
+    building and back-propagating the same scalar graph alone (torch's row, = moons-step).
+
+    twingrad's row builds the engine graph and runs the whole compare: trace, the engine's
+    backward, the torch replay of every node with its backward, and the verdict on each.
+    """
+    if engine is not TWINGRAD:
+        return moons_step(engine)
+    from twingrad.parity import compare  # imports torch: only where this workload runs
+
+    model = port(demo_model(), engine)
+    points, labels = MOONS
+
+    def run() -> Outcome:
+        loss, _ = moons_loss(engine, model, points, labels)
+        report = compare(loss)  # zeroes the engine's grads and runs its backward first
+        if not report.ok:
+            raise AssertionError(report.summary)
         return engine.outcome(loss, model.parameters())
 
     return run

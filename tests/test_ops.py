@@ -160,3 +160,11 @@ def test_op_records_survive_copy_and_pickle() -> None:
         assert clone._op is op_named("tanh")
         assert clone._a._op is op_named("mul")
         assert clone.data == y.data
+
+
+def test_a_patched_entry_changes_building_and_recompute_alike(monkeypatch) -> None:
+    # The table is the live definition: no consumer keeps a private copy of a formula.
+    monkeypatch.setattr(op_named("exp"), "forward", lambda a: 2.0 * math.exp(a))
+    y = Value(1.0).exp()
+    assert y.data == 2.0 * math.e
+    assert y.recompute() == y.data

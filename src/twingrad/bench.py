@@ -8,12 +8,15 @@ on the same workload in the same run -- the figure that survives a noisy machine
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .files import write_atomic
 
 BASELINE = "twingrad"
 CONTEXT = "torch vectorised"  # not the same graph: shown for context, not as a race
@@ -253,11 +256,10 @@ def chart(results: Results, path: str | Path) -> Path:
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
+    image = io.BytesIO()
+    fig.savefig(image, format="png", dpi=100)
     plt.close(fig)
-    return out
+    return write_atomic(path, image.getvalue())
 
 
 def _engine_order(workloads: Sequence[WorkloadResults]) -> list[str]:

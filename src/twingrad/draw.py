@@ -11,10 +11,10 @@ graphviz is imported when a drawing is made, never by ``import twingrad``.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .files import write_atomic
 from .graph import Graph, trace
 
 if TYPE_CHECKING:
@@ -146,13 +146,4 @@ def save_graph(root: Any, path: str | os.PathLike[str], **draw_options: Any) -> 
             "graphviz's `dot` program is not installed, so the graph cannot be rendered: "
             "install it with `apt-get install graphviz` (Debian/Ubuntu) or `brew install graphviz`"
         ) from None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(image)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomic(target, image)

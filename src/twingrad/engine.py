@@ -234,11 +234,11 @@ _new = object.__new__
 
 
 def _unary_method(op: Op) -> Any:
-    forward = op.forward
-
+    # `op.forward` is read on every call, as backward reads `op.grad`: the table stays
+    # the live definition (a patched entry changes building and recompute alike).
     def method(self: Value) -> Value:
         out = _new(Value)
-        out.data = forward(self.data)
+        out.data = op.forward(self.data)
         out.grad = 0.0
         out.label = ""
         out._op = op
@@ -250,14 +250,12 @@ def _unary_method(op: Op) -> Any:
 
 
 def _binary_method(op: Op) -> Any:
-    forward = op.forward
-
     def method(self: Value, other: Any) -> Value:
         # `type(...) is Value` is the fast path; constants and subclasses go through _lift.
         if type(other) is not Value:
             other = _lift(other)
         out = _new(Value)
-        out.data = forward(self.data, other.data)
+        out.data = op.forward(self.data, other.data)
         out.grad = 0.0
         out.label = ""
         out._op = op

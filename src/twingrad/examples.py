@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import random
+from collections.abc import Sequence
 from typing import Any
 
 from .engine import Value
@@ -71,6 +72,21 @@ def lecture_neuron(value_cls: Any = Value) -> dict[str, Any]:
     for label in ("x1w1", "x2w2", "n", "o"):
         name(nodes[label], label)
     return nodes
+
+
+def squared_error(preds: Sequence[Any], ys: Sequence[float], params: Sequence[Any] = ()) -> Any:
+    """The lecture's loss: ``sum((pred - y) ** 2)`` (``params`` unused; it has no L2 term)."""
+    return sum((p - y) ** 2 for p, y in zip(preds, ys))
+
+
+def hinge(preds: Sequence[Any], ys: Sequence[float], params: Sequence[Any], alpha: float = 1e-4) -> Any:
+    """micrograd demo's loss: mean of ``(1 - y*score).relu()`` plus ``alpha * sum(p*p)``.
+
+    Written as in the demo, ``(1 + -y * score)``, so every engine builds the same graph.
+    """
+    losses = [(1 + -y * p).relu() for p, y in zip(preds, ys)]
+    data_loss = sum(losses) * (1.0 / len(losses))
+    return data_loss + alpha * sum(p * p for p in params)
 
 
 def make_moons(

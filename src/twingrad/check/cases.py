@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
-from ..examples import LECTURE_NEURON_BIAS, LECTURE_XS, LECTURE_YS, make_moons
+from ..examples import LECTURE_NEURON_BIAS, LECTURE_XS, LECTURE_YS, hinge, make_moons, squared_error
 from ..ops import OPS, Op
 
 Kind = Literal["function", "nudge", "backward_twice"]
@@ -231,14 +231,13 @@ _MOONS = make_moons(n_samples=6, noise=0.1, rng=1)
 
 def mlp_tanh_squared_error(*p: Any) -> Any:
     preds = [_mlp(p, x, _LECTURE_SIZES, lambda v: v.tanh(), linear_last=False) for x in LECTURE_XS]
-    return sum((yp - y) ** 2 for yp, y in zip(preds, LECTURE_YS))
+    return squared_error(preds, LECTURE_YS)
 
 
 def mlp_relu_hinge(*p: Any) -> Any:
     points, labels = _MOONS
     scores = [_mlp(p, x, _MOONS_SIZES, lambda v: v.relu(), linear_last=True) for x in points]
-    hinge = sum((1 + -y * s).relu() for s, y in zip(scores, labels))
-    return hinge * (1.0 / len(points)) + 1e-3 * sum(q * q for q in p)
+    return hinge(scores, labels, p, alpha=1e-3)
 
 
 def backward_twice(a: Any) -> Any:

@@ -18,9 +18,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from ..files import write_atomic
 from .cases import CASES, Case, select
 from .render import catalogue_table, verdict_table
-from .result import CaseResult, CheckRun, write_atomic
+from .result import CaseResult, CheckRun
 from .session import DEFAULT_TIMEOUT, check_engine
 from .target import TargetError
 

@@ -6,10 +6,11 @@ import html
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ..files import write_atomic
 
 PASS = "pass"
 FAIL = "fail"
@@ -148,24 +149,4 @@ class CheckRun:
 
     def write_json(self, path: str | os.PathLike[str]) -> Path:
         """Write `to_dict` to ``path`` atomically: a reader sees the old file or the new, never half."""
-        return write_atomic(Path(path), json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(target: Path, text: str) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 is for secrets; this is a report
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+        return write_atomic(path, json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")

@@ -18,24 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..examples import LECTURE_XS, LECTURE_YS
+from ..examples import LECTURE_XS, LECTURE_YS, hinge, squared_error
 from ..nn import MLP
 from .report import CheckTable, jsonable, number_text
 from .tolerances import Tolerance, difference
 
 LossFunction = Callable[[Sequence[Any], Sequence[float], Sequence[Any]], Any]
-
-
-def squared_error(preds: Sequence[Any], ys: Sequence[float], params: Sequence[Any]) -> Any:
-    """The lecture's loss: ``sum((pred - y)**2)``."""
-    return sum((p - y) ** 2 for p, y in zip(preds, ys))
-
-
-def hinge(preds: Sequence[Any], ys: Sequence[float], params: Sequence[Any], alpha: float = 1e-4) -> Any:
-    """micrograd demo's loss: mean of ``(1 - y*score).relu()`` plus ``alpha * sum(p*p)``."""
-    losses = [(1 + -y * p).relu() for p, y in zip(preds, ys)]
-    data_loss = sum(losses) * (1.0 / len(losses))
-    return data_loss + alpha * sum(p * p for p in params)
 
 
 LOSSES: dict[str, LossFunction] = {"mse": squared_error, "hinge": hinge}
