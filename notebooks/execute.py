@@ -15,10 +15,8 @@ re-run changes a notebook only where a result changed.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,6 +25,8 @@ import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
+
+from twingrad.files import write_atomic
 
 HERE = Path(__file__).resolve().parent
 CURRENT_ENV = "twingrad-current-env"
@@ -81,6 +81,7 @@ def execute(path: Path) -> float:
         timeout=300,
         kernel_name=CURRENT_ENV,
         record_timing=False,  # no timestamps in cell metadata: a re-run changes only what changed
+        coalesce_streams=True,  # one output per stream, however the kernel happened to flush it
         resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()
@@ -93,11 +94,7 @@ def execute(path: Path) -> float:
         "language": "python",
         "name": "python3",
     }
-    # Write beside the target, then rename: a failed write never leaves half a notebook.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        nbformat.write(notebook, f)
-    os.replace(tmp, path)
+    write_atomic(path, nbformat.writes(notebook) + "\n")  # a failed write never leaves half a notebook
     return elapsed
 
 

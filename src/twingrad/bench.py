@@ -212,19 +212,16 @@ def machine_line(results: Results) -> str:
 
 def chart(results: Results, path: str | Path) -> Path:
     """A PNG of every engine's time as a multiple of twingrad's, one panel per GC policy."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A Figure of its own, not pyplot: the chart never switches the caller's backend
+    # (a notebook's inline plots keep working after it).
+    from matplotlib.figure import Figure
 
     workloads = [w for w in results.workloads if len(w.engines) > 1]
     engines = [e for e in _engine_order(workloads) if e != BASELINE]
     colours = dict(zip(engines, ("tab:orange", "tab:red", "tab:gray", "tab:purple")))
     height = 0.8 / max(len(engines), 1)
-    fig, axes = plt.subplots(
-        1, len(results.policies), figsize=(6.5 * len(results.policies), 0.55 * len(workloads) + 1.6),
-        sharex=True, sharey=True, squeeze=False,
-    )
+    fig = Figure(figsize=(6.5 * len(results.policies), 0.55 * len(workloads) + 1.6))
+    axes = fig.subplots(1, len(results.policies), sharex=True, sharey=True, squeeze=False)
     labelled: set[str] = set()
     for ax, policy in zip(axes[0], results.policies):
         for i, workload in enumerate(workloads):
@@ -258,7 +255,6 @@ def chart(results: Results, path: str | Path) -> Path:
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     image = io.BytesIO()
     fig.savefig(image, format="png", dpi=100)
-    plt.close(fig)
     return write_atomic(path, image.getvalue())
 
 

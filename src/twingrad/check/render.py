@@ -59,7 +59,10 @@ def catalogue_table(cases: Sequence[Case]) -> Table:
 
 
 def _recorded(renderable: RenderableType, width: int) -> Console:
-    console = Console(file=io.StringIO(), record=True, width=width, color_system="truecolor")
+    # force_jupyter=False: recording to a string must not also display the table in Jupyter.
+    console = Console(
+        file=io.StringIO(), record=True, width=width, color_system="truecolor", force_jupyter=False
+    )
     console.print(renderable)
     return console
 

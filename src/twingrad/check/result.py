@@ -59,7 +59,7 @@ class CaseResult:
     detail: str = ""
     mismatch: Mismatch | None = None
     svg: Drawing | None = field(default=None, repr=False)  # the graph with the culprit in red
-    seconds: float = 0.0
+    seconds: float = field(default=0.0, repr=False)  # kept out of reprs: they must be reproducible
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON record of the case (the issue's schema: no drawing, no timing)."""
@@ -96,7 +96,7 @@ class CheckRun:
     target: str
     torch_version: str
     results: list[CaseResult]
-    seconds: float = 0.0
+    seconds: float = field(default=0.0, repr=False)
     isolated: bool = True
 
     @property
@@ -133,6 +133,10 @@ class CheckRun:
         from .render import as_text, verdict_table
 
         return as_text(verdict_table(self)) + self.summary_line()
+
+    def __repr__(self) -> str:
+        # What a notebook shows as text/plain beside the HTML table: reproducible, short.
+        return f"<CheckRun {self.summary_line()}>"
 
     def _repr_html_(self) -> str:
         from .render import as_html, verdict_table
