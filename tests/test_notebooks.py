@@ -9,7 +9,6 @@ by a checked cell with the text behind it; and an edited number makes nbval fail
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -147,7 +146,6 @@ def edit_first(notebook: nbformat.NotebookNode, where: str, old: str, new: str) 
     raise AssertionError(f"{old!r} is no longer in a stored output: update this test with the notebook")
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot renders the notebooks' drawings")
 @pytest.mark.parametrize("case", sorted(EDITS))
 def test_editing_a_committed_number_makes_nbval_fail(case: str, tmp_path: Path) -> None:
     where, old, new = EDITS[case]
