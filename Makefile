@@ -39,11 +39,11 @@ dot:
 demo: install
 	$(VENV)/bin/twingrad demo
 
-# The benchmarks run too, each once with timing off (benchmarks/README.md).
+# One pytest run: the tests, every benchmark once with timing off (benchmarks/README.md)
+# and the notebooks, re-executed and compared by nbval (README: Notebooks).
 test: install
 	$(VENV)/bin/ruff check .
-	HYPOTHESIS_PROFILE=ci $(PY) -m pytest tests benchmarks --benchmark-disable
-	$(PY) -m pytest notebooks $(NBVAL)
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest tests benchmarks notebooks --benchmark-disable $(NBVAL)
 
 # Re-run the notebooks and store their outputs (commit the result): what `make test` verifies.
 notebooks: install
