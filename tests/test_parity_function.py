@@ -213,3 +213,31 @@ def test_twingrad_nudge_recomputes_in_place_and_restores() -> None:
     assert report.ok and report.engine_after == pytest.approx((3.0 + 0.1 * 6.0) ** 2)
     assert len(seen) == 1 and isinstance(seen[0], Value)  # one graph, recomputed: fn ran once
     assert seen[0].data == 9.0 and seen[0]._a.data == 3.0  # and put back as it was checked
+
+
+def test_a_graph_that_cannot_be_mirrored_keeps_the_reason() -> None:
+    class Odd:
+        """Multiplies right, but calls it 'frobnicate' and gets the second input's grad wrong."""
+
+        def __init__(self, data, _children=(), _op=""):
+            self.data, self.grad, self._prev, self._op = data, 0.0, tuple(_children), _op
+            self._backward = lambda: None
+
+        def __mul__(self, other):
+            out = Odd(self.data * other.data, (self, other), "frobnicate")
+
+            def backward():
+                self.grad += other.data * out.grad
+                other.grad += 2 * self.data * out.grad
+
+            out._backward = backward
+            return out
+
+        def backward(self):
+            self.grad = 1.0
+            for node in (self, *self._prev):
+                node._backward()
+
+    report = check_function(lambda a, b: a * b, [2.0, 3.0], engine=Odd)
+    assert report.status == "fail" and report.graph is None
+    assert "frobnicate" in str(report.graph_error)

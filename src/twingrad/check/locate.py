@@ -30,7 +30,7 @@ from ..examples import name as set_label
 from ..graph import GraphError, trace
 from ..ops import Op
 from ..parity import ParityReport, ResolveError, compare
-from ..parity.mirror import make_plan, op_vjp
+from ..parity.mirror import op_vjp
 from .cases import Case
 from .failures import declined, describe
 from .foreign import operand_values, resolve_foreign
@@ -87,7 +87,14 @@ def locate(engine: Any, case: Case, inputs: Sequence[Any], out: Any, checked: Fu
                         f"no gradient reaches {'it' if one else 'them'}: {why}")
     report = checked.graph
     if report is None:
-        return _by_probes(engine, case, fallback, f"no node-by-node comparison: {_unmirrorable(out)}")
+        failure = checked.graph_error  # why parity could not mirror the engine's graph
+        if failure is None:
+            reason = "it was not compared"
+        elif isinstance(failure, (ResolveError, GraphError)):
+            reason = str(failure)  # the mirror's own words name the node it could not read
+        else:
+            reason = describe(failure)
+        return _by_probes(engine, case, fallback, f"no node-by-node comparison: {reason}")
     return _in_graph(engine, case, report, fallback)
 
 
@@ -97,17 +104,6 @@ def _stored(engine: Any, x: float, kept: Any) -> str:
     shown = repr(stored) if type(kept) is float else f"{stored!r} (a {type(kept).__name__})"
     note = precision_note([stored]) if close(stored, x, 1e-6) else "the engine changes the number"
     return f"{getattr(engine, '__name__', 'Value')}({x!r}) keeps {shown}: {note}"
-
-
-def _unmirrorable(out: Any) -> str:
-    """Why the engine's graph cannot be replayed in torch (the mirror's own words)."""
-    try:
-        make_plan(out, resolve_foreign)
-    except (ResolveError, GraphError) as exc:
-        return str(exc)
-    except Exception as exc:
-        return describe(exc)
-    return "the comparison failed"
 
 
 def _in_graph(engine: Any, case: Case, report: ParityReport, fallback: Mismatch | None) -> Location:

@@ -87,6 +87,7 @@ class FunctionReport(CheckTable):
     engine_predicted: float | None = None
     torch_predicted: float | None = None
     graph: ParityReport | None = None  # the engine's graph against its torch replay
+    graph_error: BaseException | None = None  # why there is no `graph` when one was attempted
     output: Any = None  # the engine's output node
 
     @property
@@ -196,7 +197,7 @@ def check_function(
     for n, mine, theirs in zip(names, engine_grads, torch_grads):
         report.checks.append(_check(n, "grad", mine, theirs, tolerance))
     if not all(c.ok for c in report.checks):
-        report.graph = _localise(out, resolver, tolerance)
+        report.graph, report.graph_error = _localise(out, resolver, tolerance)
 
     report.engine_predicted = step * sum(g * g for g in engine_grads)
     try:
@@ -283,12 +284,14 @@ def _check(where: str, quantity: str, engine: float, reference: float, tolerance
     return Check(where, quantity, engine, reference, absolute, relative, ulps, ok)
 
 
-def _localise(out: Any, resolver: Resolver | None, tolerance: Tolerance) -> ParityReport | None:
-    """The engine's graph against torch's replay of it, if the engine exposes one."""
+def _localise(
+    out: Any, resolver: Resolver | None, tolerance: Tolerance
+) -> tuple[ParityReport | None, BaseException | None]:
+    """The engine's graph against torch's replay of it, or why it cannot be had."""
     try:
-        return compare(out, backward=False, rtol=tolerance.rtol, atol=tolerance.atol, resolver=resolver)
-    except Exception:  # best effort: a graph we cannot mirror just goes without localisation
-        return None
+        return compare(out, backward=False, rtol=tolerance.rtol, atol=tolerance.atol, resolver=resolver), None
+    except Exception as exc:  # best effort: a graph we cannot mirror just goes without localisation
+        return None, exc
 
 
 def _verdict(
