@@ -185,6 +185,8 @@ def topological_order(root: Value) -> list[Value]:
     """Every node reachable from ``root``, each after its inputs; ``root`` is last.
 
     An iterative depth-first search: a node is emitted once both inputs have been.
+    `twingrad.graph.trace` walks any micrograd-style graph through ``_prev``; this one
+    reads the two input slots directly because backward runs it on every call.
     """
     order: list[Value] = []
     done: set[Value] = set()
