@@ -31,6 +31,11 @@ class ProtocolError(Exception):
     """A worker's message that breaks the protocol; the text says where and how."""
 
 
+class StrayLineError(ProtocolError):
+    """A line that does not answer the pending request (no matching id and nonce): not the
+    worker's answer, perhaps the engine writing to the protocol pipe itself."""
+
+
 def clean(value: str) -> str:
     """Engine text made safe to show anywhere: cut to the limit, control characters escaped."""
     if len(value) > TEXT_LIMIT:
@@ -402,12 +407,12 @@ def read_answer(line: bytes, sent: Mapping[str, Any]) -> Answer | int:
     try:
         message = json.loads(line, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as exc:
-        raise ProtocolError(f"not a JSON object: {clean(str(exc))}") from None
+        raise StrayLineError(f"not a JSON object: {clean(str(exc))}") from None
     at = _At()
     if not isinstance(message, dict):
         raise at.fail(f"expected an object, got {_kind(message)}")
     if message.get("id") != sent["id"] or message.get("nonce") != sent["nonce"]:
-        raise ProtocolError(
+        raise StrayLineError(
             f"a message that does not answer request {sent['id']} (its id and nonce must be echoed): "
             f"{clean(line[:120].decode('utf-8', 'replace'))}"
         )

@@ -17,12 +17,22 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .protocol import PROTOCOL, Answer, ProtocolError, Trace, WorkerInfo, read_answer, request
+from .protocol import (
+    PROTOCOL,
+    Answer,
+    ProtocolError,
+    StrayLineError,
+    Trace,
+    WorkerInfo,
+    read_answer,
+    request,
+)
 from .sandbox import Limits, Sandbox, SandboxOverflow, SandboxTimeout
 
 PYWORKER = Path(__file__).with_name("untrusted") / "pyworker.py"
 START_TIMEOUT = 30.0  # a stdlib-only worker starts in tens of milliseconds; an --exec one may compile
 _LOG_TAIL = 400  # characters of the worker's stderr quoted when it dies
+MAX_STRAY_LINES = 1000  # lines that answer nothing, skipped before the worker counts as broken
 
 
 class WorkerTimeoutError(Exception):
@@ -76,6 +86,7 @@ class Worker:
         self._requests = 0
         self.info: WorkerInfo | None = None
         self.traffic: list[bytes] | None = None  # every line received, when a caller wants to see them
+        self.stray: list[str] = []  # why each skipped line was skipped (conformance reports them)
 
     def __enter__(self) -> Worker:
         return self
@@ -149,6 +160,14 @@ class Worker:
                 self.traffic.append(line)
             try:
                 answer = read_answer(line, sent)
+            except StrayLineError as exc:
+                # Not an answer to this request: the engine may write to the pipe itself (it shares
+                # the process), but it cannot know the nonce of a request not yet sent. Skip it.
+                self.stray.append(str(exc))
+                if len(self.stray) > MAX_STRAY_LINES:
+                    self.close()
+                    raise ProtocolError(f"more than {MAX_STRAY_LINES} lines that answer nothing") from None
+                continue
             except ProtocolError:
                 self.close()
                 raise

@@ -193,6 +193,12 @@ class Engine:
         self._find(leaf, "backward", callable)
         self._find(leaf, "requires_grad", lambda value: value is False)
         self._find(leaf, "label", lambda value: isinstance(value, str))
+        if self.spellings["label"] is None:
+            try:  # no label of its own: give nodes one where the class lets us, for readable reports
+                leaf.label = ""
+                self.spellings["label"] = "label"
+            except BaseException:  # noqa: BLE001 -- __slots__ without it, or a property that refuses
+                pass
         if self.spellings["backward"] is None:
             raise Failure(
                 {
