@@ -304,14 +304,7 @@ function applyOperation(step, named) {
   const operands = step.args.map((arg) => ('ref' in arg ? lookUp(named, arg.ref) : readNumber(arg.number)));
   const [first, ...others] = operands;
   const receiver = typeof first === 'number' ? makeLeaf(ValueClass, first) : first;
-  if (typeof receiver[methodName] !== 'function') {
-    throw new StepFailure({
-      kind: 'missing',
-      type: text(receiver.constructor ? receiver.constructor.name : typeof receiver),
-      message: text(`${ValueClass.name} has no method ${methodName}()`),
-      name: text(methodName),
-    });
-  }
+  requireMethod(receiver, methodName);
   const result = callOperation(receiver, methodName, others);
   if (!(result instanceof ValueClass)) {
     const type = result === null ? 'null'
@@ -338,13 +331,18 @@ function describeShort(value) {
 
 function backward(node) {
   const methodName = engine.spellings.backward;
-  if (typeof node[methodName] !== 'function') {
-    throw new StepFailure({
-      kind: 'missing', type: text(node.constructor ? node.constructor.name : typeof node),
-      message: text(`${engine.ValueClass.name} has no method ${methodName}()`), name: text(methodName),
-    });
-  }
+  requireMethod(node, methodName);
   node[methodName]();
+}
+
+// An engine without the method is not wrong, only incomplete: `missing` makes the case
+// "unsupported" rather than an error.
+function requireMethod(node, methodName) {
+  if (typeof node[methodName] === 'function') return;
+  const type = node.constructor ? node.constructor.name : typeof node;
+  throw new StepFailure({
+    kind: 'missing', type: text(type), message: text(`${type} has no method ${methodName}()`), name: text(methodName),
+  });
 }
 
 // `node.data` or `node.grad` (as the engine spells them) as a number. A grad the engine
