@@ -379,7 +379,7 @@ def differences(program_: dict[str, Any], trace: dict[str, Any]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def session() -> Session:
-    """One adapter process runs every program (about 80 of them) in one `run` request."""
+    """One adapter process runs every program in one `run` request."""
     return run_programs(PROGRAMS)
 
 
@@ -666,3 +666,28 @@ def test_backward_is_iterative_on_a_chain_of_a_million_nodes() -> None:
         ["node", "-e", script, str(ENGINE)], capture_output=True, text=True, timeout=TIMEOUT, check=True
     )
     assert json.loads(finished.stdout) == [1_000_000.5, 1]
+
+
+# -- tests: the README says what is true --------------------------------------------------------------
+
+
+README = EXAMPLE / "README.md"
+
+
+def test_the_readme_session_gives_the_output_it_shows() -> None:
+    blocks = re.findall(r"```(\w*)\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.DOTALL)
+    index = next(i for i, (language, body) in enumerate(blocks) if language == "sh" and "printf" in body)
+    command, shown = blocks[index][1], blocks[index + 1][1]
+    finished = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, cwd=ROOT, timeout=TIMEOUT, check=True
+    )
+    assert finished.stdout == shown
+    split_messages(number_requests([json.loads(re.search(r"'(\{.*\})'", command)[1])]), finished.stdout)
+
+
+def test_the_readme_states_the_files_sizes_and_the_number_of_programs() -> None:
+    readme = README.read_text(encoding="utf-8")
+    for path in (ENGINE, ADAPTER):
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        assert f"| `{path.name}` | {lines} |" in readme
+    assert f"compares every node of\n{len(PROGRAMS)} small graphs" in readme
