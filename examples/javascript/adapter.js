@@ -189,7 +189,7 @@ function raisedError(thrown) {
 const DEFINITION = /^\s*(?:static\s+)?(?:async\s+)?(?:function\s+)?([A-Za-z_$][\w$]*)\s*\([^)]*\)\s*\{/;
 const NOT_A_NAME = new Set(['if', 'for', 'while', 'switch', 'catch', 'with', 'return', 'function']);
 
-function readDefinitions(sourceText, file) {
+function readDefinitions(sourceText, file, engineClassName) {
   const definitions = [];
   let className = null; // the class whose body we are in, for "Value.tanh"
   let classLine = null;
@@ -197,7 +197,7 @@ function readDefinitions(sourceText, file) {
     const classStart = /^class\s+([A-Za-z_$][\w$]*)/.exec(line);
     if (classStart) {
       className = classStart[1];
-      if (className === ENGINE_CLASS_NAME) classLine = index + 1;
+      if (className === engineClassName) classLine = index + 1;
       return;
     }
     if (/^\S/.test(line)) className = null; // anything at column 0 ends the class body
@@ -229,7 +229,8 @@ function load(request) {
   }
   engine = { ValueClass, spellings };
   const file = shownPath(ENGINE_FILE);
-  const { definitions, classLine } = readDefinitions(fs.readFileSync(ENGINE_FILE, 'utf8'), file);
+  const sourceText = fs.readFileSync(ENGINE_FILE, 'utf8');
+  const { definitions, classLine } = readDefinitions(sourceText, file, ValueClass.name);
   const source = classLine === null ? null : { file: text(file), line: classLine, function: text(ValueClass.name) };
   return { ok: true, engine: { name: text(ValueClass.name || ENGINE_CLASS_NAME), source, spellings, definitions } };
 }
@@ -460,7 +461,15 @@ function handleLine(line) {
     console.error(`adapter: not a JSON line (${thrown.message}): ${line.slice(0, 200)}`);
     return;
   }
-  const reply = answer(request);
+  let reply;
+  try {
+    reply = answer(request);
+  } catch (thrown) {
+    // A request the adapter cannot make sense of (every engine exception is caught
+    // inside a step): no valid answer exists, so say why in the log and go on.
+    console.error(`adapter: cannot answer request ${JSON.stringify(request.id)}:`, thrown);
+    return;
+  }
   if (reply === null) {
     console.error(`adapter: unknown request type ${JSON.stringify(request.type)}`);
     return;
