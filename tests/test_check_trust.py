@@ -118,10 +118,12 @@ def test_a_torch_module_in_the_working_folder_is_never_imported(tmp_path: Path) 
     here.mkdir()
     (here / "torch.py").write_text(f"open({str(marker)!r}, 'w').close()\nraise SystemExit(0)\n")
     target = _engine(tmp_path / "engine", "")
-    done = subprocess.run([str(TWINGRAD), "check", target, "--only", ",".join(QUICK)], cwd=here,
-                          capture_output=True, text=True, timeout=300)
+    report = tmp_path / "report.json"
+    done = subprocess.run([str(TWINGRAD), "check", target, "--only", ",".join(QUICK), "--json", str(report)],
+                          cwd=here, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "FAIL" in done.stdout and "tanh is wrong on its own" in done.stdout
+    tanh = next(c for c in json.loads(report.read_text())["cases"] if c["name"] == "unary_tanh")
+    assert tanh["status"] == "fail" and "tanh is wrong on its own" in tanh["detail"]
     assert not marker.exists()
 
 
@@ -235,7 +237,7 @@ def test_a_notebook_class_is_sent_as_the_cells_that_define_it(monkeypatch: pytes
     """In Jupyter, ``In`` holds the cells run so far; the class's cells go to the worker as source,
     so whatever the class does at definition time happens there, never in this process."""
     main_module = sys.modules["__main__"]
-    cells = ["import math", (ENGINES / "reference.py").read_text().replace("from __future__ import annotations", ""),
+    cells = ["import math", (ENGINES / "reference.py").read_text(),
              "%matplotlib inline\nimport os\n"
              "class Mine(Value):\n"
              "    def accumulate(self, g):\n"

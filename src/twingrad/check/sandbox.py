@@ -111,9 +111,14 @@ class Sandbox:
             raise SandboxOverflow(f"a line of more than {self.limits.line_bytes} bytes")
         return line
 
-    @property
-    def returncode(self) -> int | None:
-        return None if self._process is None else self._process.poll()
+    def wait(self, timeout: float) -> int | None:
+        """The exit status, once the process has ended (within ``timeout``), else None."""
+        if self._process is None:
+            return None
+        try:
+            return self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
 
     def close(self) -> None:
         process, self._process = self._process, None

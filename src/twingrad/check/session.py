@@ -72,7 +72,11 @@ def _source_of(engine: Any) -> str:
                 continue
             kept.append(code)
             if f"class {name}" in code:
-                return "\n\n".join(kept)
+                # Each cell compiled alone, so a __future__ import may open any of them; in one file
+                # they must come first.
+                lines = "\n\n".join(kept).splitlines()
+                future = [line for line in lines if line.startswith("from __future__ import")]
+                return "\n".join(future + [line for line in lines if line not in future])
     try:
         return textwrap.dedent(inspect.getsource(engine))
     except (OSError, TypeError):
@@ -264,7 +268,7 @@ class _Session:
             raise TargetError(f"cannot start the worker ({' '.join(self.argv[:1])}): {exc}") from None
         if not answer.ok:
             assert answer.error is not None
-            raise TargetError(_load_failure(answer.error, self.prepared, self.load))
+            raise TargetError(_load_failure(answer.error, self.prepared))
         assert answer.engine is not None
         self.info = answer.engine
         return answer.engine
@@ -332,19 +336,18 @@ def _phase(program: CaseProgram, at: int | None) -> str:
     return "while building the graph"
 
 
-def _load_failure(error: Any, prepared: Prepared, load: dict[str, str] | None) -> str:
+def _load_failure(error: Any, prepared: Prepared) -> str:
     from .failures import describe
     from .syntax import newer_syntax
 
-    what = (load or {}).get("file") or (load or {}).get("module") or "the engine"
-    shown = prepared.shown(what)
+    what = prepared.typed or "the engine"
     if error.kind == "missing":
-        return f"{shown} has no attribute {error.name!r} ({error.message})"
+        return f"{what} has no attribute {error.name!r} ({error.message})"
     if error.type == "SyntaxError":
-        return f"{shown} does not parse: {describe(error, prepared.shown)}{newer_syntax(error, prepared)}"
+        return f"{what} does not parse: {describe(error, prepared.shown)}{newer_syntax(error, prepared)}"
     if error.kind == "returned":
-        return f"{shown}: the target is a {error.type}, not a class"
-    return f"cannot load {shown}: {describe(error, prepared.shown)}"
+        return f"{what}: the target is a {error.type}, not a class"
+    return f"cannot load {what}: {describe(error, prepared.shown)}"
 
 
 __all__ = ["DEFAULT_TIMEOUT", "NOTE", "PASS", "check_engine", "check_timeout"]

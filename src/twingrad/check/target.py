@@ -69,6 +69,7 @@ class Prepared:
     load: dict[str, str]
     originals: dict[str, str] = field(default_factory=dict)  # scratch prefix -> user's folder
     path: tuple[str, ...] = ()
+    typed: str = ""  # the file or module as the user wrote it, for messages about loading it
 
     def shown(self, reported: str) -> str:
         """A worker's path as the user knows it, relative to the current folder where it can be."""
@@ -122,20 +123,21 @@ def prepare(target: Target) -> Prepared:
         top = file.parent
         while (top / "__init__.py").is_file():  # a module of a package: copy the whole package
             top = top.parent
-        root = top if top != file.parent else file.parent
         if top != file.parent:
             package = file.relative_to(top).parts[0]
             folder = sources_of(top / package)
             return Prepared(
                 {f"engine/{package}": folder},
                 {"file": f"engine/{file.relative_to(top)}", "attribute": target.attribute},
-                {"engine": str(root)},
+                {"engine": str(top)},
+                typed=str(target.path),
             )
         folder = sources_of(file.parent)
         return Prepared(
             {"engine": folder},
             {"file": f"engine/{file.name}", "attribute": target.attribute},
             {"engine": str(folder)},
+            typed=str(target.path),
         )
     module = str(target.module)
     top = module.split(".")[0]
@@ -155,4 +157,5 @@ def prepare(target: Target) -> Prepared:
         {"module": module, "attribute": target.attribute},
         {f"modules/{name}": str(source)},
         ("modules",),
+        module,
     )

@@ -149,7 +149,7 @@ class Worker:
                 self.close()
                 raise WorkerDiedError(f"it wrote {exc}") from None
             if line is None:
-                code = self._sandbox.returncode
+                code = self._sandbox.wait(1.0)  # its output closed: it is ending, or has
                 tail = self.stderr_tail()
                 self.close()
                 raise WorkerDiedError(f"the process ended (exit code {code})" + (f": {tail}" if tail else ""))

@@ -402,7 +402,7 @@ def load(request):
                     "kind": "missing",
                     "type": "AttributeError",
                     "name": text(target["attribute"]),
-                    "message": text("defines: " + ", ".join(classes) if classes else "defines no class"),
+                    "message": text("it defines: " + ", ".join(classes) if classes else "it defines no class"),
                     "frames": [],
                 }
             )
