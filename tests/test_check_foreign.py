@@ -74,8 +74,9 @@ def twingrad_prober():
         yield session.probe
 
 
-@pytest.mark.parametrize("op", [op for op in OPS if op.arity == 1] + [op_named("mul"), op_named("pow")],
-                         ids=lambda op: op.name)
+@pytest.mark.parametrize(
+    "op", [op for op in OPS if op.arity == 1] + [op_named("mul"), op_named("pow")], ids=lambda op: op.name
+)
 def test_probes_find_nothing_wrong_with_twingrad(twingrad_prober, op) -> None:
     assert probe(twingrad_prober, op) is None
     assert probe(twingrad_prober, op, upstream=2.5) is None
@@ -133,10 +134,16 @@ def test_operators_without_their_method_are_missing_by_name(tmp_path) -> None:
         "    def backward(self):\n        self.grad = 1.0\n"
     )
     with session_for(f"{tmp_path / 'plain.py'}:Value") as session:
-        for op, args, wanted in (("sub", [{"number": 1}, {"ref": "x"}], "__rsub__"),
-                                 ("pow", [{"number": 2}, {"ref": "x"}], "__rpow__"),
-                                 ("abs", [{"ref": "x"}], "__abs__"), ("tanh", [{"ref": "x"}], "tanh")):
-            program = {"name": op, "steps": [{"let": "x", "value": 0.5}, {"let": "y", "apply": op, "args": args}]}
+        for op, args, wanted in (
+            ("sub", [{"number": 1}, {"ref": "x"}], "__rsub__"),
+            ("pow", [{"number": 2}, {"ref": "x"}], "__rpow__"),
+            ("abs", [{"ref": "x"}], "__abs__"),
+            ("tanh", [{"ref": "x"}], "tanh"),
+        ):
+            program = {
+                "name": op,
+                "steps": [{"let": "x", "value": 0.5}, {"let": "y", "apply": op, "args": args}],
+            }
             [trace] = session.run([program])
             error = trace.steps[-1].error
             assert error is not None and (error.kind, error.name) == ("missing", wanted)

@@ -50,8 +50,10 @@ def test_real_traffic_follows_the_schema_both_ways() -> None:
     with session_for(f"{ENGINES / 'variants.py'}:NoneTanh") as session:
         assert session.worker is not None
         session.worker.traffic = []
-        programs = [compile_case(CASES_BY_NAME[name]).program
-                    for name in ("seed_graph", "unary_tanh", "unary_sin", "backward_twice", "number_minus_value")]
+        programs = [
+            compile_case(CASES_BY_NAME[name]).program
+            for name in ("seed_graph", "unary_tanh", "unary_sin", "backward_twice", "number_minus_value")
+        ]
         for program in programs:
             requests.validate(request(7, "run", programs=[program]))
             session.run([program])
@@ -68,14 +70,19 @@ def test_real_traffic_follows_the_schema_both_ways() -> None:
 
 
 def _answer(**fields) -> tuple[bytes, dict]:
-    sent = request(3, "run", programs=[{"name": "p", "steps": [{"let": "a", "value": 1.0}, {"observe": "a"}]}])
+    sent = request(
+        3, "run", programs=[{"name": "p", "steps": [{"let": "a", "value": 1.0}, {"observe": "a"}]}]
+    )
     message = {"id": 3, "nonce": sent["nonce"], "type": "run", **fields}
     return json.dumps(message).encode(), sent
 
 
 def _trace(nodes: list[dict], root: int = 0) -> dict:
-    return {"name": "p", "steps": [{"ok": True, "node": 0}, {"ok": True}],
-            "observations": [{"root": root, "nodes": nodes}]}
+    return {
+        "name": "p",
+        "steps": [{"ok": True, "node": 0}, {"ok": True}],
+        "observations": [{"root": root, "nodes": nodes}],
+    }
 
 
 def _node(i: int, inputs: list[int] = (), data: object = 1.0) -> dict:  # type: ignore[assignment]
@@ -99,10 +106,20 @@ def test_a_well_formed_answer_reads_into_typed_traces() -> None:
         ([_trace([_node(0, data=True)])], "data: expected a number"),
         ([_trace([_node(0)], root=4)], "root: node 4 is not in this observation"),
         ([{"name": "q", "steps": [], "observations": []}], "expected the trace of 'p'"),
-        ([{"name": "p", "steps": [{"ok": True, "node": 0}], "observations": []}],
-         "1 of 2 steps answered, and none failed"),
-        ([{"name": "p", "steps": [{"ok": False, "error": {"kind": "exploded", "type": "X", "message": ""}}],
-           "observations": []}], "kind: expected one of missing, raised, returned, unreadable"),
+        (
+            [{"name": "p", "steps": [{"ok": True, "node": 0}], "observations": []}],
+            "1 of 2 steps answered, and none failed",
+        ),
+        (
+            [
+                {
+                    "name": "p",
+                    "steps": [{"ok": False, "error": {"kind": "exploded", "type": "X", "message": ""}}],
+                    "observations": [],
+                }
+            ],
+            "kind: expected one of missing, raised, returned, unreadable",
+        ),
     ],
 )
 def test_malformed_answers_are_refused_with_their_place(traces: list, words: str) -> None:
@@ -131,7 +148,9 @@ def test_the_worker_runs_under_other_pythons(version: str) -> None:
     assert python.exists(), f"pyenv's Python {version} is part of this machine's set-up"
     with Worker(python_command(str(python))) as worker:
         assert worker.start().version == version
-    run = check_engine("micrograd.engine:Value", python=str(python), only=["seed_graph", "unary_tanh", "backward_twice"])
+    run = check_engine(
+        "micrograd.engine:Value", python=str(python), only=["seed_graph", "unary_tanh", "backward_twice"]
+    )
     assert [r.status for r in run.results] == ["pass", "unsupported", "note"]
 
 
@@ -169,7 +188,8 @@ def test_a_wrong_javascript_derivative_is_named(tmp_path: Path) -> None:
 
 def test_conformance_names_what_a_broken_adapter_gets_wrong(tmp_path: Path) -> None:
     adapter = tmp_path / "adapter.py"
-    adapter.write_text(textwrap.dedent("""
+    adapter.write_text(
+        textwrap.dedent("""
         import json, sys
         for line in sys.stdin:
             request = json.loads(line)
@@ -183,7 +203,8 @@ def test_conformance_names_what_a_broken_adapter_gets_wrong(tmp_path: Path) -> N
                 answer["traces"] = [{"name": p["name"], "steps": [], "observations": [], "extra": 1}
                                     for p in request["programs"]]
             print(json.dumps(answer), flush=True)
-    """))
+    """)
+    )
     problems = conformance(f"{sys.executable} {adapter}", 10.0)
     assert problems and "unexpected 'extra'" in problems[0]
     assert problems[0].startswith("run 'probe")

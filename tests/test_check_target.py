@@ -58,8 +58,11 @@ def test_a_module_of_a_package_is_loaded_as_part_of_it(tmp_path: Path) -> None:
     package = tmp_path / "mygrad"
     package.mkdir()
     (package / "__init__.py").write_text("from .engine import Value\n")
-    (package / "engine.py").write_text((ENGINES / "reference.py").read_text().replace(
-        "import math", "import math\nfrom . import helpers  # a relative import: needs the package"))
+    (package / "engine.py").write_text(
+        (ENGINES / "reference.py")
+        .read_text()
+        .replace("import math", "import math\nfrom . import helpers  # a relative import: needs the package")
+    )
     (package / "helpers.py").write_text("HELP = 1\n")
     assert _loads(f"{package / 'engine.py'}:Value")
     prepared = prepare(parse(f"{package / 'engine.py'}:Value"))
@@ -79,20 +82,33 @@ def _file(tmp_path: Path, source: str) -> str:
         ("class Value: pass\n", "Valeu", "has no attribute 'Valeu' (it defines: Value)"),
         ("x = 1\n", "Value", "has no attribute 'Value' (it defines no class)"),
         ("class Value(:\n", "Value", "does not parse: SyntaxError: "),
-        ("import math\nraise RuntimeError('boom')\n", "Value",
-         "RuntimeError: boom (engine.py:2 in <module>)"),
+        (
+            "import math\nraise RuntimeError('boom')\n",
+            "Value",
+            "RuntimeError: boom (engine.py:2 in <module>)",
+        ),
         ("import sys\nsys.exit(3)\n", "Value", "SystemExit: 3"),
         ("Value = 3\n", "Value", "the target is a int, not a class"),
-        ("class Value:\n    def __init__(self, data, label): pass\n", "Value",
-         "TypeError: Value.__init__() missing 1 required positional argument: 'label'"),
-        ("class Value:\n    def __init__(self, data): self.data = data\n", "Value",
-         "Value(2.0) has no backward method (looked for backward, backprop"),
-        ("class Value:\n    def __init__(self, data): self.d = data\n    def backward(self): pass\n", "Value",
-         "Value(2.0) keeps 2.0 in none of the attributes data, val, value"),
+        (
+            "class Value:\n    def __init__(self, data, label): pass\n",
+            "Value",
+            "TypeError: Value.__init__() missing 1 required positional argument: 'label'",
+        ),
+        (
+            "class Value:\n    def __init__(self, data): self.data = data\n",
+            "Value",
+            "Value(2.0) has no backward method (looked for backward, backprop",
+        ),
+        (
+            "class Value:\n    def __init__(self, data): self.d = data\n    def backward(self): pass\n",
+            "Value",
+            "Value(2.0) keeps 2.0 in none of the attributes data, val, value",
+        ),
     ],
 )
-def test_what_cannot_be_loaded_says_why_in_one_line(tmp_path: Path, source: str, attribute: str,
-                                                     message: str) -> None:
+def test_what_cannot_be_loaded_says_why_in_one_line(
+    tmp_path: Path, source: str, attribute: str, message: str
+) -> None:
     with pytest.raises(TargetError) as caught:
         check_engine(f"{_file(tmp_path, source)}:{attribute}", only=["seed_graph"])
     assert message in str(caught.value)
@@ -109,7 +125,10 @@ def test_missing_file_and_module() -> None:
 def test_syntax_of_a_newer_python_is_named(tmp_path: Path) -> None:
     engine = _file(tmp_path, 'names = ["a"]\nshown = f"{", ".join(names)}"\nclass Value: pass\n')
     with pytest.raises(TargetError) as caught:
-        check_engine(f"{engine}:Value", only=["seed_graph"],
-                     python=str(Path.home() / ".pyenv/versions/3.8.18/bin/python"))
+        check_engine(
+            f"{engine}:Value",
+            only=["seed_graph"],
+            python=str(Path.home() / ".pyenv/versions/3.8.18/bin/python"),
+        )
     assert "does not parse" in str(caught.value)
     assert "needs Python 3.12" in str(caught.value) or "parses it" in str(caught.value)

@@ -10,7 +10,6 @@ sandbox's own guarantees (files, processes, network, memory) are tested in
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -26,10 +25,10 @@ from twingrad.cli import main
 ENGINES = Path(__file__).parent / "engines"
 TWINGRAD = Path(sys.executable).with_name("twingrad")
 QUICK = ["seed_graph", "reuse_a_plus_a", "unary_tanh"]
-WRONG_TANH = '''
+WRONG_TANH = """
 class Wrong(Value):
     local = {**Value.local, "tanh": lambda x, out: 1 - out}  # the real bug: the square forgotten
-'''
+"""
 
 
 def _engine(folder: Path, attack: str, name: str = "Hostile", base: str = "Wrong") -> str:
@@ -51,7 +50,9 @@ def _tanh_named(run) -> None:
 
 
 def test_patching_twingrad_and_torch_at_import_changes_nothing(tmp_path: Path) -> None:
-    target = _engine(tmp_path, """
+    target = _engine(
+        tmp_path,
+        """
         try:  # loosen the judge's tolerances, and give torch the same wrong derivative
             import twingrad.parity.tolerances as tolerances
             tolerances.DEFAULT_RTOL = 1e9
@@ -62,13 +63,16 @@ def test_patching_twingrad_and_torch_at_import_changes_nothing(tmp_path: Path) -
             torch.Tensor.tanh = lambda self: self
         except Exception:
             pass
-    """)
+    """,
+    )
     _tanh_named(check_engine(target, only=QUICK))
 
 
 def test_answers_forged_on_every_descriptor_at_import_are_discarded(tmp_path: Path) -> None:
     forged = json.dumps({"id": 1, "nonce": "0" * 24, "type": "run", "traces": []})
-    target = _engine(tmp_path, f"""
+    target = _engine(
+        tmp_path,
+        f"""
         import os
         for fd in range(3, 64):  # the protocol pipe is one of these (found through /proc/self/fd)
             try:
@@ -77,12 +81,15 @@ def test_answers_forged_on_every_descriptor_at_import_are_discarded(tmp_path: Pa
                 pass
         for fd in (1, 2):
             os.write(fd, {forged!r}.encode() + b"\\n")
-    """)
+    """,
+    )
     _tanh_named(check_engine(target, only=QUICK))
 
 
 def test_a_backward_that_searches_the_stack_for_the_reference_finds_none(tmp_path: Path) -> None:
-    target = _engine(tmp_path, """
+    target = _engine(
+        tmp_path,
+        """
         import sys
 
         class Hostile(Wrong):
@@ -94,12 +101,15 @@ def test_a_backward_that_searches_the_stack_for_the_reference_finds_none(tmp_pat
                         if "torch" in key or "reference" in key:
                             self.grad = value
                     frame = frame.f_back
-    """)
+    """,
+    )
     _tanh_named(check_engine(target, only=QUICK))
 
 
 def test_exceptions_raised_from_a_label_setter_are_not_verdicts(tmp_path: Path) -> None:
-    target = _engine(tmp_path, """
+    target = _engine(
+        tmp_path,
+        """
         class Hostile(Wrong):
             @property
             def label(self):
@@ -108,7 +118,8 @@ def test_exceptions_raised_from_a_label_setter_are_not_verdicts(tmp_path: Path) 
             @label.setter
             def label(self, value):
                 raise SystemExit(0)  # or anything the checker might mistake for its own signal
-    """)
+    """,
+    )
     _tanh_named(check_engine(target, only=QUICK))
 
 
@@ -119,8 +130,13 @@ def test_a_torch_module_in_the_working_folder_is_never_imported(tmp_path: Path) 
     (here / "torch.py").write_text(f"open({str(marker)!r}, 'w').close()\nraise SystemExit(0)\n")
     target = _engine(tmp_path / "engine", "")
     report = tmp_path / "report.json"
-    done = subprocess.run([str(TWINGRAD), "check", target, "--only", ",".join(QUICK), "--json", str(report)],
-                          cwd=here, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [str(TWINGRAD), "check", target, "--only", ",".join(QUICK), "--json", str(report)],
+        cwd=here,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     tanh = next(c for c in json.loads(report.read_text())["cases"] if c["name"] == "unary_tanh")
     assert tanh["status"] == "fail" and "tanh is wrong on its own" in tanh["detail"]
@@ -128,7 +144,8 @@ def test_a_torch_module_in_the_working_folder_is_never_imported(tmp_path: Path) 
 
 
 def test_an_engine_without_any_operator_is_not_ok(tmp_path: Path) -> None:
-    (tmp_path / "bare.py").write_text(textwrap.dedent("""
+    (tmp_path / "bare.py").write_text(
+        textwrap.dedent("""
         class Value:
             def __init__(self, data):
                 self.data = data
@@ -136,7 +153,8 @@ def test_an_engine_without_any_operator_is_not_ok(tmp_path: Path) -> None:
 
             def backward(self):
                 self.grad = 1.0
-    """))
+    """)
+    )
     run = check_engine(f"{tmp_path / 'bare.py'}:Value")
     assert run.summary["unsupported"] == len(run.results)
     assert not run.ok and run.exit_code == 1
@@ -144,8 +162,9 @@ def test_an_engine_without_any_operator_is_not_ok(tmp_path: Path) -> None:
 
 
 def test_required_ops_that_are_unsupported_fail_the_run() -> None:
-    run = check_engine("micrograd.engine:Value", only=["seed_graph", "unary_tanh", "unary_exp"],
-                       require=["tanh"])
+    run = check_engine(
+        "micrograd.engine:Value", only=["seed_graph", "unary_tanh", "unary_exp"], require=["tanh"]
+    )
     assert run.result("unary_tanh").status == "fail"
     assert "required (--require)" in run.result("unary_tanh").detail
     assert run.result("unary_exp").status == "unsupported"
@@ -155,11 +174,14 @@ def test_required_ops_that_are_unsupported_fail_the_run() -> None:
 
 
 def test_control_characters_from_the_engine_never_reach_the_terminal(tmp_path: Path, capsys) -> None:
-    target = _engine(tmp_path, """
+    target = _engine(
+        tmp_path,
+        """
         class Hostile(Wrong):
             def exp(self):
                 raise ValueError("\\x1b[2J\\x1b[32mOK all cases pass\\x1b[0m\\r")
-    """)
+    """,
+    )
     code = main(["check", target, "--only", "unary_exp,unary_tanh"])
     out = capsys.readouterr().out
     assert code == 1
@@ -196,7 +218,9 @@ def test_prints_of_the_engine_do_not_disturb_the_protocol() -> None:
 
 
 def test_a_stderr_flood_is_that_cases_error_and_the_run_goes_on(tmp_path: Path) -> None:
-    target = _engine(tmp_path, """
+    target = _engine(
+        tmp_path,
+        """
         import sys
 
         class Hostile(Wrong):
@@ -205,7 +229,8 @@ def test_a_stderr_flood_is_that_cases_error_and_the_run_goes_on(tmp_path: Path) 
                 for _ in range(64):  # 64 MiB of output, far past what the checker keeps
                     sys.stderr.write(chunk)
                 return super().exp()
-    """)
+    """,
+    )
     run = check_engine(target, only=["seed_graph", "unary_exp", "unary_tanh"])
     assert run.result("unary_exp").status == "error"
     assert "printed more than" in run.result("unary_exp").detail
@@ -237,15 +262,19 @@ def test_a_notebook_class_is_sent_as_the_cells_that_define_it(monkeypatch: pytes
     """In Jupyter, ``In`` holds the cells run so far; the class's cells go to the worker as source,
     so whatever the class does at definition time happens there, never in this process."""
     main_module = sys.modules["__main__"]
-    cells = ["import math", (ENGINES / "reference.py").read_text(),
-             "%matplotlib inline\nimport os\n"
-             "class Mine(Value):\n"
-             "    def accumulate(self, g):\n"
-             "        self.grad = g  # = where += belongs\n", "run = check_engine(Mine)"]
+    cells = [
+        "import math",
+        (ENGINES / "reference.py").read_text(),
+        "%matplotlib inline\nimport os\n"
+        "class Mine(Value):\n"
+        "    def accumulate(self, g):\n"
+        "        self.grad = g  # = where += belongs\n",
+        "run = check_engine(Mine)",
+    ]
     monkeypatch.setattr(main_module, "In", cells, raising=False)
     namespace: dict = {"__name__": "__main__"}
-    exec(cells[1], namespace)  # noqa: S102 -- defining the class here only, as the notebook did
-    exec(cells[2].split("\n", 1)[1], namespace)  # noqa: S102
+    exec(cells[1], namespace)
+    exec(cells[2].split("\n", 1)[1], namespace)
     mine = namespace["Mine"]
     assert mine.__module__ == "__main__" and spec_of(mine) is None
     run = check_engine(mine, only=["seed_graph", "reuse_a_plus_a"], draw=True)
@@ -258,29 +287,38 @@ def test_a_notebook_class_is_sent_as_the_cells_that_define_it(monkeypatch: pytes
 
 def test_an_engine_that_hides_its_graph_is_still_checked_by_its_numbers(tmp_path: Path) -> None:
     (tmp_path / "reference.py").write_text((ENGINES / "reference.py").read_text())
-    (tmp_path / "opaque.py").write_text(textwrap.dedent("""
+    (tmp_path / "opaque.py").write_text(
+        textwrap.dedent("""
         from reference import Value
 
         class Opaque(Value):
             edges = "_kids"  # an attribute no checker guesses, holding a node's inputs privately
             def accumulate(self, g):
                 self.grad = g
-    """))
-    run = check_engine(f"{tmp_path / 'opaque.py'}:Opaque", only=["seed_graph", "reuse_a_plus_a"],
-                       spellings={"inputs": "nothing_here"})
+    """)
+    )
+    run = check_engine(
+        f"{tmp_path / 'opaque.py'}:Opaque",
+        only=["seed_graph", "reuse_a_plus_a"],
+        spellings={"inputs": "nothing_here"},
+    )
     assert run.result("seed_graph").status == "pass"
     verdict = run.result("reuse_a_plus_a")
     assert verdict.status == "fail"
     assert verdict.mismatch is not None and (verdict.mismatch.engine, verdict.mismatch.torch) == (1.0, 2.0)
 
 
-def test_the_worker_runs_in_a_scratch_folder_with_a_scrubbed_environment(tmp_path: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_worker_runs_in_a_scratch_folder_with_a_scrubbed_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TWINGRAD_TEST_SECRET", "hunter2")
     monkeypatch.chdir(tmp_path)
-    target = _engine(tmp_path / "engine", f"""
+    target = _engine(
+        tmp_path / "engine",
+        f"""
         import os, sys
         if os.environ.get("TWINGRAD_TEST_SECRET") or os.getcwd() == {str(tmp_path)!r} or "" in sys.path:
             raise RuntimeError("the worker sees the caller's environment or folder")
-    """)
+    """,
+    )
     _tanh_named(check_engine(target, only=["unary_tanh"]))

@@ -197,7 +197,7 @@ class Engine:
             try:  # no label of its own: give nodes one where the class lets us, for readable reports
                 leaf.label = ""
                 self.spellings["label"] = "label"
-            except BaseException:  # noqa: BLE001 -- __slots__ without it, or a property that refuses
+            except BaseException:
                 pass
         if self.spellings["backward"] is None:
             raise Failure(
@@ -402,7 +402,9 @@ def load(request):
                     "kind": "missing",
                     "type": "AttributeError",
                     "name": text(target["attribute"]),
-                    "message": text("it defines: " + ", ".join(classes) if classes else "it defines no class"),
+                    "message": text(
+                        "it defines: " + ", ".join(classes) if classes else "it defines no class"
+                    ),
                     "frames": [],
                 }
             )
