@@ -28,7 +28,7 @@ from .failures import PathShower, declines, describe, innermost, place
 from .foreign import resolve_foreign
 from .locate import Evidence, Location, locate
 from .probes import Finding, Prober
-from .programs import CaseProgram
+from .programs import NUDGE_STEP, CaseProgram
 from .protocol import EngineInfo, Trace
 from .result import ERROR, FAIL, PASS, UNSUPPORTED, CaseResult, Drawing, Mismatch, SourceLine
 from .traced import rebuild
@@ -71,7 +71,9 @@ class Judge:
                 ),
             )
             return result
-        nudged = rebuild(trace.observations[1], rank)[ids[program.nudged_output]]  # type: ignore[index]
+        second = rebuild(trace.observations[1], rank)
+        nudged = second[ids[program.nudged_output]]  # type: ignore[index]
+        moved = [second[ids[f"{n}'"]] for n in case.input_names]  # type: ignore[index]
         checked = judge_run(
             _reference(case.name),
             inputs,
@@ -93,11 +95,14 @@ class Judge:
         if checked.ok:
             result.detail = _agreement(case.kind, checked)
             return result
-        evidence = Evidence(self.engine.name, case, inputs, out, nudged, self.graph_visible, self.prober)
+        evidence = Evidence(
+            self.engine.name, case, inputs, out, nudged, moved, NUDGE_STEP, self.graph_visible, self.prober
+        )
         found = locate(evidence, checked)
         result.status, result.detail, result.mismatch = FAIL, found.detail, found.mismatch
         if found.finding is not None:
             result.source = self._defined(found.finding.op, found.finding.reflected)
+            result.misconception = found.finding.misconception
         if self.draw and found.report is not None:
             result.svg, note = _drawing(found)
             result.detail += note

@@ -58,6 +58,8 @@ class Evidence:
     inputs: Sequence[Any]  # the input nodes after the first backward() (traced)
     out: Any  # the output node
     nudged_out: Any | None  # the output of the nudged run, with its own graph
+    nudged_inputs: Sequence[Any]  # its inputs: x + step * x.grad, as the engine made them
+    step: float
     graph_visible: bool  # the worker could read the nodes' inputs
     prober: Prober
 
@@ -151,6 +153,13 @@ def _in_graph(ev: Evidence, report: ParityReport, fallback: Mismatch | None) -> 
 
 def _after_nudge(ev: Evidence, fallback: Mismatch | None) -> Location:
     """Output and gradients agree, the nudged output does not: look at the nudged run."""
+    for name, x, moved in zip(ev.case.input_names, ev.inputs, ev.nudged_inputs):
+        expected = float(x.data) + ev.step * float(x.grad)
+        if float(moved.data) != expected:
+            return Location(
+                Mismatch(name, "data", float(moved.data), expected),
+                f"after the nudge, {_stored(ev.engine, expected, float(moved.data))}",
+            )
     if ev.nudged_out is None or not ev.graph_visible:
         return _by_probes(ev, fallback, "only the output after the nudge differs")
     try:

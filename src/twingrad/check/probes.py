@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ..ops import Op, op_named
 from ..parity.tolerances import DEFAULT_RTOL, Tolerance
 from .failures import declines
+from .misconceptions import name_misconception
 from .programs import ProbeProgram, probe_program, spellings
 from .protocol import Trace
 
@@ -36,9 +37,11 @@ class Finding:
     kind: str  # "type", "data", "grad", "precision" or "raises"
     composite: bool = False  # the engine builds this op from others (micrograd's x - y)
     reflected: bool = False  # a number on the left: the engine's reflected method ran
+    misconception: str | None = None  # the common wrong form the numbers match, in words
 
     def __str__(self) -> str:
-        return f"`{self.spelled}` {self.problem}"
+        text = f"`{self.spelled}` {self.problem}"
+        return f"{text}: {self.misconception}" if self.misconception else text
 
 
 def close(x: float, y: float, rtol: float = DEFAULT_RTOL) -> bool:
@@ -106,6 +109,13 @@ def judge_probe(probe: ProbeProgram, trace: Trace) -> Finding | None:
     if not close(out.data, want):
         mine, torch_s = shown(out.data, want)
         tiny = _precision(out.data, want)
+        why = (
+            None
+            if tiny
+            else name_misconception(
+                op.name, probe.points, want, [out.data], [want], quantity="data", reflected=reflected
+            )
+        )
         return Finding(
             op,
             spelled,
@@ -113,9 +123,22 @@ def judge_probe(probe: ProbeProgram, trace: Trace) -> Finding | None:
             "precision" if tiny else "data",
             composite,
             reflected,
+            why,
         )
     scale = 1.0 if probe.upstream is None else probe.upstream
     values = [name for name, is_value in zip(("x", "y"), probe.as_value) if is_value]
+    got_grads = [graph[ids[name]].grad for name in values]  # type: ignore[index]
+    why = None
+    if probe.upstream is None and None not in got_grads:
+        why = name_misconception(
+            op.name,
+            probe.points,
+            want,
+            got_grads,
+            want_grads,  # type: ignore[arg-type]
+            quantity="grad",
+            reflected=reflected,
+        )
     for name, want_grad in zip(values, want_grads):
         got = graph[ids[name]].grad  # type: ignore[index]
         if got is not None and close(got, want_grad * scale):
@@ -135,7 +158,13 @@ def judge_probe(probe: ProbeProgram, trace: Trace) -> Finding | None:
         at = ", ".join(f"{n}={p:.6g}" for n, p, v in zip(("x", "y"), probe.points, probe.as_value) if v)
         tiny = _precision(got, want_grad * scale)
         return Finding(
-            op, spelled, f"{problem} (at {at}){tiny}", "precision" if tiny else "grad", composite, reflected
+            op,
+            spelled,
+            f"{problem} (at {at}){tiny}",
+            "precision" if tiny else "grad",
+            composite,
+            reflected,
+            None if tiny else why,
         )
     return None
 
