@@ -40,7 +40,8 @@ def newer_syntax(error: Any, prepared: Any) -> str:
         else ""
     )
     if _NESTED_QUOTES.search(line):
-        return " (quotes inside an f-string that match its own need Python 3.12; check with --python pointing at one)"
+        return (" (quotes inside an f-string that match its own need Python 3.12; "
+                "check with --python pointing at one)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

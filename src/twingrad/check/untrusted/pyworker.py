@@ -453,7 +453,7 @@ class Run:
             except Failure as failure:
                 self.steps.append({"ok": False, "error": failure.error})
                 break
-            except (KeyError, IndexError, TypeError, ValueError) as exc:  # a program this worker cannot follow
+            except (KeyError, IndexError, TypeError, ValueError) as exc:  # a program it cannot follow
                 error = {"kind": "raised", "type": "ProtocolError", "message": text(repr(exc)), "frames": []}
                 self.steps.append({"ok": False, "error": error})
                 break
