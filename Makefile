@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed
 # the stored one; the sanitize file masks only memory addresses and graphviz's version line.
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: install dot demo test lint bench notebooks clean
+.PHONY: install dot demo test lint bench notebooks reference clean
 
 install: $(STAMP) dot
 
@@ -63,6 +63,10 @@ bench: install
 	  --chart $(BENCH_RESULTS)/bench.png > $(BENCH_RESULTS)/table.txt
 	$(PY) -m benchmarks.alone >> $(BENCH_RESULTS)/table.txt
 	@cat $(BENCH_RESULTS)/table.txt
+
+# torch's numbers for every case of twingrad check, recorded (a test requires them to be current).
+reference: install
+	$(PY) -m twingrad.check.reference
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -15,13 +15,12 @@ with nothing of the engine's code in this process:
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..ops import Op, op_named
-from ..parity.function import FunctionReport, judge_run, start_report
+from ..parity.function import FunctionReport, judge_run
 from ..parity.tolerances import Tolerance
 from .conventions import backward_twice
 from .failures import PathShower, declines, describe, innermost, place
@@ -186,28 +185,13 @@ def _spelled(program: CaseProgram, step: dict[str, Any], depth: int = 0) -> str:
     return op.format(*(operand(a) for a in step["args"]))
 
 
-@functools.cache
-def _torch_side(name: str) -> tuple[float, tuple[float, ...], float]:
-    """torch's output, input gradients and nudged output for a case: computed once per process."""
-    from .cases import CASES_BY_NAME
-    from .programs import NUDGE_STEP
-
-    case = CASES_BY_NAME[name]
-
-    def by_name(**values: Any) -> Any:
-        return case.fn(*values.values())  # the inputs keep the case's names in the reports
-
-    report = start_report(by_name, case.input_names, case.inputs, True, NUDGE_STEP, case.name)
-    assert report.torch_before is not None and report.torch_after is not None
-    return report.torch_before, tuple(report.torch_grads), report.torch_after
-
-
 def _reference(name: str) -> FunctionReport:
+    """A report holding torch's side of the case, for `judge_run` to fill in the engine's."""
     from .cases import CASES_BY_NAME
-    from .programs import NUDGE_STEP
+    from .reference import torch_side
 
     case = CASES_BY_NAME[name]
-    before, grads, after = _torch_side(name)
+    before, grads, after = torch_side(name)
     report = FunctionReport(name, dict(zip(case.input_names, case.inputs)), PASS, "", step=NUDGE_STEP)
     report.torch_before, report.torch_grads, report.torch_after = before, list(grads), after
     report.torch_predicted = NUDGE_STEP * sum(g * g for g in grads)

@@ -150,11 +150,11 @@ def check_engine(
                 result.detail = f"required (--require), but unsupported: {result.detail}"
             notify(case, result)
             results.append(result)
-        import torch
+        from .reference import torch_version
 
         return CheckRun(
             shown,
-            torch.__version__,
+            torch_version(),
             results,
             time.perf_counter() - began,
             reading=_reading(info),
