@@ -23,7 +23,9 @@ def test_every_recorded_number_is_what_torch_computes_now(case) -> None:
     before, grads, after = reference.compute(case.name)
     recorded = reference.torch_side(case.name)
     computed = (before, grads, after)
-    for mine, theirs in zip((recorded[0], *recorded[1], recorded[2]), (computed[0], *computed[1], computed[2])):
+    for mine, theirs in zip(
+        (recorded[0], *recorded[1], recorded[2]), (computed[0], *computed[1], computed[2])
+    ):
         assert mine == theirs or (math.isnan(mine) and math.isnan(theirs))
 
 
