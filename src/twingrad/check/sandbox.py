@@ -32,11 +32,17 @@ class SandboxOverflow(Exception):  # noqa: N818 -- provisional
 
 class Sandbox:
     def __init__(
-        self, argv: Sequence[str], *, limits: Limits = Limits(), copy_in: Mapping[str, Path] | None = None
+        self,
+        argv: Sequence[str],
+        *,
+        limits: Limits = Limits(),
+        copy_in: Mapping[str, Path] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.argv = list(argv)
         self.limits = limits
         self.copy_in = dict(copy_in or {})
+        self.env = dict(env or {})
         self.scratch = Path(tempfile.mkdtemp(prefix="twingrad-worker-"))
         self.applied: dict[str, str] = {"user": "unchanged"}
         self._process: subprocess.Popen[bytes] | None = None
@@ -62,7 +68,7 @@ class Sandbox:
             else:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, target)
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(self.scratch), "LANG": "C.UTF-8"}
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(self.scratch), "LANG": "C.UTF-8", **self.env}
         self._process = subprocess.Popen(
             self.argv,
             stdin=subprocess.PIPE,

@@ -48,10 +48,17 @@ class WorkerDiedError(Exception):
     """The worker process ended (or flooded its output) in the middle of a request."""
 
 
+# The Python worker's environment (the sandbox gives it nothing of the caller's): a fixed hash
+# seed, so that an engine keeping nodes in sets walks them in the same order on every run.
+PYTHON_ENV = {"PYTHONHASHSEED": "0", "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1",
+              "PYTHONSAFEPATH": "1", "PYTHONIOENCODING": "utf-8"}
+
+
 def python_command(python: str | None = None) -> list[str]:
-    """The Python worker under ``python`` (default: this interpreter), isolated from the caller's
-    environment (-I: no PYTHON* variables, no user site, no script or working folder on sys.path)."""
-    return [python or sys.executable, "-I", PYWORKER.name]
+    """The Python worker under ``python`` (default: this interpreter). Not -I, which would ignore
+    PYTHONHASHSEED: the environment is the sandbox's own (`PYTHON_ENV`), and the worker takes its
+    own folder off sys.path where PYTHONSAFEPATH (3.11+) does not."""
+    return [python or sys.executable, "-s", PYWORKER.name]
 
 
 def exec_command(command: str) -> list[str]:
@@ -82,7 +89,8 @@ class Worker:
         files = dict(copy_in or {})
         if command is None or self.command[-1] == PYWORKER.name:
             files[PYWORKER.name] = PYWORKER
-        self._sandbox = Sandbox(self.command, limits=limits or Limits(), copy_in=files)
+        env = PYTHON_ENV if files.get(PYWORKER.name) == PYWORKER else {}
+        self._sandbox = Sandbox(self.command, limits=limits or Limits(), copy_in=files, env=env)
         self._requests = 0
         self.info: WorkerInfo | None = None
         self.traffic: list[bytes] | None = None  # every line received, when a caller wants to see them

@@ -1,6 +1,6 @@
 """twingrad's worker for Python engines: protocol version 1 (docs/protocol.md).
 
-Run as ``python -I pyworker.py`` inside the sandbox, under any Python from 3.8 on: the
+Run as ``python -s pyworker.py`` inside the sandbox, under any Python from 3.8 on: the
 standard library only, and no twingrad. It loads the learner's engine, runs the programs
 it is sent, and answers with numbers and the graphs it sees. It judges nothing: whatever
 it says, the parent validates and compares with its own torch reference.
@@ -590,9 +590,45 @@ class Run:
 # -- the conversation --------------------------------------------------------------------------------
 
 
+class Requests:
+    """The request lines, read into one buffer that grows with the longest line only.
+
+    A pipe hands over a long request in chunks whose sizes depend on timing; reading them
+    through a growing buffer (not a list of chunks joined) keeps this process's memory, and
+    so the addresses of the engine's objects, the same whatever the timing.
+    """
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.buffer = bytearray(1 << 20)
+        self.filled = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        start = 0
+        while True:
+            end = self.buffer.find(b"\n", start, self.filled)
+            if end >= 0:
+                line = bytes(self.buffer[:end])
+                rest = self.filled - end - 1
+                self.buffer[:rest] = self.buffer[end + 1 : self.filled]
+                self.filled = rest
+                return line
+            start = self.filled
+            if self.filled == len(self.buffer):
+                self.buffer.extend(bytes(len(self.buffer)))  # doubles: depends on the line's size alone
+            with memoryview(self.buffer) as view:
+                count = os.readv(self.fd, [view[self.filled :]])
+            if count == 0:
+                raise StopIteration
+            self.filled += count
+
+
 def take_channel():
     """Keep the protocol's pipes for this file: the engine's prints go to stderr, its stdin is empty."""
-    requests = os.fdopen(os.dup(0), "rb")
+    requests = Requests(os.dup(0))
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     empty = os.open(os.devnull, os.O_RDONLY)
@@ -601,7 +637,35 @@ def take_channel():
     return requests, answers
 
 
+ADDR_NO_RANDOMIZE = 0x0040000
+
+
+def stable_addresses():
+    """Run this worker with address-space randomisation off, where Linux allows it.
+
+    An engine that keeps nodes in a set walks them in an order set by their addresses; with
+    the same requests, a worker without randomisation makes the same objects at the same
+    addresses, so such an engine computes -- and its report reads -- the same on every run.
+    The switch needs a fresh exec of this file, once, before the protocol starts.
+    """
+    if not sys.platform.startswith("linux") or os.environ.get("TWINGRAD_WORKER_STABLE"):
+        return
+    try:
+        import ctypes
+
+        personality = ctypes.CDLL(None, use_errno=True).personality
+        current = personality(0xFFFFFFFF)
+        if current == -1 or current & ADDR_NO_RANDOMIZE or personality(current | ADDR_NO_RANDOMIZE) == -1:
+            return
+    except Exception:
+        return
+    os.environ["TWINGRAD_WORKER_STABLE"] = "1"
+    os.execv(sys.executable, [sys.executable, "-s", HERE])
+
+
 def serve():
+    here = os.path.dirname(HERE)
+    sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != here]  # nothing of ours to import
     requests, answers = take_channel()
     engine = None
 
@@ -652,6 +716,7 @@ def serve():
 
 
 if __name__ == "__main__":
+    stable_addresses()
     serve()
     # The engine may have started threads or left atexit hooks; nothing of it may delay the end.
     sys.stdout.flush()
