@@ -152,7 +152,7 @@ def test_json_follows_the_schema(twingrad_check) -> None:
     assert report["torch_version"] == torch.__version__
     assert report["summary"] == {"fail": 1, "error": 0, "timeout": 0, "pass": 1, "note": 0, "unsupported": 1}
     for case in report["cases"]:
-        assert set(case) == {"name", "ops", "status", "detail", "mismatch"}
+        assert set(case) == {"name", "ops", "status", "detail", "mismatch", "source", "misconception"}
         assert case["status"] in {"pass", "fail", "error", "timeout", "unsupported", "note"}
         if case["mismatch"] is not None:
             assert set(case["mismatch"]) == {"where", "quantity", "engine", "torch"}

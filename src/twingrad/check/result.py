@@ -51,6 +51,18 @@ def _json_number(x: float | str | None) -> float | str | None:
     return x
 
 
+@dataclass(frozen=True)
+class SourceLine:
+    """A place in the engine's source: where the culprit op is defined or the error was raised."""
+
+    file: str  # as shown to the user
+    line: int
+    function: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
 @dataclass
 class CaseResult:
     name: str
@@ -59,6 +71,8 @@ class CaseResult:
     detail: str = ""
     mismatch: Mismatch | None = None
     svg: Drawing | None = field(default=None, repr=False)  # the graph with the culprit in red
+    source: SourceLine | None = None
+    misconception: str | None = None
     seconds: float = field(default=0.0, repr=False)  # kept out of reprs: they must be reproducible
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,6 +83,11 @@ class CaseResult:
             "status": self.status,
             "detail": self.detail,
             "mismatch": self.mismatch.to_dict() if self.mismatch else None,
+            "source": (
+                {"file": self.source.file, "line": self.source.line, "function": self.source.function}
+                if self.source else None
+            ),
+            "misconception": self.misconception,
         }
 
     @classmethod
