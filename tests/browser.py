@@ -14,6 +14,7 @@ Where Chromium is: ``$TWINGRAD_CHROMIUM``, else the first of `CANDIDATES` on the
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -145,10 +146,8 @@ def open_page(url: str, *, expression: str, screenshot: Path | None = None, widt
         try:
             return _visit(pipe, url, expression, screenshot, width, timeout)
         finally:
-            try:
+            with contextlib.suppress(OSError, RuntimeError, TimeoutError):  # it may be gone already
                 pipe.send("Browser.close", timeout=5)
-            except (OSError, RuntimeError, TimeoutError):
-                pass
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:

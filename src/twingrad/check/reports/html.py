@@ -27,7 +27,8 @@ body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 70em;
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; width: 100%; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
-td.detail, p.detail { white-space: pre-wrap; overflow-wrap: anywhere; font-family: ui-monospace, monospace; font-size: 90%; }
+td.detail, p.detail { white-space: pre-wrap; overflow-wrap: anywhere; font-size: 90%;
+  font-family: ui-monospace, monospace; }
 .v-OK, .v-pass { color: #08722e; font-weight: bold; }
 .v-FAIL, .v-fail, .v-error, .v-timeout { color: #b00020; font-weight: bold; }
 .v-cannot-load { color: #8a1f8a; font-weight: bold; }
