@@ -38,7 +38,7 @@ def refuse_unless_replaceable(path: str | os.PathLike[str]) -> Path:
     target = Path(path)
     try:
         mode = target.lstat().st_mode
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # nothing there to destroy; the write says why
         return target
     kind = _kind(mode)
     if kind is not None:

@@ -80,15 +80,15 @@ def _check_outputs(args: argparse.Namespace) -> None:
         if value is None:
             continue
         path = Path(value)
-        try:
-            refuse_unless_replaceable(path)
-        except NotARegularFileError as exc:
-            raise UsageError(f"{flag} {value}: {exc.strerror}") from None
         folder = _nearest_existing(path.parent)
         if not folder.is_dir():
             raise UsageError(f"{flag} {value}: {folder} is not a directory")
         if not os.access(folder, os.W_OK | os.X_OK):
             raise UsageError(f"{flag} {value}: cannot write in {folder}")
+        try:
+            refuse_unless_replaceable(path)
+        except NotARegularFileError as exc:
+            raise UsageError(f"{flag} {value}: {exc.strerror}") from None
         key = path.resolve()
         if key in seen:
             raise UsageError(f"{seen[key]} and {flag} name the same file {value}")
@@ -157,7 +157,7 @@ def _many(targets: list[str], options: dict[str, Any], args: argparse.Namespace,
     n_cases = len(select(options["only"]))
     with _batch_progress(err, targets, n_cases) as (show, done):
         batch = run_batch(targets, jobs=args.jobs, progress=show, on_done=done, **options)
-    out.print(batch_table(batch))
+    out.print(batch_table(batch, out.width))
     failed = False
     if args.svg is not None:
         failed |= _write(err, lambda: _write_batch_drawings(batch, Path(args.svg), out))

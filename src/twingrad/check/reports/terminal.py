@@ -11,18 +11,28 @@ from .text import printable
 STYLES = {OK: "bold green", FAILED: "bold red", UNLOADABLE: "bold magenta"}
 
 
-def batch_table(batch: BatchRun) -> Table:
+def batch_table(batch: BatchRun, width: int = 120) -> Table:
+    """The rows, laid out for ``width`` columns (the console's)."""
     table = Table(title=f"twingrad check: {len(batch.outcomes)} targets", title_justify="left")
-    table.add_column("target", overflow="fold")
+    names = [printable(o.target, one_line=True) for o in batch.outcomes]
+    counts = [o.counts() for o in batch.outcomes]
+    # Fixed widths for the target (what a teacher scans for) and the counts; the first problem
+    # takes the rest. Left to itself, rich gives a long path inside a message as much room as
+    # the target and crops the table's right edge instead of wrapping it.
+    table.add_column("target", overflow="fold", width=_fit(names, width * 0.38, 16))
     table.add_column("verdict", no_wrap=True)
-    table.add_column("cases")
+    table.add_column("cases", width=_fit(counts, width * 0.2, 12))
     table.add_column("first problem", ratio=1, overflow="fold")
-    for outcome in batch.outcomes:
+    for name, outcome in zip(names, batch.outcomes):
         table.add_row(
             # Text, not markup: a path or a message may hold "[red]" and must print as written.
-            Text(printable(outcome.target, one_line=True)),
+            Text(name),
             Text(outcome.verdict, style=STYLES[outcome.verdict]),
             Text(outcome.counts()),
             Text(printable(outcome.first_problem(), one_line=True)),
         )
     return table
+
+
+def _fit(texts: list[str], share: float, least: int) -> int:
+    return max(min(max(map(len, texts), default=0), int(share)), least)
