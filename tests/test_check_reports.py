@@ -224,3 +224,15 @@ def test_the_step_summary_is_markdown_with_nothing_live_from_the_engine(batch: B
 def test_in_github_actions_reads_the_variable() -> None:
     assert github.in_github_actions({"GITHUB_ACTIONS": "true"})
     assert not github.in_github_actions({})
+
+
+def test_a_glob_in_the_file_part_of_a_target_is_expanded(tmp_path, monkeypatch) -> None:
+    from twingrad.check.batch import expand
+
+    for name in ("bob", "ada", "cy"):
+        (tmp_path / "subs" / name).mkdir(parents=True)
+        (tmp_path / "subs" / name / "engine.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    assert expand(["subs/*/engine.py:Value", "pkg.mod:Value", "subs/ada/engine.py:Value"]) == [
+        "subs/ada/engine.py:Value", "subs/bob/engine.py:Value", "subs/cy/engine.py:Value", "pkg.mod:Value"]
+    assert expand(["nothing/*/engine.py:Value"]) == ["nothing/*/engine.py:Value"]  # reported as not found

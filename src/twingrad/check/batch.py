@@ -12,6 +12,7 @@ Exit status of the batch: the worst of its targets -- 2 when one cannot be loade
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import threading
@@ -31,6 +32,21 @@ from .target import TargetError
 OK = "OK"
 FAILED = "FAIL"
 UNLOADABLE = "cannot load"
+
+
+def expand(targets: Sequence[str]) -> list[str]:
+    """Each TARGET whose file part is a glob, as the targets it matches (sorted), others as they are.
+
+    ``submissions/*/engine.py:Value`` is not a glob a shell can expand (no file is called
+    ``engine.py:Value``), so the command expands it. A glob that matches nothing is kept, to
+    be reported as the file it could not find.
+    """
+    expanded = []
+    for spec in targets:
+        head, colon, attribute = spec.rpartition(":")
+        matches = sorted(glob.glob(os.path.expanduser(head))) if colon and glob.has_magic(head) else []
+        expanded += [f"{path}:{attribute}" for path in matches] or [spec]
+    return list(dict.fromkeys(expanded))
 
 
 def check_target(target: str | None, **options: Any) -> CheckRun:

@@ -29,7 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.text import Text
 
 from ..files import NotARegularFileError, refuse_unless_replaceable, write_atomic
-from .batch import BatchRun, TargetOutcome, check_target, run_batch
+from .batch import BatchRun, TargetOutcome, check_target, expand, run_batch
 from .cases import CASES, Case, select
 from .render import catalogue_table, verdict_table
 from .reports import github
@@ -113,7 +113,7 @@ def run_check(args: argparse.Namespace) -> int:
     if args.list:
         out.print(catalogue_table(CASES))
         return 0
-    targets = args.target or [None]
+    targets = expand(args.target) or [None]
     try:
         options = check_options(args)
         _check_outputs(args)
