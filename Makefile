@@ -78,6 +78,7 @@ bench: install
 	$(VENV)/bin/twingrad bench $(BENCH_RESULTS)/frozen.json $(BENCH_RESULTS)/default.json \
 	  --chart $(BENCH_RESULTS)/bench.png > $(BENCH_RESULTS)/table.txt
 	$(PY) -m benchmarks.alone >> $(BENCH_RESULTS)/table.txt
+	$(PY) -m benchmarks.batch >> $(BENCH_RESULTS)/table.txt
 	@cat $(BENCH_RESULTS)/table.txt
 
 lint: install
