@@ -116,6 +116,33 @@ def test_batch_json_holds_every_target_with_the_single_target_schema(batch: Batc
     assert case["misconception"].startswith("a backward overwrites")
 
 
+def test_an_interrupted_batch_stops_its_running_checks_at_their_next_case() -> None:
+    import _thread
+    import threading
+    import time
+
+    from twingrad.check.cases import CASES
+
+    stopped = []
+
+    def slow_check(target: str, *, progress, **options) -> CheckRun:
+        try:
+            for _ in range(200):  # 10 s unless interrupted
+                progress(CASES[0], None)
+                time.sleep(0.05)
+        except BaseException as exc:
+            stopped.append((target, type(exc).__name__))
+            raise
+        return _run(target)
+
+    threading.Timer(0.3, _thread.interrupt_main).start()
+    began = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(["a.py:V", "b.py:V", "c.py:V", "d.py:V"], jobs=2, check=slow_check)
+    assert time.perf_counter() - began < 2
+    assert sorted(stopped) == [("a.py:V", "Cancelled"), ("b.py:V", "Cancelled")]  # c and d never started
+
+
 # -- terminal ----------------------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,6 +155,14 @@ BatchProgress = Callable[[str, Case, "CaseResult | None"], None]
 Check = Callable[..., CheckRun]
 
 
+class Cancelled(BaseException):
+    """Raised into a checking thread at its next case once the batch is interrupted.
+
+    A BaseException, so that no ``except Exception`` on the way (the checker's, an
+    engine's) swallows it; `check_engine`'s cleanup closes that target's worker.
+    """
+
+
 def run_batch(
     targets: Sequence[str],
     *,
@@ -168,16 +176,24 @@ def run_batch(
 
     ``progress`` is called from the checking threads (rich's progress display is
     thread-safe); ``on_done`` once per target as it finishes. Duplicates are checked once.
+    Interrupted (Ctrl-C), the targets not started are dropped and the running ones stop at
+    their next case, so the command ends in moments rather than after the whole class.
     """
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, not {jobs}")
     began = time.perf_counter()
     unique = list(dict.fromkeys(targets))
     lock = threading.Lock()
+    stop = threading.Event()
 
     def one(target: str) -> TargetOutcome:
+        def report(case: Case, result: CaseResult | None) -> None:
+            if stop.is_set():
+                raise Cancelled
+            if progress is not None:
+                progress(target, case, result)
+
         started = time.perf_counter()
-        report = None if progress is None else (lambda case, result: progress(target, case, result))
         try:
             outcome = TargetOutcome(target, run=check(target, progress=report, **options))
         except TargetError as exc:
@@ -190,6 +206,16 @@ def run_batch(
                 on_done(outcome)
         return outcome
 
-    with ThreadPoolExecutor(max_workers=min(jobs, max(len(unique), 1))) as pool:
-        outcomes = list(pool.map(one, unique))
+    pool = ThreadPoolExecutor(max_workers=min(jobs, max(len(unique), 1)))
+    try:
+        futures = [pool.submit(one, target) for target in unique]
+        pending = set(futures)
+        while pending:  # waking up now and then lets Ctrl-C reach this thread (a lock wait may not)
+            _, pending = wait(pending, timeout=0.25)
+        outcomes = [future.result() for future in futures]
+    except BaseException:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
     return BatchRun(outcomes, time.perf_counter() - began)
