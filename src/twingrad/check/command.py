@@ -29,7 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.text import Text
 
 from ..files import NotARegularFileError, refuse_unless_replaceable, write_atomic
-from .batch import BatchRun, TargetOutcome, check_target, expand, run_batch
+from .batch import BatchRun, TargetOutcome, expand, run_batch
 from .cases import CASES, Case, select
 from .render import catalogue_table, verdict_table
 from .reports import github
@@ -38,7 +38,7 @@ from .reports.junit import junit_xml
 from .reports.terminal import batch_table
 from .reports.text import printable
 from .result import CaseResult, CheckRun
-from .session import DEFAULT_TIMEOUT
+from .session import DEFAULT_TIMEOUT, check_engine
 from .target import TargetError
 
 # Piped or logged output has no terminal width to follow; 80 columns squeeze the table.
@@ -134,7 +134,7 @@ def _one(target: str | None, options: dict[str, Any], args: argparse.Namespace, 
     n_cases = len(select(options["only"]))
     try:
         with _progress(err, n_cases) as show:
-            checked = check_target(target, progress=show, **options)
+            checked = check_engine(target, progress=show, **options)
     except TargetError as exc:
         code = _usage_error(err, str(exc))
         failed = _write_reports(BatchRun([TargetOutcome(target or "", error=str(exc))]), args, out, err,
@@ -156,7 +156,8 @@ def _many(targets: list[str], options: dict[str, Any], args: argparse.Namespace,
           err: Console) -> int:
     n_cases = len(select(options["only"]))
     with _batch_progress(err, targets, n_cases) as (show, done):
-        batch = run_batch(targets, jobs=args.jobs, progress=show, on_done=done, **options)
+        # check_engine read here, at call time: tests stand a shared worker in for it.
+        batch = run_batch(targets, jobs=args.jobs, check=check_engine, progress=show, on_done=done, **options)
     out.print(batch_table(batch, out.width))
     failed = False
     if args.svg is not None:
