@@ -79,3 +79,13 @@ def test_the_course_command_in_the_comment_parses_too() -> None:
     command = shlex.split(line.split("A course:", 1)[1].split("(")[0])
     args = build_parser().parse_args(command[1:])
     assert args.target == ["submissions/*/engine.py:Value"] and args.jobs == 2
+
+
+def test_every_twingrad_check_command_in_the_readme_parses() -> None:
+    readme = (ROOT / "README.md").read_text()
+    lines = [line.split("#")[0] for block in re.findall(r"```sh\n(.*?)```", readme, flags=re.S)
+             for line in block.splitlines() if line.startswith("twingrad check")]
+    assert any("-j 2" in line and "--junit-xml" in line for line in lines)
+    for line in lines:
+        args = build_parser().parse_args(shlex.split(line)[1:])
+        assert args.command == "check", line
