@@ -1,20 +1,17 @@
 """`twingrad check` on real engines: every classic bug caught and named, no false alarm elsewhere.
 
 The engines are in ``tests/engines``: a correct reference in the lecture's style and
-variants that each change one thing. All runs go through the command (`main`), sharing
-one worker process so that torch is imported once.
+variants that each change one thing. All runs go through the command (`main`); each
+engine gets a worker of its own, as in real use.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 
 import pytest
 
-from twingrad.check import Worker, check_engine
-from twingrad.check import command as check_command
 from twingrad.check.cases import CASES
 from twingrad.cli import main
 
@@ -22,16 +19,9 @@ ENGINES = Path(__file__).parent / "engines"
 VARIANTS = ENGINES / "variants.py"
 
 
-@pytest.fixture(scope="module")
-def worker():
-    with Worker() as w:
-        yield w
-
-
 @pytest.fixture
-def twingrad_check(worker: Worker, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+def twingrad_check(tmp_path: Path):
     """Run ``twingrad check TARGET [args]`` in this process; return (exit code, JSON report)."""
-    monkeypatch.setattr(check_command, "check_engine", functools.partial(check_engine, worker=worker))
 
     def run(target: str | None, *args: str) -> tuple[int, dict]:
         out = tmp_path / "report.json"
@@ -64,7 +54,6 @@ BUGS = [
     ("WrongOrder", "reuse_three_consumers", ["n2 = a * b passed back", "the order backward visits"]),
     ("RsubSign", "number_minus_value", ["`0.7 - y` gives 0.6", "torch gives -0.6"]),
     ("RdivOrder", "number_over_value", ["`0.7 / y` gives 1.857", "torch gives 0.538"]),
-    ("RmulFloat", "number_times_value", ["x is not in the output's graph", "`0.7 * y` returns a float"]),
     ("Float32", "unary_tanh", ["keeps 0.6000000238418579", "every value the engine holds is a float32"]),
 ]
 
@@ -80,6 +69,16 @@ def test_each_bug_class_fails_the_run_and_the_verdict_names_the_op(twingrad_chec
         assert word in verdict["detail"]
     # A bug is a failure, never an error, timeout or crash of the harness.
     assert not report["summary"]["error"] and not report["summary"]["timeout"]
+
+
+def test_an_operator_returning_a_plain_number_is_an_error_at_that_very_operation(twingrad_check) -> None:
+    code, report = twingrad_check(f"{VARIANTS}:RmulFloat", "--only", "number_times_value")
+    assert code == 1
+    verdict = _case(report, "number_times_value")
+    assert verdict["status"] == "error"
+    assert verdict["detail"].startswith("`3 * x` returned a float (2.09999")
+    assert "the graph is cut there" in verdict["detail"]
+    assert verdict["source"]["function"] == "__rmul__" and verdict["source"]["file"].endswith("variants.py")
 
 
 def test_the_first_disagreeing_node_is_found_not_only_the_leaf(twingrad_check) -> None:
@@ -148,7 +147,7 @@ def test_json_follows_the_schema(twingrad_check) -> None:
     import torch
 
     _, report = twingrad_check(f"{VARIANTS}:TanhGrad", "--only", "seed_graph,unary_tanh,value_to_the_value")
-    assert set(report) == {"target", "torch_version", "cases", "summary"}
+    assert set(report) == {"target", "torch_version", "reading", "cases", "summary"}
     assert report["torch_version"] == torch.__version__
     assert report["summary"] == {"fail": 1, "error": 0, "timeout": 0, "pass": 1, "note": 0, "unsupported": 1}
     for case in report["cases"]:

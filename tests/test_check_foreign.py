@@ -10,13 +10,14 @@ import pytest
 from micrograd.engine import Value as Micrograd
 
 from twingrad.check.cases import CASES_BY_NAME
-from twingrad.check.failures import missing_operator
 from twingrad.check.foreign import resolve_foreign
 from twingrad.check.locate import _partial_sum, precision_note
 from twingrad.check.picture import neighbourhood
 from twingrad.check.probes import first_broken, probe, shown
 from twingrad.ops import OPS, op_named
 from twingrad.parity import LEAF, ResolveError, compare
+
+from .check_support import session_for
 
 
 @dataclass(eq=False)
@@ -67,31 +68,42 @@ def test_micrograd_graphs_mirror_node_by_node() -> None:
     assert compare(out, backward=False, resolver=resolve_foreign).ok
 
 
-@pytest.mark.parametrize("op", [op for op in OPS if op.arity == 1] + [op_named("mul"), op_named("pow")],
-                         ids=lambda op: op.name)
-def test_probes_find_nothing_wrong_with_twingrad(op) -> None:
-    from twingrad import Value
-
-    assert probe(Value, op) is None
-    assert probe(Value, op, upstream=2.5) is None
+@pytest.fixture(scope="module")
+def twingrad_prober():
+    with session_for("twingrad.engine:Value") as session:
+        yield session.probe
 
 
-def test_probes_blame_the_op_itself_before_the_ops_built_from_it() -> None:
-    from micrograd.engine import Value
+@pytest.mark.parametrize(
+    "op", [op for op in OPS if op.arity == 1] + [op_named("mul"), op_named("pow")], ids=lambda op: op.name
+)
+def test_probes_find_nothing_wrong_with_twingrad(twingrad_prober, op) -> None:
+    assert probe(twingrad_prober, op) is None
+    assert probe(twingrad_prober, op, upstream=2.5) is None
 
-    class MulBug(Value):
-        def __mul__(self, other: Any) -> Any:
-            other = other if isinstance(other, Value) else MulBug(other)
-            out = MulBug(self.data * other.data, (self, other), "*")
 
-            def _backward() -> None:
-                self.grad += self.data * out.grad  # its own value, not the other's
-                other.grad += other.data * out.grad
+MUL_BUG = """
+from micrograd.engine import Value
 
-            out._backward = _backward
-            return out
 
-    finding = first_broken(MulBug, [op_named("sub"), op_named("mul")], lambda exc: True)
+class MulBug(Value):
+    def __mul__(self, other):
+        other = other if isinstance(other, Value) else MulBug(other)
+        out = MulBug(self.data * other.data, (self, other), "*")
+
+        def _backward():
+            self.grad += self.data * out.grad  # its own value, not the other's
+            other.grad += other.data * out.grad
+
+        out._backward = _backward
+        return out
+"""
+
+
+def test_probes_blame_the_op_itself_before_the_ops_built_from_it(tmp_path) -> None:
+    (tmp_path / "mulbug.py").write_text(MUL_BUG)
+    with session_for(f"{tmp_path / 'mulbug.py'}:MulBug") as session:
+        finding = first_broken(session.probe, [op_named("sub"), op_named("mul")])
     assert finding is not None and finding.op is op_named("mul")  # not sub, which micrograd builds from *
     assert str(finding) == "`x * y` gives d/dx = 0.7 where torch gives 1.3 (at x=0.7, y=1.3)"
 
@@ -113,13 +125,28 @@ def test_precision_loss_says_float32_when_every_value_is_one() -> None:
     assert "last digits" in precision_note([0.6])
 
 
-def test_operators_without_their_method() -> None:
-    for expression, expected in (("1 - x", "__rsub__"), ("2 ** x", "__rpow__"), ("abs(x)", "__abs__")):
-        try:
-            eval(expression, {"x": object()})
-        except TypeError as exc:
-            assert missing_operator(exc) == expected
-    assert missing_operator(ValueError("x")) is None
+def test_operators_without_their_method_are_missing_by_name(tmp_path) -> None:
+    """Python's dispatch finding nothing is "missing", named by the method it looked for."""
+    (tmp_path / "plain.py").write_text(
+        "class Value:\n"
+        "    def __init__(self, data):\n        self.data, self.grad, self._prev = data, 0.0, ()\n"
+        "    def __add__(self, other):\n        return Value(self.data + other.data)\n"
+        "    def backward(self):\n        self.grad = 1.0\n"
+    )
+    with session_for(f"{tmp_path / 'plain.py'}:Value") as session:
+        for op, args, wanted in (
+            ("sub", [{"number": 1}, {"ref": "x"}], "__rsub__"),
+            ("pow", [{"number": 2}, {"ref": "x"}], "__rpow__"),
+            ("abs", [{"ref": "x"}], "__abs__"),
+            ("tanh", [{"ref": "x"}], "tanh"),
+        ):
+            program = {
+                "name": op,
+                "steps": [{"let": "x", "value": 0.5}, {"let": "y", "apply": op, "args": args}],
+            }
+            [trace] = session.run([program])
+            error = trace.steps[-1].error
+            assert error is not None and (error.kind, error.name) == ("missing", wanted)
 
 
 def test_a_drawing_of_a_big_graph_keeps_the_culprits_neighbourhood() -> None:

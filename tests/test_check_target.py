@@ -1,4 +1,8 @@
-"""Loading the engine to check: TARGET forms, and every way loading fails as one clear line."""
+"""Loading the engine to check: TARGET forms, and every way loading fails as one clear line.
+
+Loading happens in the worker (the engine's code never runs here); these tests go
+through `check_engine` with one quick case.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from twingrad.check.target import OWN_ENGINE, Target, TargetError, load, locate, parse
+from twingrad.check import check_engine
+from twingrad.check.target import OWN_ENGINE, Target, TargetError, locate, parse, prepare
 
 ENGINES = Path(__file__).parent / "engines"
 
@@ -26,12 +31,43 @@ def test_malformed_targets_are_refused(spec: str) -> None:
         parse(spec)
 
 
-def test_loads_a_module_a_file_and_a_file_importing_its_neighbour() -> None:
-    import micrograd.engine
+def _loads(spec: str) -> bool:
+    return check_engine(spec, only=["seed_graph"]).result("seed_graph").status == "pass"
 
-    assert load(parse("micrograd.engine:Value")) is micrograd.engine.Value
-    assert load(parse(f"{ENGINES}/variants.py:TanhGrad")).__name__ == "TanhGrad"  # imports reference.py
-    assert load(parse(OWN_ENGINE)).__module__ == "twingrad.engine"
+
+def test_loads_a_module_a_file_and_a_file_importing_its_neighbour() -> None:
+    assert _loads("micrograd.engine:Value")
+    assert _loads(f"{ENGINES}/variants.py:SetChildren")  # imports reference.py beside it
+    assert _loads(OWN_ENGINE)
+
+
+def test_a_file_is_one_module_however_its_siblings_import_it(tmp_path: Path) -> None:
+    """engine.py defines Value; ops.py adds tanh to it with `import engine`: one class, not two."""
+    (tmp_path / "engine.py").write_text((ENGINES / "reference.py").read_text() + "\nimport ops  # noqa\n")
+    (tmp_path / "ops.py").write_text(
+        "import engine\n\n"
+        "def double(self):\n    return self * 2\n\n"
+        "assert engine.Value is not None\n"
+        "engine.Value.double = double\n"
+    )
+    run = check_engine(f"{tmp_path / 'engine.py'}:Value", only=["seed_graph", "unary_tanh", "reuse_a_plus_a"])
+    assert run.ok, run
+
+
+def test_a_module_of_a_package_is_loaded_as_part_of_it(tmp_path: Path) -> None:
+    package = tmp_path / "mygrad"
+    package.mkdir()
+    (package / "__init__.py").write_text("from .engine import Value\n")
+    (package / "engine.py").write_text(
+        (ENGINES / "reference.py")
+        .read_text()
+        .replace("import math", "import math\nfrom . import helpers  # a relative import: needs the package")
+    )
+    (package / "helpers.py").write_text("HELP = 1\n")
+    assert _loads(f"{package / 'engine.py'}:Value")
+    prepared = prepare(parse(f"{package / 'engine.py'}:Value"))
+    assert prepared.load == {"file": "engine/mygrad/engine.py", "attribute": "Value"}
+    assert prepared.shown("engine/mygrad/engine.py") == str(package / "engine.py")
 
 
 def _file(tmp_path: Path, source: str) -> str:
@@ -45,21 +81,36 @@ def _file(tmp_path: Path, source: str) -> str:
     [
         ("class Value: pass\n", "Valeu", "has no attribute 'Valeu' (it defines: Value)"),
         ("x = 1\n", "Value", "has no attribute 'Value' (it defines no class)"),
-        ("class Value(:\n", "Value", "SyntaxError: "),
-        ("import math\nraise RuntimeError('boom')\n", "Value",
-         "RuntimeError: boom (engine.py:2 in <module>)"),
+        ("class Value(:\n", "Value", "does not parse: SyntaxError: "),
+        (
+            "import math\nraise RuntimeError('boom')\n",
+            "Value",
+            "RuntimeError: boom (engine.py:2 in <module>)",
+        ),
         ("import sys\nsys.exit(3)\n", "Value", "SystemExit: 3"),
-        ("Value = 3\n", "Value", "is a int, not a class"),
-        ("class Value:\n    def __init__(self, data, label): pass\n", "Value",
-         "Value(2.0) failed: TypeError"),
-        ("class Value:\n    def __init__(self, data): self.data = data\n", "Value",
-         "without .data and .backward(): not a micrograd-style Value"),
+        ("Value = 3\n", "Value", "the target is a int, not a class"),
+        (
+            "class Value:\n    def __init__(self, data, label): pass\n",
+            "Value",
+            "TypeError: Value.__init__() missing 1 required positional argument: 'label'",
+        ),
+        (
+            "class Value:\n    def __init__(self, data): self.data = data\n",
+            "Value",
+            "Value(2.0) has no backward method (looked for backward, backprop",
+        ),
+        (
+            "class Value:\n    def __init__(self, data): self.d = data\n    def backward(self): pass\n",
+            "Value",
+            "Value(2.0) keeps 2.0 in none of the attributes data, val, value",
+        ),
     ],
 )
-def test_what_cannot_be_loaded_says_why_in_one_line(tmp_path: Path, source: str, attribute: str,
-                                                     message: str) -> None:
+def test_what_cannot_be_loaded_says_why_in_one_line(
+    tmp_path: Path, source: str, attribute: str, message: str
+) -> None:
     with pytest.raises(TargetError) as caught:
-        load(parse(f"{_file(tmp_path, source)}:{attribute}"))
+        check_engine(f"{_file(tmp_path, source)}:{attribute}", only=["seed_graph"])
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
 
@@ -68,4 +119,16 @@ def test_missing_file_and_module() -> None:
     with pytest.raises(TargetError, match=r"no such file: nowhere/engine\.py"):
         locate("nowhere/engine.py:Value")
     with pytest.raises(TargetError, match="no module named 'no_such_module_here'"):
-        load(parse("no_such_module_here:Value"))
+        prepare(parse("no_such_module_here:Value"))
+
+
+def test_syntax_of_a_newer_python_is_named(tmp_path: Path) -> None:
+    engine = _file(tmp_path, 'names = ["a"]\nshown = f"{", ".join(names)}"\nclass Value: pass\n')
+    with pytest.raises(TargetError) as caught:
+        check_engine(
+            f"{engine}:Value",
+            only=["seed_graph"],
+            python=str(Path.home() / ".pyenv/versions/3.8.18/bin/python"),
+        )
+    assert "does not parse" in str(caught.value)
+    assert "needs Python 3.12" in str(caught.value) or "parses it" in str(caught.value)

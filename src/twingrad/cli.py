@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--step", type=float, default=0.01, help="the nudge step (default 0.01)")
 
     check = commands.add_parser(
-        "check", help="check your own micrograd-style Value class against torch, case by case",
+        "check",
+        help="check your own micrograd-style Value class against torch, case by case",
         description="Build each case of a catalogue with a micrograd-style Value class and with "
         "torch, compare output, gradients and a nudge, and name the first node that disagrees.",
         epilog="exit status: 0 every supported case agrees with torch; 1 a case failed, errored or "
@@ -47,7 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
         "$GITHUB_STEP_SUMMARY and annotates the engine's line of each failing op.",
     )
     check.add_argument(
-        "target", nargs="*", metavar="TARGET",
+        "target",
+        nargs="*",
+        metavar="TARGET",
         help="package.module:Name or path/to/file.py:Name (default: twingrad's own Value); several "
         "(say submissions/*/engine.py:Value) are checked each in its own worker, one row per target",
     )
@@ -60,16 +63,52 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--html", metavar="PATH",
                        help="also write one self-contained HTML page: every target, the failing cases drawn")
     check.add_argument("--svg", metavar="DIR", help="draw failing cases (culprit in red) into DIR")
-    check.add_argument("--timeout", type=float, metavar="SECONDS",
-                       help="per case, and for loading the engine (default: 10)")
+    check.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="per case, and for loading the engine (default: 10)"
+    )
     check.add_argument("--only", metavar="CASES", help="comma-separated case names or globs, e.g. 'unary_*'")
+    check.add_argument(
+        "--require",
+        metavar="OPS_OR_CASES",
+        help="ops or cases that must be supported, e.g. 'tanh,exp': unsupported counts as a failure",
+    )
+    check.add_argument(
+        "--python",
+        metavar="PATH",
+        help="run the engine under this Python (3.8 or newer; default: the one running twingrad)",
+    )
+    check.add_argument(
+        "--exec",
+        dest="exec_command",
+        metavar="COMMAND",
+        help="run COMMAND as the worker: an engine in another language (docs/protocol.md)",
+    )
+    check.add_argument(
+        "--protocol-only",
+        action="store_true",
+        help="with --exec: only check that the worker speaks the protocol correctly",
+    )
+    check.add_argument(
+        "--names",
+        metavar="ROLE=NAME,...",
+        help="the engine's own names where they cannot be found alone, e.g. "
+        "'data=val,backward=backprop' (roles: data grad inputs op label backward requires_grad)",
+    )
+    check.add_argument("--rtol", type=float, metavar="R", help="relative tolerance (default 1e-10)")
+    check.add_argument("--atol", type=float, metavar="A", help="absolute tolerance (default 1e-300)")
+    check.add_argument(
+        "--float32",
+        action="store_true",
+        help="tolerances for an engine that computes in float32 on purpose (rtol 1e-5, atol 1e-7)",
+    )
     check.add_argument("--list", action="store_true", help="list the cases and exit")
 
     bench = commands.add_parser(
         "bench", help="ratio tables (and a chart) from the benchmark suite's results (make bench)"
     )
     bench.add_argument(
-        "results", nargs="*",
+        "results",
+        nargs="*",
         help="pytest-benchmark JSON files, one per GC policy (default: those make bench wrote)",
     )
     bench.add_argument("--chart", metavar="PNG", help="also draw the ratios into this PNG file")

@@ -5,17 +5,17 @@
 >>> print(run.summary_line())
 FAIL my_engine.py:Value: 8 fail, 14 pass, 13 unsupported (35 cases)
 
-The catalogue of cases is in `twingrad.check.cases`; each case runs isolated in a worker
-process (`twingrad.check.worker`) and, when it fails, the first node that disagrees
-with torch is found and the op responsible is named (`twingrad.check.runner`).
+The learner's engine is untrusted code. It runs in a sandboxed worker process
+(`untrusted/pyworker.py`, or any program speaking docs/protocol.md) that only reports
+numbers and the graph it sees; the torch reference, the comparison and every verdict
+are computed in this process (`judge`). The catalogue of cases is in `cases`.
 Importing this package imports neither torch nor the engine under check.
 """
 
 from .cases import CASES, Case
-from .result import STATUSES, CaseResult, CheckRun, Mismatch
+from .result import STATUSES, CaseResult, CheckRun, Mismatch, SourceLine
 from .session import DEFAULT_TIMEOUT, check_engine
 from .target import TargetError
-from .worker import Worker
 
 __all__ = [
     "CASES",
@@ -25,7 +25,7 @@ __all__ = [
     "CaseResult",
     "CheckRun",
     "Mismatch",
+    "SourceLine",
     "TargetError",
-    "Worker",
     "check_engine",
 ]

@@ -6,19 +6,22 @@ summary on stdout. Several: each checked in its own worker, ``-j`` at a time
 Reports (``--json``, ``--junit-xml``, ``--html``, and in GitHub Actions a step summary and
 annotations) are renderings of the same results, written after the verdict is printed.
 
-Exit status: 0 when every supported case agrees with torch, 1 when any case fails,
-errors or times out, 2 when a target cannot be loaded or an argument is wrong (one line
-on stderr, no traceback); with several targets, the worst of them. A report that cannot
-be written is one line on stderr and makes the status 2; the verdict is printed first
-and the other reports are still written, so the failure never hides it.
+Exit status: 0 when every supported case agrees with torch (and at least one is
+supported), 1 when any case fails, errors or times out, 2 when a target cannot be loaded
+or an argument is wrong (one line on stderr, no traceback); with several targets, the
+worst of them. A report that cannot be written is one line on stderr and makes the status
+2; the verdict is printed first and the other reports are still written, so the failure
+never hides it.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import re
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,7 +31,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from ..files import NotARegularFileError, refuse_unless_replaceable, write_atomic
+from ..files import write_atomic
 from .batch import BatchRun, TargetOutcome, expand, run_batch
 from .cases import CASES, Case, select
 from .render import catalogue_table, verdict_table
@@ -38,7 +41,7 @@ from .reports.junit import junit_xml
 from .reports.terminal import batch_table
 from .reports.text import printable
 from .result import CaseResult, CheckRun
-from .session import DEFAULT_TIMEOUT, check_engine
+from .session import DEFAULT_TIMEOUT, _required, check_engine, check_timeout
 from .target import TargetError
 
 # Piped or logged output has no terminal width to follow; 80 columns squeeze the table.
@@ -47,64 +50,106 @@ PIPED_WIDTH = 120
 REPORTS = (("--json", "json"), ("--junit-xml", "junit_xml"), ("--html", "html"))
 
 
-class UsageError(Exception):
-    """A wrong argument: one line on stderr, exit status 2."""
-
-
 def _usage_error(err: Console, message: str) -> int:
     err.print(f"twingrad check: {printable(message, one_line=True)}", markup=False, highlight=False,
               soft_wrap=True)
     return 2
 
 
+FLOAT32 = {"rtol": 1e-5, "atol": 1e-7}  # float32 keeps about 7 digits; its rounding over a case stays below
+
+
+def _names(text: str | None) -> dict[str, str]:
+    """``data=val,backward=backprop`` as a mapping; ValueError names what is wrong."""
+    from .protocol import ROLES
+
+    names: dict[str, str] = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        role, equals, name = item.partition("=")
+        role, name = role.strip(), name.strip()
+        if not equals or role not in ROLES or not name.isidentifier():
+            raise ValueError(
+                f"--names takes ROLE=NAME pairs with ROLE one of {', '.join(ROLES)}, not {item!r}"
+            )
+        names[role] = name
+    return names
+
+
 def check_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The one place that turns the command's arguments into `check_engine` keyword options."""
-    timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
-    if not timeout > 0:  # also refuses nan
-        raise UsageError(f"--timeout must be a positive number of seconds, not {timeout:g}")
+    """The one place that turns the command line into `check_engine` keyword options; ValueError if wrong.
+
+    Every target of a batch gets the same options, so they are all checked here, before
+    anything runs: a wrong ``--require`` is one line, not one error row per target.
+    """
+    timeout = check_timeout(DEFAULT_TIMEOUT if args.timeout is None else args.timeout)
+    tolerances = dict(FLOAT32) if args.float32 else {}
+    for name in ("rtol", "atol"):
+        value = getattr(args, name)
+        if value is not None:
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"--{name} must be a finite number >= 0, not {value:g}")
+            tolerances[name] = value
+    require = [p.strip() for p in (args.require or "").split(",") if p.strip()]
+    if args.python is not None and shutil.which(args.python) is None:
+        raise ValueError(f"--python {args.python}: no such program")
     only = [p.strip() for p in args.only.split(",") if p.strip()] if args.only is not None else None
     if only == []:
-        raise UsageError("--only names no case (twingrad check --list names them)")
+        raise ValueError("--only names no case (twingrad check --list names them)")
     try:
-        select(only)
+        cases = select(only)
     except KeyError as exc:
-        raise UsageError(f"no case matches {exc.args[0]!r} (twingrad check --list names them)") from None
-    return {"only": only, "timeout": timeout, "draw": args.svg is not None or args.html is not None}
+        raise ValueError(f"no case matches {exc.args[0]!r} (twingrad check --list names them)") from None
+    try:
+        _required(cases, require)
+    except KeyError as exc:
+        raise ValueError(f"--require {exc.args[0]!r} names no op or case of the catalogue") from None
+    return {
+        "only": only,
+        "timeout": timeout,
+        "draw": args.svg is not None or args.html is not None,
+        "python": args.python,
+        "command": args.exec_command,
+        "spellings": _names(args.names),
+        "require": require,
+        **tolerances,
+    }
+
+
+def _check_output_path(path: str, flag: str) -> None:
+    """Refuse, before the run, an output path that cannot be written as a regular file."""
+    target = Path(path)
+    if target.is_dir():
+        raise ValueError(f"{flag} {path}: is a folder")
+    if target.exists() and not target.is_file():
+        raise ValueError(f"{flag} {path}: not a regular file (a FIFO, device or socket is never replaced)")
+    if target.is_symlink():
+        raise ValueError(f"{flag} {path}: is a symbolic link; give the path it points to")
+    if not target.parent.is_dir():
+        raise ValueError(f"{flag} {path}: no such folder {target.parent}")
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
-    """Refuse, before anything runs, a report path that could not be written."""
+    """Every output path and the other arguments only the command has; ValueError if wrong."""
     seen: dict[Path, str] = {}
     for flag, attribute in REPORTS:
         value = getattr(args, attribute)
         if value is None:
             continue
-        path = Path(value)
-        folder = _nearest_existing(path.parent)
-        if not folder.is_dir():
-            raise UsageError(f"{flag} {value}: {folder} is not a directory")
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise UsageError(f"{flag} {value}: cannot write in {folder}")
-        try:
-            refuse_unless_replaceable(path)
-        except NotARegularFileError as exc:
-            raise UsageError(f"{flag} {value}: {exc.strerror}") from None
-        key = path.resolve()
+        _check_output_path(value, flag)
+        key = Path(value).resolve()
         if key in seen:
-            raise UsageError(f"{seen[key]} and {flag} name the same file {value}")
+            raise ValueError(f"{seen[key]} and {flag} name the same file {value}")
         seen[key] = flag
     if args.svg is not None and Path(args.svg).exists() and not Path(args.svg).is_dir():
-        raise UsageError(f"--svg {args.svg}: not a directory")
+        raise ValueError(f"--svg {args.svg}: not a folder")
     if args.jobs < 1:
-        raise UsageError(f"-j/--jobs must be at least 1, not {args.jobs}")
-
-
-def _nearest_existing(folder: Path) -> Path:
-    """``folder`` or its nearest ancestor that exists: `write_atomic` creates the ones missing."""
-    folder = folder.absolute()
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    return folder
+        raise ValueError(f"-j/--jobs must be at least 1, not {args.jobs}")
+    if args.exec_command is not None and args.target:
+        raise ValueError("give either TARGET or --exec COMMAND, not both")
+    if args.protocol_only and args.exec_command is None:
+        raise ValueError("--protocol-only checks a worker given with --exec COMMAND")
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -117,8 +162,10 @@ def run_check(args: argparse.Namespace) -> int:
     try:
         options = check_options(args)
         _check_outputs(args)
-    except UsageError as exc:
+    except ValueError as exc:
         return _usage_error(err, str(exc))
+    if args.protocol_only:
+        return _protocol_only(out, err, args.exec_command, options["timeout"])
     try:
         if len(targets) == 1:
             return _one(targets[0], options, args, out, err)
@@ -141,6 +188,8 @@ def _one(target: str | None, options: dict[str, Any], args: argparse.Namespace, 
                                 single=None)
         return max(code, 2 if failed else 0)
     out.print(verdict_table(checked))
+    if checked.reading:
+        out.print(Text(f"read as: {checked.reading}", style="dim"), soft_wrap=True)
     failed = False
     if args.svg is not None:
         failed |= _write(err, lambda: [out.print(f"drawn: {p}", markup=False, soft_wrap=True)
@@ -196,6 +245,19 @@ def _write_reports(batch: BatchRun, args: argparse.Namespace, out: Console, err:
         if summary:
             failed |= _write(err, lambda: github.append_step_summary(batch, summary))
     return failed
+
+
+def _protocol_only(out: Console, err: Console, command: str, timeout: float) -> int:
+    from .conformance import conformance
+
+    problems = conformance(command, timeout)
+    for problem in problems:
+        out.print(Text(f"✗ {problem}", style="red"), soft_wrap=True)
+    if problems:
+        out.print(Text(f"FAIL {command}: the worker does not speak protocol 1 correctly", style="bold red"))
+        return 1
+    out.print(Text(f"OK {command}: every message follows protocol 1", style="bold green"), soft_wrap=True)
+    return 0
 
 
 @contextlib.contextmanager

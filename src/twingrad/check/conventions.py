@@ -4,79 +4,76 @@
 gradient everywhere (twingrad's engine too). micrograd's ``backward()`` sets the root's
 gradient to 1 and runs the chain rule again over the gradients every node kept from the
 first call, so ``a*a + 1`` at 2 gives ``a.grad`` 12 where torch gives 8. Other engines
-zero every gradient first and give 4. The gradients after the second call are compared
-with each of the three; matching micrograd's or the zeroing one is a `NOTE`.
+zero every gradient first and give 4.
+
+The judgement reads the inputs' gradients only, so it holds for an engine whose graph
+cannot be walked: what each convention would give is computed on twingrad's own graph
+of the case, which is the same expression at the same numbers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from ..graph import GraphError
-from ..ops import Op
-from ..parity import ResolveError
-from ..parity.mirror import Plan, make_plan, op_vjp
-from ..parity.recipe import Recipe, node_names
+from ..engine import Value
+from ..graph import trace
 from .cases import Case
-from .foreign import operand_values, resolve_foreign
 from .probes import close, shown
-from .result import FAIL, NOTE, PASS, Mismatch, verdict_to_wire
+from .result import FAIL, NOTE, PASS, Mismatch
 
 
-def backward_twice(case: Case, inputs: list[Any], out: Any,
-                   backward: Callable[[Any], None]) -> dict[str, Any]:
-    """Call ``backward`` on ``out`` a second time (the first went right) and judge the gradients."""
-    try:
-        plan: Plan | None = make_plan(out, resolve_foreign)
-        nodes = plan.nodes
-        names = node_names(plan)
-    except (ResolveError, GraphError):
-        plan, nodes, names = None, list(inputs), list(case.input_names)
-    first = [float(node.grad) for node in nodes]
-    backward(out)
-    second = [float(node.grad) for node in nodes]
+@dataclass(frozen=True)
+class Judgement:
+    status: str
+    detail: str
+    mismatch: Mismatch | None = None
+
+
+def backward_twice(case: Case, first: Sequence[float], second: Sequence[float]) -> Judgement:
+    """The inputs' gradients after one ``backward()`` (right, already checked) and after two."""
     doubled = [close(g, 2 * f) for g, f in zip(second, first)]
     if all(doubled):
-        return verdict_to_wire(PASS, "a second backward() adds an equal gradient, as torch's does")
-    # Quote the case's input if it differs (the learner knows it), else the first op node that
-    # does, else whatever does (a number the engine lifted into a leaf).
-    k = next(i for i, node in enumerate(nodes) if node is inputs[0])
-    if doubled[k]:
-        differing = [i for i, same in enumerate(doubled) if not same]
-        ops = [i for i in differing if plan is not None and isinstance(plan.steps[i], Op)]
-        k = (ops or differing)[0]
+        return Judgement(PASS, "a second backward() adds an equal gradient, as torch's does")
+    k = doubled.index(False)
+    name = case.input_names[k]
     mine, torch_s = shown(second[k], 2 * first[k])
-    head = f"after a second backward(), {names[k]}.grad is {mine} where torch's is {torch_s}"
-    where = names[k]
-    if plan is not None and isinstance(plan.steps[k], Op):
-        where += f" = {Recipe(plan, [float(node.data) for node in nodes], names).expression(k)}"
-    mismatch = Mismatch(where, "grad", second[k], 2 * first[k])
+    head = f"after a second backward(), {name}.grad is {mine} where torch's is {torch_s}"
+    mismatch = Mismatch(name, "grad", second[k], 2 * first[k])
     if all(close(g, f) for g, f in zip(second, first)):
-        why = ("this backward() starts from zero gradients every time (as if zero_grad() ran first), "
-               "while torch adds the second call's gradient")
-    elif plan is not None and all(close(g, r) for g, r in zip(second, _propagated_again(plan, first))):
-        why = ("this backward() propagates again the gradients the nodes kept from the first call, as "
-               "micrograd's does, while torch adds one fresh gradient per call")
+        why = (
+            "this backward() starts from zero gradients every time (as if zero_grad() ran first), "
+            "while torch adds the second call's gradient"
+        )
+    elif all(close(g, r) for g, r in zip(second, propagated_again(case))):
+        why = (
+            "this backward() propagates again the gradients the nodes kept from the first call, as "
+            "micrograd's does, while torch adds one fresh gradient per call"
+        )
     else:
-        return verdict_to_wire(FAIL, f"{head}: neither torch's accumulation nor a known convention", mismatch)
-    return verdict_to_wire(NOTE, f"{head}: {why}. A convention, not a bug: zero the gradients before "
-                           "each backward() and both agree.", mismatch)
+        return Judgement(FAIL, f"{head}: neither torch's accumulation nor a known convention", mismatch)
+    return Judgement(
+        NOTE,
+        f"{head}: {why}. A convention, not a bug: zero the gradients before each backward() and both agree.",
+        mismatch,
+    )
 
 
-def _propagated_again(plan: Plan, first: list[float]) -> list[float]:
-    """micrograd's second backward(): the root's grad set to 1, every other node keeping its
-    first-call gradient, then the chain rule run over those accumulated gradients."""
-    n = len(plan)
-    data = [float(node.data) for node in plan.nodes]
-    grads = list(first)
-    grads[-1] = 1.0
-    for c in reversed(range(n)):
-        op = plan.steps[c]
-        if not isinstance(op, Op):
+def propagated_again(case: Case) -> list[float]:
+    """The inputs' gradients under micrograd's second backward(): the root's grad set to 1, every
+    other node keeping its first-call gradient, the chain rule run again over those (with the op
+    table's own rules, on twingrad's graph of the case)."""
+    inputs = [Value(x) for x in case.inputs]
+    out = case.fn(*inputs)
+    out.backward()
+    nodes = trace(out).nodes
+    grads = {id(node): float(node.grad) for node in nodes}
+    grads[id(out)] = 1.0
+    for node in reversed(nodes):
+        operands = list(node._prev)
+        if not operands:
             continue
-        ins = plan.operands[c]
-        for j, share in zip(ins, op_vjp(op, operand_values(plan, data, c), data[c], grads[c])):
-            if j < n:
-                grads[j] += share
-    return grads
+        shares = node._op.grad(grads[id(node)], node.data, *(a.data for a in operands))
+        for a, share in zip(operands, shares if len(operands) > 1 else (shares,)):
+            grads[id(a)] += share
+    return [grads.get(id(x), 0.0) for x in inputs]

@@ -26,15 +26,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..examples import name as set_label
 from ..graph import GraphError, trace
 from ..ops import Op
 from ..parity import ParityReport, ResolveError, compare
 from ..parity.mirror import op_vjp
 from .cases import Case
-from .failures import declined, describe
 from .foreign import operand_values, resolve_foreign
-from .probes import PROBE_Y, close, first_broken, probe, shown
+from .probes import PROBE_Y, Finding, Prober, close, first_broken, probe, shown
 from .result import Mismatch
 
 if TYPE_CHECKING:
@@ -48,6 +46,22 @@ class Location:
     mismatch: Mismatch | None
     detail: str
     report: ParityReport | None = None
+    finding: Finding | None = None  # the probe that named the op, when one did
+
+
+@dataclass
+class Evidence:
+    """What the engine did in a failing case, as its worker reported it."""
+
+    engine: str  # the class's name, for messages
+    case: Case
+    inputs: Sequence[Any]  # the input nodes after the first backward() (traced)
+    out: Any  # the output node
+    nudged_out: Any | None  # the output of the nudged run, with its own graph
+    nudged_inputs: Sequence[Any]  # its inputs: x + step * x.grad, as the engine made them
+    step: float
+    graph_visible: bool  # the worker could read the nodes' inputs
+    prober: Prober
 
 
 def _float32(x: float) -> bool:
@@ -62,29 +76,41 @@ def precision_note(values: Sequence[float]) -> str:
     return "precision loss: the engine's numbers differ from torch's float64 in the last digits"
 
 
-def locate(engine: Any, case: Case, inputs: Sequence[Any], out: Any, checked: FunctionReport) -> Location:
-    """Explain a case `check_function` failed; ``inputs`` and ``out`` are the engine's own
-    run of it (after one backward()), ``checked.graph`` its node-by-node report."""
+def locate(ev: Evidence, checked: FunctionReport) -> Location:
+    """Explain a case the comparison failed, from the engine's traced run of it (after one
+    backward()); ``checked.graph`` is its node-by-node report."""
+    case = ev.case
     first = checked.mismatch
     fallback = Mismatch(first.where, first.quantity, first.engine, first.torch) if first else None
-    for name, value, x in zip(case.input_names, inputs, case.inputs):
+    for name, value, x in zip(case.input_names, ev.inputs, case.inputs):
         stored = float(value.data)
         if stored != x:
-            return Location(Mismatch(name, "data", stored, x), _stored(engine, x, value.data))
+            return Location(Mismatch(name, "data", stored, x), _stored(ev.engine, x, stored))
     if checked.checks and all(c.ok for c in checked.checks[:-1]):  # only the nudged output differs
-        return _after_nudge(engine, case, checked, fallback)
+        return _after_nudge(ev, fallback)
+    if not ev.graph_visible:
+        return _by_probes(
+            ev,
+            fallback,
+            "the engine's graph cannot be walked (no attribute holding a node's "
+            "inputs was found; name it with --inputs)",
+        )
     try:
-        graph = trace(out)
-    except GraphError as exc:  # no _prev, or a cycle: the numbers and the probes must do
-        return _by_probes(engine, case, fallback, f"the graph cannot be walked: {exc}")
+        graph = trace(ev.out)
+    except GraphError as exc:
+        return _by_probes(ev, fallback, f"the graph cannot be walked: {exc}")
     present = {id(node) for node in graph.nodes}
-    cut = [name for name, value in zip(case.input_names, inputs) if id(value) not in present]
+    cut = [name for name, value in zip(case.input_names, ev.inputs) if id(value) not in present]
     if cut:
-        finding = first_broken(engine, case.op_records, declined)
+        finding = first_broken(ev.prober, case.op_records)
         why = str(finding) if finding is not None else "an op on the way returned a number or a new leaf"
         one = len(cut) == 1
-        return Location(fallback, f"{', '.join(cut)} {'is' if one else 'are'} not in the output's graph, so "
-                        f"no gradient reaches {'it' if one else 'them'}: {why}")
+        return Location(
+            fallback,
+            f"{', '.join(cut)} {'is' if one else 'are'} not in the output's graph, so "
+            f"no gradient reaches {'it' if one else 'them'}: {why}",
+            finding=finding,
+        )
     report = checked.graph
     if report is None:
         failure = checked.graph_error  # why parity could not mirror the engine's graph
@@ -93,79 +119,100 @@ def locate(engine: Any, case: Case, inputs: Sequence[Any], out: Any, checked: Fu
         elif isinstance(failure, (ResolveError, GraphError)):
             reason = str(failure)  # the mirror's own words name the node it could not read
         else:
-            reason = describe(failure)
-        return _by_probes(engine, case, fallback, f"no node-by-node comparison: {reason}")
-    return _in_graph(engine, case, report, fallback)
+            reason = f"{type(failure).__name__}: {failure}"
+        return _by_probes(ev, fallback, f"no node-by-node comparison: {reason}")
+    return _in_graph(ev, report, fallback)
 
 
-def _stored(engine: Any, x: float, kept: Any) -> str:
+def _stored(engine: str, x: float, stored: float) -> str:
     """``Value(0.6) keeps 0.6000000238418579: precision loss ...``."""
-    stored = float(kept)
-    shown = repr(stored) if type(kept) is float else f"{stored!r} (a {type(kept).__name__})"
     note = precision_note([stored]) if close(stored, x, 1e-6) else "the engine changes the number"
-    return f"{getattr(engine, '__name__', 'Value')}({x!r}) keeps {shown}: {note}"
+    return f"{engine}({x!r}) keeps {stored!r}: {note}"
 
 
-def _in_graph(engine: Any, case: Case, report: ParityReport, fallback: Mismatch | None) -> Location:
+def _in_graph(ev: Evidence, report: ParityReport, fallback: Mismatch | None) -> Location:
     divergences = report.first_divergences()
     if not divergences:
-        return _by_probes(engine, case, fallback, "every node agrees with torch's op at that node, so the "
-                          "engine built a different expression than the case's", report)
+        return _by_probes(
+            ev,
+            fallback,
+            "every node agrees with torch's op at that node, so the "
+            "engine built a different expression than the case's",
+            report,
+        )
     i, quantity = divergences[0]
     row = report.row(i)
     if quantity == "data":
         mismatch = Mismatch(row.expression, "data", row.engine_data, row.torch_data)
-        return Location(mismatch, _blame_data(engine, report, i), report)
-    mismatch = Mismatch(row.expression, "grad", row.engine_grad, row.torch_grad)
-    return Location(mismatch, _blame_grad(engine, report, i), report)
+        detail, finding = _blame_data(ev.prober, report, i)
+    else:
+        mismatch = Mismatch(row.expression, "grad", row.engine_grad, row.torch_grad)
+        detail, finding = _blame_grad(ev.prober, report, i)
+    return Location(mismatch, detail, report, finding)
 
 
-def _after_nudge(engine: Any, case: Case, checked: FunctionReport, fallback: Mismatch | None) -> Location:
+def _after_nudge(ev: Evidence, fallback: Mismatch | None) -> Location:
     """Output and gradients agree, the nudged output does not: look at the nudged run."""
-    grads = [c.engine for c in checked.checks if c.quantity == "grad"]
-    moved = [x + checked.step * g for x, g in zip(case.inputs, grads)]
-    values = [set_label(engine(x), name) for name, x in zip(case.input_names, moved)]
-    for name, value, x in zip(case.input_names, values, moved):
-        if float(value.data) != x:
-            return Location(Mismatch(name, "data", float(value.data), x),
-                            f"after the nudge, {_stored(engine, x, value.data)}")
+    for name, x, moved in zip(ev.case.input_names, ev.inputs, ev.nudged_inputs):
+        expected = float(x.data) + ev.step * float(x.grad)
+        if float(moved.data) != expected:
+            return Location(
+                Mismatch(name, "data", float(moved.data), expected),
+                f"after the nudge, {_stored(ev.engine, expected, float(moved.data))}",
+            )
+    if ev.nudged_out is None or not ev.graph_visible:
+        return _by_probes(ev, fallback, "only the output after the nudge differs")
     try:
-        report = compare(case.fn(*values), resolver=resolve_foreign)
+        report = compare(ev.nudged_out, backward=False, resolver=resolve_foreign)
     except Exception as exc:
-        return Location(fallback, f"the nudged output differs ({describe(exc)} comparing it node by node)")
-    found = _in_graph(engine, case, report, fallback)
-    return Location(found.mismatch, f"after the nudge: {found.detail}", report)
+        return Location(
+            fallback, f"the nudged output differs ({type(exc).__name__}: {exc} comparing it node by node)"
+        )
+    divergences = [d for d in report.first_divergences() if d[1] == "data"]
+    if not divergences:
+        return _by_probes(ev, fallback, "only the output after the nudge differs", report)
+    i = divergences[0][0]
+    row = report.row(i)
+    detail, finding = _blame_data(ev.prober, report, i)
+    return Location(
+        Mismatch(row.expression, "data", row.engine_data, row.torch_data),
+        f"after the nudge: {detail}",
+        report,
+        finding,
+    )
 
 
-def _by_probes(engine: Any, case: Case, fallback: Mismatch | None, context: str,
-               report: ParityReport | None = None) -> Location:
-    finding = first_broken(engine, case.op_records, declined)
-    return Location(fallback, context if finding is None else f"{finding}; {context}", report)
+def _by_probes(
+    ev: Evidence, fallback: Mismatch | None, context: str, report: ParityReport | None = None
+) -> Location:
+    finding = first_broken(ev.prober, ev.case.op_records)
+    return Location(fallback, context if finding is None else f"{finding}; {context}", report, finding)
 
 
 def _operands(report: ParityReport, i: int) -> list[float]:
     return operand_values(report.plan, report.engine_data, i)
 
 
-def _probe_at(engine: Any, op: Op, points: Sequence[float]) -> str | None:
+def _probe_at(prober: Prober, op: Op, points: Sequence[float]) -> Finding | None:
     y = points[1] if len(points) > 1 else PROBE_Y
-    finding = probe(engine, op, points[0], y, declined=declined)
-    return str(finding) if finding is not None else None
+    return probe(prober, op, points[0], y)
 
 
 def _precision(report: ParityReport, relative: float | None) -> str:
     return f"{precision_note(list(report.engine_data))} (relative difference {relative or 0:.1g})"
 
 
-def _blame_data(engine: Any, report: ParityReport, i: int) -> str:
+def _blame_data(prober: Prober, report: ParityReport, i: int) -> tuple[str, Finding | None]:
     row = report.row(i)
     op = report.plan.steps[i]
     if not isinstance(op, Op):  # a leaf holds a different number than torch's twin
-        return report.explain(i, "data")
+        return report.explain(i, "data"), None
     if close(row.engine_data, row.torch_data, 1e-6):
-        return _precision(report, row.data_rel)
-    finding = _probe_at(engine, op, _operands(report, i))
-    return f"the engine's {op.name} is wrong: {finding}" if finding else report.explain(i, "data")
+        return _precision(report, row.data_rel), None
+    finding = _probe_at(prober, op, _operands(report, i))
+    if finding is None:
+        return report.explain(i, "data"), None
+    return f"the engine's {op.name} is wrong: {finding}", finding
 
 
 _MOST_SUBSETS = 10  # uses beyond which only single shares are tried (2**10 sums)
@@ -195,40 +242,49 @@ def _share(report: ParityReport, c: int, slot: int, upstream: float) -> float:
     return op_vjp(op, _operands(report, c), float(report.engine_data[c]), upstream)[slot]
 
 
-def _blame_grad(engine: Any, report: ParityReport, i: int) -> str:
+def _blame_grad(prober: Prober, report: ParityReport, i: int) -> tuple[str, Finding | None]:
     plan = report.plan
     name = report.names[i]
     uses = plan.consumers()[i]
     engine_grad = float(report.engine_grad[i])
     torch_grad = report.row(i).torch_grad
     if not uses:
-        return f"the output's own gradient is {engine_grad:.6g}, not 1: backward() must start from it"
+        return f"the output's own gradient is {engine_grad:.6g}, not 1: backward() must start from it", None
     if torch_grad is not None and close(engine_grad, torch_grad, 1e-6):
-        return _precision(report, report.row(i).grad_rel)
+        return _precision(report, report.row(i).grad_rel), None
     consumers = sorted({c for c, _ in uses})
     sources = ", ".join(report.expression(c) for c in consumers[:3]) + (" ..." if len(consumers) > 3 else "")
     for c in consumers:
         op = plan.steps[c]
         assert isinstance(op, Op)
-        finding = _probe_at(engine, op, _operands(report, c))
+        finding = _probe_at(prober, op, _operands(report, c))
         if finding:
-            return f"{name}'s gradient comes from {sources}, and {op.name} is wrong on its own: {finding}"
+            return (
+                f"{name}'s gradient comes from {sources}, and {op.name} is wrong on its own: {finding}",
+                finding,
+            )
     shares = [_share(report, c, slot, float(report.engine_grad[c])) for c, slot in uses]
     total = float(sum(shares))
     kept = _partial_sum(engine_grad, shares)
     if kept:
         mine, whole = shown(engine_grad, total)
-        return (f"{name} is used {len(uses)} times ({sources}) but its gradient {mine} is only {kept} of "
-                f"their {len(uses)} shares (their sum is {whole}): a backward overwrites gradients (`=`) "
-                "where they must add up (`+=`)")
+        return (
+            f"{name} is used {len(uses)} times ({sources}) but its gradient {mine} is only {kept} of "
+            f"their {len(uses)} shares (their sum is {whole}): a backward overwrites gradients (`=`) "
+            "where they must add up (`+=`)"
+        ), None
     if len(uses) == 1:
         c, slot = uses[0]
         unit = _share(report, c, slot, 1.0)
         final = float(report.engine_grad[c])
         if unit != 0.0 and not close(engine_grad / unit, final, 1e-6):
-            return (f"{report.expression(c)} passed back a gradient as if its own were "
-                    f"{engine_grad / unit:.6g}, but its gradient ends at {final:.6g}: its backward ran "
-                    "before every use of it had added its share -- the order backward visits the nodes is "
-                    "wrong (a node must come after all the nodes that use it)")
-    return (f"every op involved ({sources}) is right on its own, so the gradients go wrong where they "
-            "meet: backward must add (`+=`) every share, and visit a node only after all that use it")
+            return (
+                f"{report.expression(c)} passed back a gradient as if its own were "
+                f"{engine_grad / unit:.6g}, but its gradient ends at {final:.6g}: its backward ran "
+                "before every use of it had added its share -- the order backward visits the nodes is "
+                "wrong (a node must come after all the nodes that use it)"
+            ), None
+    return (
+        f"every op involved ({sources}) is right on its own, so the gradients go wrong where they "
+        "meet: backward must add (`+=`) every share, and visit a node only after all that use it"
+    ), None

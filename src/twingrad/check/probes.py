@@ -1,26 +1,30 @@
 """Probes: one op of the engine, alone, at chosen points -- the checker's way of naming the culprit.
 
 A failing case says *that* something is wrong; the node where the numbers first part
-says *where*; a probe says *which op* and *how*. It builds a single operation from fresh
-Values, in each spelling the common API allows (``x - y``, ``x - 2.0``, ``2.0 - x``),
-and compares its result type, its value and, after ``backward()``, its local derivatives
-with torch's in float64. An op the engine does not have is skipped, not blamed.
+says *where*; a probe says *which op* and *how*. Each probe is a small program (one op
+from fresh Values, in each spelling the common API allows: ``x - y``, ``x - 2.0``,
+``2.0 - x``) that the worker runs; here its trace is compared with torch's float64
+value and derivatives. An op the engine does not have is skipped, not blamed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from ..ops import Op, op_named
 from ..parity.tolerances import DEFAULT_RTOL, Tolerance
-from .cases import operator_for
-from .failures import is_node
+from .failures import declines
+from .misconceptions import name_misconception
+from .programs import ProbeProgram, probe_program, spellings
+from .protocol import Trace
 
 # Points away from every kink and domain edge (log, sqrt and fractional powers need x > 0);
 # distinct, so that swapped operands show.
 PROBE_X, PROBE_Y = 0.7, 1.3
+
+# Runs probe programs in the engine's worker and returns their traces, in order.
+Prober = Callable[[Sequence[ProbeProgram]], Sequence[Trace]]
 
 
 @dataclass(frozen=True)
@@ -32,9 +36,12 @@ class Finding:
     problem: str  # e.g. "gives -1.3 where torch gives 1.3"
     kind: str  # "type", "data", "grad", "precision" or "raises"
     composite: bool = False  # the engine builds this op from others (micrograd's x - y)
+    reflected: bool = False  # a number on the left: the engine's reflected method ran
+    misconception: str | None = None  # the common wrong form the numbers match, in words
 
     def __str__(self) -> str:
-        return f"`{self.spelled}` {self.problem}"
+        text = f"`{self.spelled}` {self.problem}"
+        return f"{text}: {self.misconception}" if self.misconception else text
 
 
 def close(x: float, y: float, rtol: float = DEFAULT_RTOL) -> bool:
@@ -58,104 +65,147 @@ def _precision(got: float, want: float) -> str:
     return ""
 
 
-def _spellings(op: Op, x: float, y: float) -> list[tuple[str, tuple[float | None, ...]]]:
-    """(expression, operands) for each spelling; None marks where a Value goes, else a number."""
-    if op.arity == 1:
-        return [(op.format("x"), (None,))]
-    return [
-        (op.format("x", "y"), (None, None)),
-        (op.format("x", repr(y)), (None, y)),
-        (op.format(repr(x), "y"), (x, None)),
-    ]
-
-
-def _torch_reference(op: Op, operands: Sequence[float],
-                     as_value: Sequence[bool]) -> tuple[float, list[float]]:
-    """torch's value and its derivatives for the Value operands (float64)."""
+def torch_reference(op: Op, points: Sequence[float], as_value: Sequence[bool]) -> tuple[float, list[float]]:
+    """torch's value of ``op`` and its derivatives for the Value operands (float64)."""
     import torch
 
     tensors = [
         torch.tensor(v, dtype=torch.float64, requires_grad=True) if is_value else v
-        for v, is_value in zip(operands, as_value)
+        for v, is_value in zip(points, as_value)
     ]
     out = op.torch(*tensors)
     out.backward()
-    grads = [t.grad.item() for t, is_value in zip(tensors, as_value) if is_value]
-    return out.item(), grads
+    return out.item(), [t.grad.item() for t, is_value in zip(tensors, as_value) if is_value]
 
 
-def _check(engine: Any, op: Op, spelled: str, call: Callable[..., Any], points: Sequence[float],
-           slots: Sequence[float | None], upstream: float | None,
-           declined: Callable[[BaseException], bool]) -> Finding | None:
-    as_value = [slot is None for slot in slots]
-    args = [engine(p) if v else s for p, v, s in zip(points, as_value, slots)]
-    try:
-        out = call(*args)
-    except Exception as exc:
-        if declined(exc):
+def judge_probe(probe: ProbeProgram, trace: Trace) -> Finding | None:
+    """The first thing wrong in one probe's trace, or None (right, or an op the engine lacks)."""
+    op, spelled = probe.op, probe.spelled
+    reflected = not probe.as_value[0]
+    failed = trace.failed_at
+    if failed is not None:
+        error = trace.steps[failed].error
+        assert error is not None
+        if declines(error):
             return None
-        return Finding(op, spelled, f"raises {type(exc).__name__}: {exc}", "raises")
-    if not is_node(out):
-        return Finding(op, spelled, f"returns a {type(out).__name__} ({out!r}), not a Value: "
-                       "nothing before it gets a gradient", "type")
-    composite = any(list(getattr(child, "_prev", ())) for child in getattr(out, "_prev", ()))
-    want, want_grads = _torch_reference(op, points, as_value)
-    got = float(out.data)
-    if not close(got, want):
-        mine, torch_s = shown(got, want)
-        return Finding(op, spelled, f"gives {mine} where torch gives {torch_s}{_precision(got, want)}",
-                       "precision" if _precision(got, want) else "data", composite)
-    root = out if upstream is None else out * engine(upstream)
-    try:
-        root.backward()
-    except Exception as exc:
-        return Finding(op, spelled, f"backward() raises {type(exc).__name__}: {exc}", "raises", composite)
-    scale = 1.0 if upstream is None else upstream
-    values = [(name, a) for name, a, v in zip(("x", "y"), args, as_value) if v]
-    for (name, arg), want_grad in zip(values, want_grads):
-        got = float(arg.grad)
-        if close(got, want_grad * scale):
+        if "backward" in probe.program["steps"][failed]:
+            return Finding(
+                op, spelled, f"backward() raises {error.describe()}", "raises", reflected=reflected
+            )
+        if error.kind == "returned":
+            return Finding(
+                op,
+                spelled,
+                f"returns a {error.type} ({error.message}), not a Value: nothing before it gets a gradient",
+                "type",
+                reflected=reflected,
+            )
+        return Finding(op, spelled, f"raises {error.describe()}", "raises", reflected=reflected)
+    ids = {s["let"]: trace.steps[k].node for k, s in enumerate(probe.program["steps"]) if "let" in s}
+    graph = trace.observations[0].nodes
+    out = graph[ids["out"]]  # type: ignore[index]
+    composite = any(graph[i].inputs for i in out.inputs)
+    want, want_grads = torch_reference(op, probe.points, probe.as_value)
+    if not close(out.data, want):
+        mine, torch_s = shown(out.data, want)
+        tiny = _precision(out.data, want)
+        why = (
+            None
+            if tiny
+            else name_misconception(
+                op.name, probe.points, want, [out.data], [want], quantity="data", reflected=reflected
+            )
+        )
+        return Finding(
+            op,
+            spelled,
+            f"gives {mine} where torch gives {torch_s}{tiny}",
+            "precision" if tiny else "data",
+            composite,
+            reflected,
+            why,
+        )
+    scale = 1.0 if probe.upstream is None else probe.upstream
+    values = [name for name, is_value in zip(("x", "y"), probe.as_value) if is_value]
+    got_grads = [graph[ids[name]].grad for name in values]  # type: ignore[index]
+    why = None
+    if probe.upstream is None and None not in got_grads:
+        why = name_misconception(
+            op.name,
+            probe.points,
+            want,
+            got_grads,
+            want_grads,  # type: ignore[arg-type]
+            quantity="grad",
+            reflected=reflected,
+        )
+    for name, want_grad in zip(values, want_grads):
+        got = graph[ids[name]].grad  # type: ignore[index]
+        if got is not None and close(got, want_grad * scale):
             continue
+        if got is None:
+            return Finding(
+                op, spelled, f"leaves {name}.grad empty (None) after backward()", "grad", composite, reflected
+            )
         mine, torch_s = shown(got, want_grad * scale)
-        if upstream is not None:
-            problem = (f"passes d/d{name} = {mine} back under an upstream gradient of {upstream:g}, "
-                       f"where torch passes {torch_s}: the rule must multiply by out.grad")
+        if probe.upstream is not None:
+            problem = (
+                f"passes d/d{name} = {mine} back under an upstream gradient of {probe.upstream:g}, "
+                f"where torch passes {torch_s}: the rule must multiply by out.grad"
+            )
         else:
             problem = f"gives d/d{name} = {mine} where torch gives {torch_s}"
-        at = ", ".join(f"{n}={p:.6g}" for n, p, v in zip(("x", "y"), points, as_value) if v)
+        at = ", ".join(f"{n}={p:.6g}" for n, p, v in zip(("x", "y"), probe.points, probe.as_value) if v)
         tiny = _precision(got, want_grad * scale)
-        return Finding(op, spelled, f"{problem} (at {at}){tiny}", "precision" if tiny else "grad", composite)
+        return Finding(
+            op,
+            spelled,
+            f"{problem} (at {at}){tiny}",
+            "precision" if tiny else "grad",
+            composite,
+            reflected,
+            None if tiny else why,
+        )
     return None
 
 
-def probe(engine: Any, op: Op, x: float = PROBE_X, y: float = PROBE_Y,
-          declined: Callable[[BaseException], bool] = lambda exc: False,
-          upstream: float | None = None) -> Finding | None:
-    """The first thing wrong with ``op`` in ``engine`` at (x, y), or None if it is right.
+def _programs(op: Op, x: float, y: float, upstream: float | None) -> list[ProbeProgram]:
+    return [
+        probe_program(op, spelled, (x, y)[: len(as_value)], as_value, upstream)
+        for spelled, as_value in spellings(op, x, y)
+    ]
 
-    ``declined`` tells an exception that means "the engine has no such op" (skipped) from
-    one that is a bug (reported). With ``upstream``, the op's output is multiplied by a
-    Value of that size before backward: a rule that forgets ``out.grad`` shows (trust it
-    only once ``*`` itself probes clean).
+
+def probe(
+    prober: Prober, op: Op, x: float = PROBE_X, y: float = PROBE_Y, upstream: float | None = None
+) -> Finding | None:
+    """The first thing wrong with ``op`` at (x, y) in any of its spellings, or None if it is right.
+
+    With ``upstream``, the op's output is multiplied by a Value of that size before
+    backward: a rule that forgets ``out.grad`` shows (trust it only once ``*`` probes clean).
     """
-    call = operator_for(op)
-    for spelled, slots in _spellings(op, x, y):
-        points = (x, y)[: len(slots)]
-        finding = _check(engine, op, spelled, call, points, slots, upstream, declined)
+    programs = _programs(op, x, y, upstream)
+    for program, trace in zip(programs, prober(programs)):
+        finding = judge_probe(program, trace)
         if finding is not None:
             return finding
     return None
 
 
-def first_broken(engine: Any, ops: Sequence[Op],
-                 declined: Callable[[BaseException], bool] = lambda exc: False) -> Finding | None:
+def first_broken(prober: Prober, ops: Sequence[Op]) -> Finding | None:
     """Probe each op at the standard points, then under an upstream gradient; the first finding.
 
     An op the engine builds from others is blamed only when none of its own ops is: a
     broken ``*`` also breaks micrograd's ``x - y``, and the learner should hear about ``*``.
+    All programs of a round go to the worker in one request.
     """
-    findings = [f for op in ops if (f := probe(engine, op, declined=declined)) is not None]
-    if not findings and probe(engine, op_named("mul"), declined=declined) is None:
-        findings = [f for op in ops if (f := probe(engine, op, declined=declined, upstream=2.5)) is not None]
+    plain = [p for op in ops for p in _programs(op, PROBE_X, PROBE_Y, None)]
+    mul = _programs(op_named("mul"), PROBE_X, PROBE_Y, None)
+    traces = prober([*plain, *mul])
+    findings = [f for p, t in zip(plain, traces) if (f := judge_probe(p, t)) is not None]
+    mul_ok = all(judge_probe(p, t) is None for p, t in zip(mul, traces[len(plain) :]))
+    if not findings and mul_ok:
+        scaled = [p for op in ops for p in _programs(op, PROBE_X, PROBE_Y, 2.5)]
+        findings = [f for p, t in zip(scaled, prober(scaled)) if (f := judge_probe(p, t)) is not None]
     findings.sort(key=lambda f: f.composite)  # stable: table order within each group
     return findings[0] if findings else None

@@ -30,6 +30,18 @@ class Drawing(str):
         return str(self)
 
 
+@dataclass(frozen=True)
+class SourceLine:
+    """A place in the engine's source: where the culprit op is defined or the error was raised."""
+
+    file: str  # as shown to the user
+    line: int
+    function: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
 @dataclass
 class Mismatch:
     """The first number that disagrees: which node, data or grad, and both values."""
@@ -49,18 +61,6 @@ def _json_number(x: float | str | None) -> float | str | None:
     if isinstance(x, float) and not math.isfinite(x):
         return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
     return x
-
-
-@dataclass(frozen=True)
-class SourceLine:
-    """A place in the engine's source: where the culprit op is defined or the error was raised."""
-
-    file: str  # as shown to the user
-    line: int
-    function: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}"
 
 
 @dataclass
@@ -83,29 +83,10 @@ class CaseResult:
             "status": self.status,
             "detail": self.detail,
             "mismatch": self.mismatch.to_dict() if self.mismatch else None,
-            "source": (
-                {"file": self.source.file, "line": self.source.line, "function": self.source.function}
-                if self.source else None
-            ),
+            "source": None if self.source is None else {"file": self.source.file, "line": self.source.line,
+                                                        "function": self.source.function},
             "misconception": self.misconception,
         }
-
-    @classmethod
-    def from_wire(cls, name: str, ops: tuple[str, ...], wire: dict[str, Any]) -> CaseResult:
-        """Rebuild a result sent by the worker (see `verdict_to_wire`)."""
-        mismatch = wire.get("mismatch")
-        svg = wire.get("svg")
-        return cls(
-            name, ops, wire["status"], wire.get("detail", ""),
-            Mismatch(**mismatch) if mismatch else None, Drawing(svg) if svg else None,
-        )
-
-
-def verdict_to_wire(status: str, detail: str = "", mismatch: Mismatch | None = None,
-                    svg: str | None = None) -> dict[str, Any]:
-    """A verdict as the worker sends it: JSON-safe, names and ops added by the caller."""
-    return {"status": status, "detail": detail, "mismatch": mismatch.to_dict() if mismatch else None,
-            "svg": svg}
 
 
 @dataclass
@@ -116,7 +97,8 @@ class CheckRun:
     torch_version: str
     results: list[CaseResult]
     seconds: float = field(default=0.0, repr=False)
-    isolated: bool = True
+    reading: str = ""  # how the engine's own names were read: "data from .val, ..."
+    worker: Any = field(default=None, repr=False)  # the worker's hello: name, language, version
 
     @property
     def summary(self) -> dict[str, int]:
@@ -127,8 +109,10 @@ class CheckRun:
 
     @property
     def ok(self) -> bool:
-        """True when no case failed, errored or timed out (notes and unsupported ops are fine)."""
-        return not any(r.status in BAD for r in self.results)
+        """True when no case failed, errored or timed out (notes and unsupported ops are fine),
+        and at least one case was checked at all: an engine with no operators is not OK."""
+        checked = any(r.status in (PASS, NOTE) for r in self.results)
+        return checked and not any(r.status in BAD for r in self.results)
 
     @property
     def exit_code(self) -> int:
@@ -166,6 +150,7 @@ class CheckRun:
         return {
             "target": self.target,
             "torch_version": self.torch_version,
+            "reading": self.reading,
             "cases": [r.to_dict() for r in self.results],
             "summary": self.summary,
         }

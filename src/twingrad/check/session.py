@@ -1,24 +1,47 @@
-"""`check_engine`: the whole catalogue on one engine, each case isolated, the run always finishing."""
+"""`check_engine`: the whole catalogue on one engine, each case in the engine's sandboxed worker.
+
+One worker per engine (never shared between two), restarted after a case that killed,
+hung or broke it; the verdicts are computed here, from the numbers it reports.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
-import signal
+import functools
+import inspect
+import math
 import sys
+import tempfile
+import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .cases import Case, select
-from .result import ERROR, TIMEOUT, CaseResult, CheckRun, verdict_to_wire
-from .target import OWN_ENGINE, TargetError, locate, probe
-from .worker import CaseTimeoutError, Worker, WorkerDiedError
+from .programs import CaseProgram, ProbeProgram, compile_case
+from .protocol import EngineInfo, ProtocolError, Trace, WorkerInfo
+from .result import ERROR, FAIL, NOTE, PASS, TIMEOUT, UNSUPPORTED, CaseResult, CheckRun
+from .target import OWN_ENGINE, Prepared, Target, TargetError, locate, prepare
+from .worker import Worker, WorkerDiedError, WorkerTimeoutError, exec_command, python_command
+
+if TYPE_CHECKING:  # the judge needs torch: imported while the worker starts, not with this module
+    from .judge import Judge
 
 DEFAULT_TIMEOUT = 10.0  # seconds per case; a case takes milliseconds, a located failure about one
+MAX_TIMEOUT = 24 * 3600.0  # far beyond any case; keeps deadlines within what clocks and waits accept
 
 Progress = Callable[[Case, "CaseResult | None"], None]
+
+
+def check_timeout(timeout: float) -> float:
+    """A per-case timeout the check can honour: finite, positive, at most a day."""
+    if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT):
+        raise ValueError(
+            f"timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, not {timeout!r}"
+        )
+    return float(timeout)
 
 
 def spec_of(engine: Any) -> str | None:
@@ -27,12 +50,40 @@ def spec_of(engine: Any) -> str | None:
     qualname = getattr(engine, "__qualname__", "")
     if not module or module == "__main__" or "<locals>" in qualname:
         return None
-    loaded = sys.modules.get(module)
-    with contextlib.suppress(ImportError, ValueError):
-        if importlib.util.find_spec(module) is not None:
-            return f"{module}:{qualname}"
-    path = getattr(loaded, "__file__", None)
-    return f"{path}:{qualname}" if path else None
+    path = getattr(sys.modules.get(module), "__file__", None)
+    if path and Path(path).name != "__init__.py" and "." not in module:
+        return f"{path}:{qualname}"
+    return f"{module}:{qualname}"
+
+
+def _source_of(engine: Any) -> str:
+    """The code that defines a class no other process can import: the notebook cells up to its
+    definition (IPython keeps them in ``In``), else the class's own source."""
+    name = getattr(engine, "__name__", "Value")
+    main = sys.modules.get("__main__")
+    cells = getattr(main, "In", None)
+    if getattr(engine, "__module__", None) == "__main__" and isinstance(cells, list):
+        kept = []
+        for cell in cells:
+            code = "\n".join(
+                line for line in str(cell).splitlines() if not line.lstrip().startswith(("%", "!"))
+            )
+            if "twingrad: skip" in code or "check_engine(" in code:
+                continue
+            kept.append(code)
+            if f"class {name}" in code:
+                # Each cell compiled alone, so a __future__ import may open any of them; in one file
+                # they must come first.
+                lines = "\n\n".join(kept).splitlines()
+                future = [line for line in lines if line.startswith("from __future__ import")]
+                return "\n".join(future + [line for line in lines if line not in future])
+    try:
+        return textwrap.dedent(inspect.getsource(engine))
+    except (OSError, TypeError):
+        raise TargetError(
+            f"cannot find the source of {name} to run it in the worker: save it in a file "
+            "and check path/to/file.py:Name"
+        ) from None
 
 
 def check_engine(
@@ -41,107 +92,262 @@ def check_engine(
     only: Iterable[str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     draw: bool = False,
-    worker: Worker | None = None,
     progress: Progress | None = None,
+    python: str | None = None,
+    command: str | None = None,
+    spellings: Mapping[str, str] | None = None,
+    require: Iterable[str] = (),
+    rtol: float | None = None,
+    atol: float | None = None,
 ) -> CheckRun:
     """Check a micrograd-style Value class against torch, case by case.
 
     ``engine`` is a TARGET (``"my_engine.py:Value"``, ``"package.module:Value"``), a class,
-    or None for twingrad's own engine. A class that a fresh process can import runs in the
-    worker like a TARGET; one defined in a notebook cell or a function runs in this
-    process, where a timer signal stops a hang (main thread on Unix only).
+    or None for twingrad's own engine; ``command`` instead runs that command as the worker
+    (an engine in another language, docs/protocol.md). The engine always runs in a
+    sandboxed worker process, under ``python`` (default: this interpreter); a class with
+    no importable module (a notebook cell) is sent as source.
 
-    ``only`` selects cases by name or glob; ``draw`` adds an SVG of the graph, culprit in
-    red, to each failing case that could be located. Raises `TargetError` when the
-    engine cannot be loaded, `KeyError` for a name in ``only`` that matches no case.
+    ``only`` selects cases by name or glob; ``require`` names cases or ops (``tanh``,
+    ``unary_*``) whose being unsupported fails the run; ``spellings`` names the engine's
+    own attributes (``{"data": "val"}``); ``rtol``/``atol`` loosen the comparison (an
+    engine in float32 on purpose); ``draw`` adds an SVG of the graph, culprit in red, to
+    each failing case that could be located. Raises `TargetError` when the engine cannot
+    be loaded, `KeyError` for a name in ``only`` that matches no case, `ValueError` for a
+    bad timeout or tolerance.
     """
-    if not timeout > 0:  # nan too
-        raise ValueError(f"timeout must be positive, not {timeout!r}")
+    timeout = check_timeout(timeout)
+    warm = threading.Thread(target=_import_judge, daemon=True)
+    warm.start()  # torch loads while the worker starts and runs the first cases
     cases = select(list(only) if only is not None else None)
+    required = _required(cases, require)
     notify: Progress = progress or (lambda case, result: None)
     began = time.perf_counter()
-    if engine is not None and not isinstance(engine, str):
-        spec = spec_of(engine)
-        if spec is None:
-            return _in_process(engine, cases, timeout, draw, notify, began)
-    else:
-        spec = engine if engine is not None else OWN_ENGINE
-        locate(spec)  # a malformed TARGET or a missing file fails here, before any process starts
     with contextlib.ExitStack() as stack:
-        if worker is None:
-            worker = stack.enter_context(Worker())
-        worker.load(spec, timeout)
+        if command is not None:
+            prepared, argv, shown = Prepared({}, {}), exec_command(command), command
+            load: dict[str, str] | None = None
+        else:
+            prepared, shown = _prepared(engine, stack)
+            argv, load = python_command(python), prepared.load
+        session = _Session(argv, prepared, load, dict(spellings or {}), timeout)
+        stack.callback(session.close)
+        info = session.start()
+        traces = session.prefetch([compile_case_cached(case.name, case) for case in cases[:1]])
+        warm.join()
+        from ..parity.tolerances import Tolerance
+        from .judge import Judge
+
+        judge = Judge(info, session.probe, prepared.shown, Tolerance.of(rtol, atol), draw)
         results = []
         for case in cases:
             notify(case, None)
-            result = _isolated(worker, spec, case, timeout, draw)
+            result = session.run_case(
+                compile_case_cached(case.name, case), judge, traces.pop(case.name, None)
+            )
+            if case.name in required and result.status == UNSUPPORTED:
+                result.status = FAIL
+                result.detail = f"required (--require), but unsupported: {result.detail}"
             notify(case, result)
             results.append(result)
-        return CheckRun(spec, worker.torch_version, results, time.perf_counter() - began)
+        import torch
+
+        return CheckRun(
+            shown,
+            torch.__version__,
+            results,
+            time.perf_counter() - began,
+            reading=_reading(info),
+            worker=session.worker_info,
+        )
 
 
-def _isolated(worker: Worker, spec: str, case: Case, timeout: float, draw: bool) -> CaseResult:
-    began = time.perf_counter()
-    try:
-        wire = worker.run(spec, case.name, timeout, draw)
-    except CaseTimeoutError as exc:
-        wire = verdict_to_wire(TIMEOUT, str(exc))
-    except WorkerDiedError as exc:
-        wire = verdict_to_wire(ERROR, f"the engine ended the checking process ({exc})")
-    except TargetError as exc:  # a fresh worker could not load it again
-        wire = verdict_to_wire(ERROR, str(exc))
-    result = CaseResult.from_wire(case.name, case.ops, wire)
-    result.seconds = time.perf_counter() - began
-    return result
+def _import_judge() -> None:
+    from . import judge  # noqa: F401 -- torch and the parity machinery, loaded in the background
 
 
-# -- in this process ---------------------------------------------------------------------------
+@functools.cache
+def compile_case_cached(name: str, case: Case) -> CaseProgram:
+    return compile_case(case)
 
 
-class _Alarm(BaseException):
-    """Raised into the engine's code by the timer; a BaseException, so `except Exception` lets it by."""
+def _required(cases: Sequence[Case], require: Iterable[str]) -> set[str]:
+    """Case names that --require covers: by case name or glob, or by an op they use."""
+    import fnmatch
+
+    names: set[str] = set()
+    for wanted in require:
+        hits = {
+            c.name
+            for c in cases
+            if fnmatch.fnmatch(c.name, wanted)
+            or wanted in c.ops
+            or any(op.name == wanted for op in c.op_records)
+        }
+        if not hits:
+            raise KeyError(wanted)
+        names |= hits
+    return names
 
 
-@contextlib.contextmanager
-def _alarm(seconds: float) -> Iterator[bool]:
-    """Interrupt the block after ``seconds`` where a timer signal can; yields whether it can."""
-    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if not usable:
-        yield False
-        return
-
-    def ring(signum: int, frame: Any) -> None:
-        raise _Alarm
-
-    previous = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield True
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+def _prepared(engine: str | type | None, stack: contextlib.ExitStack) -> tuple[Prepared, str]:
+    if engine is None or isinstance(engine, str):
+        spec = engine if engine is not None else OWN_ENGINE
+        return prepare(locate(spec)), spec
+    spec = spec_of(engine)
+    if spec is not None:
+        return prepare(locate(spec)), spec
+    name = getattr(engine, "__name__", "Value")
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="twingrad-source-")))
+    (folder / "notebook_engine.py").write_text(_source_of(engine))
+    target = Target(f"{name} (from this session)", None, folder / "notebook_engine.py", name)
+    prepared = prepare(target)
+    return Prepared(
+        prepared.copy_in, prepared.load, {}, prepared.path
+    ), f"{getattr(engine, '__module__', '?')}.{name}"
 
 
-def _in_process(engine: Any, cases: list[Case], timeout: float, draw: bool, notify: Progress,
-                began: float) -> CheckRun:
-    import torch
+def _reading(info: EngineInfo) -> str:
+    """``data from .val, inputs from ._children, backward via backprop()``: how the engine was read."""
+    s = info.spellings
+    parts = [
+        f"data from .{s['data']}",
+        f"grad from .{s['grad']}",
+        f"inputs from .{s['inputs']}" if s.get("inputs") else "inputs not found (graph not walked)",
+        f"op from .{s['op']}" if s.get("op") else "no op text",
+        f"backward via {s['backward']}()",
+    ]
+    if s.get("requires_grad"):
+        parts.append(f"leaves get .{s['requires_grad']} = True")
+    return ", ".join(parts)
 
-    from .runner import run_case
 
-    shown = f"{getattr(engine, '__module__', '?')}.{getattr(engine, '__qualname__', repr(engine))}"
-    probe(engine, shown)
-    results = []
-    for case in cases:
-        notify(case, None)
-        started = time.perf_counter()
-        phases = ["starting the case"]
+class _Session:
+    """The engine's worker, restarted (and the engine loaded again) whenever a case ends it."""
+
+    def __init__(
+        self,
+        argv: list[str],
+        prepared: Prepared,
+        load: dict[str, str] | None,
+        spellings: dict[str, str],
+        timeout: float,
+    ) -> None:
+        self.argv = argv
+        self.prepared = prepared
+        self.load = load
+        self.spellings = spellings
+        self.timeout = timeout
+        self.worker: Worker | None = None
+        self.info: EngineInfo | None = None
+        self.worker_info: WorkerInfo | None = None
+        self.starts = 0
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None
+
+    def start(self) -> EngineInfo:
+        self.close()
+        self.worker = Worker(self.argv, copy_in=self.prepared.copy_in)
+        self.starts += 1
         try:
-            with _alarm(timeout):
-                wire = run_case(engine, case.name, draw=draw, phase=phases.append)
-        except _Alarm:
-            wire = verdict_to_wire(TIMEOUT, str(CaseTimeoutError(timeout, phases[-1])))
-        result = CaseResult.from_wire(case.name, case.ops, wire)
-        result.seconds = time.perf_counter() - started
-        notify(case, result)
-        results.append(result)
-    return CheckRun(shown, torch.__version__, results, time.perf_counter() - began, isolated=False)
+            self.worker_info = self.worker.start(max(self.timeout, 10.0))
+            answer = self.worker.load(self.load, self.spellings, self.timeout, list(self.prepared.path))
+        except WorkerTimeoutError:
+            raise TargetError(
+                f"loading the engine did not finish within {self.timeout:g} s (raise --timeout, "
+                "or put slow top-level code under `if __name__ == '__main__':`)"
+            ) from None
+        except WorkerDiedError as died:
+            raise TargetError(f"loading the engine ended the worker: {died}") from None
+        except ProtocolError as broken:
+            raise TargetError(f"the worker broke the protocol while loading: {broken}") from None
+        except OSError as exc:
+            raise TargetError(f"cannot start the worker ({' '.join(self.argv[:1])}): {exc}") from None
+        if not answer.ok:
+            assert answer.error is not None
+            raise TargetError(_load_failure(answer.error, self.prepared))
+        assert answer.engine is not None
+        self.info = answer.engine
+        return answer.engine
+
+    def run(self, programs: Sequence[dict[str, Any]]) -> list[Trace]:
+        if self.worker is None:
+            self.start()
+        assert self.worker is not None
+        try:
+            return self.worker.run(programs, self.timeout)
+        except (WorkerTimeoutError, WorkerDiedError, ProtocolError):
+            self.close()  # the next request starts a fresh worker and loads the engine again
+            raise
+
+    def probe(self, probes: Sequence[ProbeProgram]) -> Sequence[Trace]:
+        """The prober the judge uses: a probe that kills or hangs the worker finds nothing."""
+        if not probes:
+            return []
+        try:
+            return self.run([p.program for p in probes])
+        except (WorkerTimeoutError, WorkerDiedError, ProtocolError, TargetError):
+            self.close()
+            return []
+
+    def prefetch(self, programs: Sequence[CaseProgram]) -> dict[str, Trace | BaseException]:
+        """Run cases before the judge is ready (while torch loads); their traces, or what went wrong."""
+        done: dict[str, Trace | BaseException] = {}
+        for program in programs:
+            try:
+                done[program.case.name] = self.run([program.program])[0]
+            except (WorkerTimeoutError, WorkerDiedError, ProtocolError, TargetError) as exc:
+                done[program.case.name] = exc
+        return done
+
+    def run_case(self, program: CaseProgram, judge: Judge, ran: Trace | BaseException | None) -> CaseResult:
+        case = program.case
+        began = time.perf_counter()
+        try:
+            if isinstance(ran, BaseException):
+                raise ran
+            trace = ran if ran is not None else self.run([program.program])[0]
+        except WorkerTimeoutError as exc:
+            result = CaseResult(case.name, case.ops, TIMEOUT, f"{exc} ({_phase(program, exc.at)})")
+        except WorkerDiedError as exc:
+            result = CaseResult(case.name, case.ops, ERROR, f"the engine ended its worker: {exc}")
+        except ProtocolError as exc:
+            result = CaseResult(case.name, case.ops, ERROR, f"the worker broke the protocol: {exc}")
+        except TargetError as exc:  # a fresh worker could not load it again
+            result = CaseResult(case.name, case.ops, ERROR, str(exc))
+        else:
+            result = judge.case(program, trace)
+        result.seconds = time.perf_counter() - began
+        return result
+
+
+def _phase(program: CaseProgram, at: int | None) -> str:
+    """Where the engine was when a case timed out, from the last step it announced."""
+    if at is None:
+        return "while building the graph"
+    step = program.step_at(min(at, len(program.steps) - 1))
+    if "backward" in step:
+        return "in backward()"
+    if "observe" in step:
+        return "while reading the graph"
+    return "while building the graph"
+
+
+def _load_failure(error: Any, prepared: Prepared) -> str:
+    from .failures import describe
+    from .syntax import newer_syntax
+
+    what = prepared.typed or "the engine"
+    if error.kind == "missing":
+        return f"{what} has no attribute {error.name!r} ({error.message})"
+    if error.type == "SyntaxError":
+        return f"{what} does not parse: {describe(error, prepared.shown)}{newer_syntax(error, prepared)}"
+    if error.kind == "returned":
+        return f"{what}: the target is a {error.type}, not a class"
+    return f"cannot load {what}: {describe(error, prepared.shown)}"
+
+
+__all__ = ["DEFAULT_TIMEOUT", "NOTE", "PASS", "check_engine", "check_timeout"]

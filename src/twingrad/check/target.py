@@ -1,25 +1,20 @@
 """Finding the engine to check: ``package.module:Name`` or ``path/to/file.py:Name``.
 
 Loading runs the learner's module, so it happens in the worker process (see
-`twingrad.check.worker`), never in the command's own process. Every way it can go wrong
+`twingrad.check.worker`), never in the command's own process: here the target is only
+parsed and its files found, to be copied into the worker's scratch folder. Every way it can go wrong
 becomes a `TargetError` with a one-line message: the command prints that line and exits
 with status 2.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import importlib.util
+import importlib.machinery
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from .failures import describe
 
 OWN_ENGINE = "twingrad.engine:Value"
-PROBE_INPUT = 2.0
 
 
 class TargetError(Exception):
@@ -65,85 +60,102 @@ def locate(spec: str | None) -> Target:
     return target
 
 
-def _import_file(path: Path) -> Any:
-    resolved = path.expanduser().resolve()
-    # A unique module name per file: two engines called engine.py must not meet in sys.modules.
-    digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:8]
-    name = f"_twingrad_check_{resolved.stem}_{digest}"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, resolved)
-    if spec is None or spec.loader is None:
-        raise TargetError(f"cannot import {path}: not a Python source file")
-    module = importlib.util.module_from_spec(spec)
-    # As when the file is run as a script: its own folder comes first, so its imports work.
-    folder = str(resolved.parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException as exc:
-        del sys.modules[name]
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        raise TargetError(f"importing {path} failed: {describe(exc)}") from None
-    return module
+@dataclass(frozen=True)
+class Prepared:
+    """How the worker gets the engine: files to copy into its scratch folder, what to load, and
+    how to show the worker's paths (``engine/model.py``) as the user's own."""
+
+    copy_in: dict[str, Path]
+    load: dict[str, str]
+    originals: dict[str, str] = field(default_factory=dict)  # scratch prefix -> user's folder
+    path: tuple[str, ...] = ()
+    typed: str = ""  # the file or module as the user wrote it, for messages about loading it
+
+    def shown(self, reported: str) -> str:
+        """A worker's path as the user knows it, relative to the current folder where it can be."""
+        for prefix, original in self.originals.items():
+            if reported == prefix or reported.startswith(prefix + "/"):
+                full = Path(original) / reported[len(prefix) + 1 :] if reported != prefix else Path(original)
+                try:
+                    return str(full.relative_to(Path.cwd()))
+                except ValueError:
+                    return str(full)
+        return reported
 
 
-def _import_module(name: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and (name == exc.name or name.startswith(exc.name + ".")):
-            raise TargetError(f"no module named {exc.name!r} (run from the folder that holds it)") from None
-        raise TargetError(f"importing {name} failed: {describe(exc)}") from None
-    except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        raise TargetError(f"importing {name} failed: {describe(exc)}") from None
+# What is copied of an engine's folder: its Python sources, within bounds a learner's project
+# never reaches but a home folder would.
+MAX_FILES = 400
+MAX_BYTES = 16 << 20
+_SKIPPED = {"__pycache__", "node_modules", "site-packages", ".git", ".venv", "venv", ".ipynb_checkpoints"}
 
 
-def _classes_in(module: Any) -> list[str]:
-    return sorted(
-        key for key, value in vars(module).items()
-        if isinstance(value, type) and getattr(value, "__module__", None) == module.__name__
-    )
+def sources_of(folder: Path) -> Path:
+    """``folder`` itself when it is small enough to copy whole (its .py files), else a refusal."""
+    count = size = 0
+    for path in folder.rglob("*.py"):
+        if _SKIPPED.intersection(path.relative_to(folder).parts):
+            continue
+        count += 1
+        size += path.stat().st_size
+        if count > MAX_FILES or size > MAX_BYTES:
+            raise TargetError(
+                f"{folder} holds more than {MAX_FILES} Python files or {MAX_BYTES >> 20} MiB of them: "
+                "put the engine in a folder of its own"
+            )
+    return folder
 
 
-def load(target: Target) -> Any:
-    """Import the target's module and return the engine class, checked to make Values."""
-    locate(target.spec)
-    module = _import_file(target.path) if target.path is not None else _import_module(str(target.module))
-    engine: Any = module
-    for part in target.attribute.split("."):
-        try:
-            engine = getattr(engine, part)
-        except AttributeError:
-            hint = ""
-            if engine is module:
-                classes = _classes_in(module)
-                hint = f" (it defines: {', '.join(classes)})" if classes else " (it defines no class)"
-            raise TargetError(f"{target.where} has no attribute {target.attribute!r}{hint}") from None
-        except BaseException as exc:  # a module-level __getattr__ can do anything
-            raise TargetError(f"{target.spec}: {describe(exc)}") from None
-    probe(engine, target.spec)
-    return engine
+def copy_filter(folder: str, names: list[str]) -> set[str]:
+    """For shutil.copytree: only Python sources and the folders that may hold them."""
+    base = Path(folder)
+    return {
+        n
+        for n in names
+        if n in _SKIPPED or n.startswith(".") or ((base / n).is_file() and not n.endswith(".py"))
+    }
 
 
-def probe(engine: Any, shown: str) -> None:
-    """Refuse what is not a micrograd-style class: it must make a Value with data and backward()."""
-    if not callable(engine):
-        raise TargetError(f"{shown} is a {type(engine).__name__}, not a class")
-    try:
-        value = engine(PROBE_INPUT)
-        usable = hasattr(value, "data") and callable(getattr(value, "backward", None))
-    except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        raise TargetError(f"{shown}({PROBE_INPUT}) failed: {describe(exc)}") from None
-    if not usable:
-        raise TargetError(
-            f"{shown}({PROBE_INPUT}) gave a {type(value).__name__} without .data and .backward(): "
-            "not a micrograd-style Value"
+def prepare(target: Target) -> Prepared:
+    """What to copy into the worker's scratch folder for ``target``, and what to load there."""
+    if target.path is not None:
+        file = target.path.expanduser().resolve()
+        top = file.parent
+        while (top / "__init__.py").is_file():  # a module of a package: copy the whole package
+            top = top.parent
+        if top != file.parent:
+            package = file.relative_to(top).parts[0]
+            folder = sources_of(top / package)
+            return Prepared(
+                {f"engine/{package}": folder},
+                {"file": f"engine/{file.relative_to(top)}", "attribute": target.attribute},
+                {"engine": str(top)},
+                typed=str(target.path),
+            )
+        folder = sources_of(file.parent)
+        return Prepared(
+            {"engine": folder},
+            {"file": f"engine/{file.name}", "attribute": target.attribute},
+            {"engine": str(folder)},
+            typed=str(target.path),
         )
+    module = str(target.module)
+    top = module.split(".")[0]
+    spec = importlib.machinery.PathFinder.find_spec(top, [str(Path.cwd()), *sys.path])
+    if spec is None or spec.origin in (None, "built-in", "frozen"):
+        raise TargetError(
+            f"no module named {top!r} (run from the folder that holds it, or give the file: "
+            "path/to/module.py:Name)"
+        )
+    origin = Path(spec.origin)
+    source = origin.parent if origin.name == "__init__.py" else origin
+    if source.is_dir():
+        sources_of(source)
+    name = source.name
+    return Prepared(
+        {f"modules/{name}": source},
+        {"module": module, "attribute": target.attribute},
+        {f"modules/{name}": str(source)},
+        ("modules",),
+        module,
+    )

@@ -1,77 +1,92 @@
-"""Isolation: the engine under check runs in a worker process, never in the caller's.
+"""The parent's handle on one worker: a sandboxed process speaking the protocol (docs/protocol.md).
 
-A pure-Python endless loop cannot be interrupted from another thread, and an engine may
-call ``os._exit`` or crash the interpreter; only a process boundary contains all of
-that. Starting a process costs what importing torch costs (about 1.3 s here), so one
-worker serves every case, and engines too (the tests share one across dozens of
-engines). It is killed when a case overruns its timeout or when it dies, and the next
-request starts a fresh one, which loads the engine again.
-
-The protocol is one JSON object per line. The worker answers each request with a final
-message, sending ``{"phase": ...}`` lines before it so that a timeout can say where the
-engine was (building the graph, in backward() ...). Its standard output and input are
-taken away from the engine first: a learner's ``print`` goes to the worker's log, never
-into the protocol.
-
-The worker process runs ``python -m twingrad.check._serve``.
+A worker serves one engine, never two: a fresh process for each `check_engine`, so
+nothing one engine did (a patched builtin, a module it left behind) can meet another.
+It is killed, with everything it started, when a request overruns its timeout, breaks
+the protocol or ends the process; the session then starts another for the next case.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import queue
-import signal
-import subprocess
+import math
+import shlex
+import shutil
 import sys
-import tempfile
-import threading
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import twingrad
+from .protocol import (
+    PROTOCOL,
+    Answer,
+    ProtocolError,
+    StrayLineError,
+    Trace,
+    WorkerInfo,
+    read_answer,
+    request,
+)
+from .sandbox import Limits, Sandbox, SandboxOverflow, SandboxTimeout
 
-from .target import TargetError
-
-# The worker imports torch before it says it is ready; a cold start on a busy machine can
-# take several seconds, so this is generous and separate from the per-case timeout.
-START_TIMEOUT = 120.0
-_LOG_TAIL = 400  # characters of the worker's log quoted when it dies
+PYWORKER = Path(__file__).with_name("untrusted") / "pyworker.py"
+START_TIMEOUT = 30.0  # a stdlib-only worker starts in tens of milliseconds; an --exec one may compile
+_LOG_TAIL = 400  # characters of the worker's stderr quoted when it dies
+MAX_STRAY_LINES = 1000  # lines that answer nothing, skipped before the worker counts as broken
 
 
-class CaseTimeoutError(Exception):
+class WorkerTimeoutError(Exception):
     """The worker gave no answer in time; it has been killed."""
 
-    def __init__(self, seconds: float, phase: str) -> None:
-        super().__init__(f"no answer within {seconds:g} s (while {phase})")
+    def __init__(self, seconds: float, at: int | None) -> None:
+        super().__init__(f"no answer within {seconds:g} s")
         self.seconds = seconds
-        self.phase = phase
+        self.at = at  # the last step it said it was starting, if any
 
 
 class WorkerDiedError(Exception):
-    """The worker process ended in the middle of a request."""
+    """The worker process ended (or flooded its output) in the middle of a request."""
+
+
+def python_command(python: str | None = None) -> list[str]:
+    """The Python worker under ``python`` (default: this interpreter), isolated from the caller's
+    environment (-I: no PYTHON* variables, no user site, no script or working folder on sys.path)."""
+    return [python or sys.executable, "-I", PYWORKER.name]
+
+
+def exec_command(command: str) -> list[str]:
+    """``--exec COMMAND`` split as a shell would, its program and file arguments made absolute:
+    the worker runs in a scratch folder, not where the command was typed."""
+    argv = shlex.split(command)
+    if not argv:
+        raise ValueError("--exec needs a command")
+    program = shutil.which(argv[0]) or argv[0]
+    resolved = [str(Path(program).resolve()) if Path(program).exists() else program]
+    for arg in argv[1:]:
+        candidate = Path(arg)
+        resolved.append(str(candidate.resolve()) if not arg.startswith("-") and candidate.exists() else arg)
+    return resolved
 
 
 class Worker:
-    """The parent's handle on one worker process, started on first use.
+    """One worker process: `start`, `load`, then any number of `run`; `close` kills it."""
 
-    >>> with Worker() as worker:                     # doctest: +SKIP
-    ...     worker.load("my_engine.py:Value", timeout=10)
-    ...     answer = worker.run("my_engine.py:Value", "seed_graph", timeout=10)
-    """
-
-    def __init__(self) -> None:
-        self._process: subprocess.Popen[bytes] | None = None
-        self._lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        self._log: IO[bytes] | None = None
-        self._loaded: set[str] = set()
-        self.torch_version = ""
-        self.starts = 0  # processes started so far, for tests and cost reports
-        self.start_seconds = 0.0  # time spent starting them
-
-    # -- lifetime ------------------------------------------------------------------------
+    def __init__(
+        self,
+        command: Sequence[str] | None = None,
+        *,
+        copy_in: Mapping[str, Path] | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        self.command = list(command) if command is not None else python_command()
+        files = dict(copy_in or {})
+        if command is None or self.command[-1] == PYWORKER.name:
+            files[PYWORKER.name] = PYWORKER
+        self._sandbox = Sandbox(self.command, limits=limits or Limits(), copy_in=files)
+        self._requests = 0
+        self.info: WorkerInfo | None = None
+        self.traffic: list[bytes] | None = None  # every line received, when a caller wants to see them
+        self.stray: list[str] = []  # why each skipped line was skipped (conformance reports them)
 
     def __enter__(self) -> Worker:
         return self
@@ -80,170 +95,89 @@ class Worker:
         self.close()
 
     @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
+    def applied(self) -> dict[str, str]:
+        return self._sandbox.applied
 
-    def _start(self) -> None:
-        began = time.perf_counter()
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 -- lives as long as the process
-        env = dict(os.environ, PYTHONFAULTHANDLER="1")
-        # The child imports this very twingrad, even when it is not installed.
-        root = str(Path(twingrad.__file__).resolve().parents[1])
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-        # A session of its own: stopping it also stops what the engine or a drawing started
-        # (graphviz's dot), and a Ctrl-C in the terminal reaches only us, who then stop it.
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "twingrad.check._serve"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, env=env,
-            start_new_session=hasattr(os, "killpg"),
+    def start(self, timeout: float = START_TIMEOUT) -> WorkerInfo:
+        self._sandbox.start()
+        answer = self._exchange("hello", {"protocol": PROTOCOL}, timeout)
+        if answer.protocol != PROTOCOL:
+            raise ProtocolError(
+                f"the worker speaks protocol version {answer.protocol}; twingrad speaks {PROTOCOL}"
+            )
+        assert answer.worker is not None
+        self.info = answer.worker
+        return answer.worker
+
+    def load(
+        self,
+        target: Mapping[str, str] | None,
+        spellings: Mapping[str, str],
+        timeout: float,
+        path: Sequence[str] = (),
+    ) -> Answer:
+        return self._exchange(
+            "load", {"target": target, "path": list(path), "spellings": dict(spellings)}, timeout
         )
-        self._lines = queue.Queue()
-        threading.Thread(target=self._read, args=(self._process.stdout, self._lines), daemon=True).start()
-        self._loaded = set()
-        self.starts += 1
-        # The caller's import path, so `package.module:Name` resolves as it would here.
-        ready = self._exchange({"op": "hello", "path": [p for p in sys.path if p]}, START_TIMEOUT, "starting")
-        self.torch_version = ready["torch_version"]
-        self.start_seconds += time.perf_counter() - began
 
-    @staticmethod
-    def _read(stream: IO[bytes] | None, lines: queue.Queue[dict[str, Any] | None]) -> None:
-        assert stream is not None
-        for raw in stream:
-            try:
-                lines.put(json.loads(raw))
-            except ValueError:
-                continue  # not ours: nothing else should write here, but never choke on it
-        lines.put(None)  # end of stream: the process is gone
-
-    def _stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None:
-            return
-        if hasattr(os, "killpg"):
-            with contextlib.suppress(OSError):  # the group outlives a worker that already exited
-                os.killpg(process.pid, signal.SIGKILL)
-        if process.poll() is None:
-            process.kill()
-        with contextlib.suppress(OSError):
-            process.stdin.close()  # type: ignore[union-attr]
-        process.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+    def run(self, programs: Sequence[Mapping[str, Any]], timeout: float) -> list[Trace]:
+        return self._exchange("run", {"programs": list(programs)}, timeout).traces
 
     def close(self) -> None:
-        self._stop()
+        self._sandbox.close()
 
-    def _log_tail(self) -> str:
-        if self._log is None:
-            return ""
-        self._log.seek(0, os.SEEK_END)
-        size = self._log.tell()
-        self._log.seek(max(0, size - _LOG_TAIL))
-        lines = self._log.read().decode(errors="replace").strip().splitlines()
+    def stderr_tail(self) -> str:
+        lines = self._sandbox.stderr_tail(_LOG_TAIL).strip().splitlines()
         return lines[-1] if lines else ""
 
-    # -- requests ----------------------------------------------------------------------------
-
-    def _exchange(self, message: dict[str, Any], timeout: float, phase: str) -> dict[str, Any]:
-        """Send one request and wait for its final answer, following the phases it reports."""
-        if self._process is None:
-            self._start()
-        process = self._process
-        assert process is not None and process.stdin is not None
-        try:
-            process.stdin.write(json.dumps(message).encode() + b"\n")
-            process.stdin.flush()
-        except OSError:
-            pass  # it died already; the end of its stream tells us below
+    def _exchange(self, kind: str, fields: dict[str, Any], timeout: float) -> Answer:
+        """Send one request; follow its progress messages; return its validated answer."""
+        if not (math.isfinite(timeout) and timeout > 0):
+            raise ValueError(f"timeout must be a positive finite number of seconds, not {timeout!r}")
+        sent = request(self._requests, kind, **fields)
+        self._requests += 1
+        self._sandbox.send((_dumps(sent) + "\n").encode())
         deadline = time.monotonic() + timeout
+        at: int | None = None
         while True:
             try:
-                answer = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                self._stop()
-                raise CaseTimeoutError(timeout, phase) from None
-            if answer is None:
-                code = process.wait()
-                tail = self._log_tail()
-                self._stop()
-                raise WorkerDiedError(f"the process exited with code {code}" + (f": {tail}" if tail else ""))
-            if "phase" in answer:
-                phase = answer["phase"]
+                line = self._sandbox.receive(max(0.0, deadline - time.monotonic()))
+            except SandboxTimeout:
+                self.close()
+                raise WorkerTimeoutError(timeout, at) from None
+            except SandboxOverflow as exc:
+                self.close()
+                raise WorkerDiedError(f"it wrote {exc}") from None
+            if line is None:
+                code = self._sandbox.wait(1.0)  # its output closed: it is ending, or has
+                tail = self.stderr_tail()
+                self.close()
+                raise WorkerDiedError(f"the process ended (exit code {code})" + (f": {tail}" if tail else ""))
+            if self._sandbox.output_overflowed:
+                self.close()
+                raise WorkerDiedError(f"it printed more than {self._sandbox.limits.output_bytes >> 20} MiB")
+            if self.traffic is not None:
+                self.traffic.append(line)
+            try:
+                answer = read_answer(line, sent)
+            except StrayLineError as exc:
+                # Not an answer to this request: the engine may write to the pipe itself (it shares
+                # the process), but it cannot know the nonce of a request not yet sent. Skip it.
+                self.stray.append(str(exc))
+                if len(self.stray) > MAX_STRAY_LINES:
+                    self.close()
+                    raise ProtocolError(f"more than {MAX_STRAY_LINES} lines that answer nothing") from None
+                continue
+            except ProtocolError:
+                self.close()
+                raise
+            if isinstance(answer, int):
+                at = answer
                 continue
             return answer
 
-    def load(self, spec: str, timeout: float) -> None:
-        """Make sure the worker has the engine ``spec``; `TargetError` if it cannot be loaded."""
-        if spec in self._loaded and self._process is not None:
-            return
-        try:
-            answer = self._exchange({"op": "load", "target": spec}, timeout, "loading the engine")
-        except CaseTimeoutError:
-            raise TargetError(
-                f"loading {spec} did not finish within {timeout:g} s (raise --timeout, or put slow "
-                "top-level code under `if __name__ == '__main__':`)"
-            ) from None
-        except WorkerDiedError as died:
-            raise TargetError(f"loading {spec} ended the process: {died}") from None
-        if "error" in answer:
-            raise TargetError(answer["error"])
-        self._loaded.add(spec)
 
-    def run(self, spec: str, case: str, timeout: float, draw: bool = False) -> dict[str, Any]:
-        """Run one case of the catalogue on the engine ``spec``; the worker's verdict.
+def _dumps(message: Mapping[str, Any]) -> str:
+    import json
 
-        Raises `CaseTimeoutError` or `WorkerDiedError` -- the worker is gone then, and the next call
-        starts another -- and `TargetError` if a fresh worker can no longer load the engine.
-        """
-        self.load(spec, timeout)
-        answer = self._exchange({"op": "run", "target": spec, "case": case, "draw": draw}, timeout,
-                                "starting the case")
-        return answer["result"]
-
-
-# -- the worker's side ----------------------------------------------------------------------------
-
-
-def _channel() -> tuple[IO[str], IO[str]]:
-    """Keep the protocol's pipes for ourselves; the engine gets stderr and an empty stdin."""
-    reader = os.fdopen(os.dup(0), "r", encoding="utf-8")
-    writer = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
-    os.dup2(2, 1)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
-    return reader, writer
-
-
-def serve() -> None:
-    reader, writer = _channel()
-
-    def send(message: dict[str, Any]) -> None:
-        writer.write(json.dumps(message) + "\n")
-        writer.flush()
-
-    import torch
-
-    torch.set_num_threads(1)  # scalars only; the machine is shared
-    from .runner import run_case
-    from .target import load, parse
-
-    engines: dict[str, Any] = {}
-    for line in reader:
-        request = json.loads(line)
-        op = request["op"]
-        if op == "hello":
-            sys.path.extend(p for p in request["path"] if p not in sys.path)
-            send({"torch_version": torch.__version__})
-        elif op == "load":
-            try:
-                engines[request["target"]] = load(parse(request["target"]))
-                send({"ok": True})
-            except TargetError as exc:
-                send({"error": str(exc)})
-        elif op == "run":
-            result = run_case(engines[request["target"]], request["case"], draw=request["draw"],
-                              phase=lambda name: send({"phase": name}))
-            send({"result": result})
+    return json.dumps(message, allow_nan=False)

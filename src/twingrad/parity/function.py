@@ -86,6 +86,7 @@ class FunctionReport(CheckTable):
     torch_after: float | None = None
     engine_predicted: float | None = None
     torch_predicted: float | None = None
+    torch_grads: list[float] = field(default_factory=list)
     graph: ParityReport | None = None  # the engine's graph against its torch replay
     graph_error: BaseException | None = None  # why there is no `graph` when one was attempted
     output: Any = None  # the engine's output node
@@ -167,11 +168,7 @@ def check_function(
     """
     names, values, keyword = _inputs(inputs)
     tolerance = Tolerance.of(rtol, atol)
-    fn_name = name or getattr(fn, "__name__", "fn")
-    report = FunctionReport(fn_name, dict(zip(names, values)), PASS, "", step=float(step))
-    reference = _torch_run(fn, names, values, keyword, float(step))
-    report.torch_before, torch_grads, report.torch_after = reference
-    report.torch_predicted = step * sum(g * g for g in torch_grads)
+    report = start_report(fn, names, values, keyword, float(step), name)
 
     phase = "inputs"
     try:
@@ -183,30 +180,49 @@ def check_function(
             with contextlib.suppress(TypeError, ValueError, OverflowError):
                 report.engine_before = float(out)
             raise EngineProblemError(
-                f"{fn_name} returned {_describe(out)}, not a node of the engine: the graph was cut "
+                f"{report.name} returned {_describe(out)}, not a node of the engine: the graph was cut "
                 "(did an operator return a plain number?)"
             )
-        report.engine_before = _engine_number(out.data, "the output's data")
+        engine_before = _engine_number(out.data, "the output's data")
         phase = "backward"
         out.backward()
         engine_grads = [_engine_number(getattr(x, "grad", None), f"{n}.grad") for n, x in zip(names, xs)]
+        phase = "nudge"
+        engine_after = _engine_nudge(fn, names, values, keyword, xs, out, engine_grads, float(step), engine)
     except Exception as exc:  # the engine's failure is the result, not a crash
         return _errored(report, phase, exc)
+    return judge_run(report, xs, out, engine_before, engine_grads, engine_after, resolver, tolerance)
 
-    report.checks.append(_check("output", "data", report.engine_before, report.torch_before, tolerance))
-    for n, mine, theirs in zip(names, engine_grads, torch_grads):
+
+def start_report(fn: Callable[..., Any], names: Sequence[str], values: Sequence[float], keyword: bool,
+                 step: float, name: str | None = None) -> FunctionReport:
+    """A report holding torch's side of ``fn`` at ``values``: output, input gradients, nudged output."""
+    report = FunctionReport(name or getattr(fn, "__name__", "fn"), dict(zip(names, values)), PASS, "",
+                            step=step)
+    report.torch_before, report.torch_grads, report.torch_after = _torch_run(fn, list(names), list(values),
+                                                                             keyword, step)
+    report.torch_predicted = step * sum(g * g for g in report.torch_grads)
+    return report
+
+
+def judge_run(report: FunctionReport, xs: Sequence[Any], out: Any, engine_before: float,
+              engine_grads: Sequence[float], engine_after: float, resolver: Resolver | None,
+              tolerance: Tolerance, graph: bool = True) -> FunctionReport:
+    """Compare an engine's run of the function (its numbers and graph, live or as traced) with
+    torch's side of ``report``; localise in the engine's graph when they disagree (``graph``:
+    when the graph can be walked at all)."""
+    report.output = out
+    report.engine_before = engine_before
+    report.engine_after = engine_after
+    names = list(report.inputs)
+    report.checks.append(_check("output", "data", engine_before, report.torch_before, tolerance))
+    for n, mine, theirs in zip(names, engine_grads, report.torch_grads):
         report.checks.append(_check(n, "grad", mine, theirs, tolerance))
-    if not all(c.ok for c in report.checks):
+    if graph and not all(c.ok for c in report.checks):
         report.graph, report.graph_error = _localise(out, resolver, tolerance)
-
-    report.engine_predicted = step * sum(g * g for g in engine_grads)
-    try:
-        report.engine_after = _engine_nudge(fn, names, values, keyword, xs, out, engine_grads, step, engine)
-    except Exception as exc:
-        return _errored(report, "nudge", exc)
-    after = _check("output after nudge", "data", report.engine_after, report.torch_after, tolerance)
-    report.checks.append(after)
-    return _verdict(report, names, xs, torch_grads, tolerance)
+    report.engine_predicted = report.step * sum(g * g for g in engine_grads)
+    report.checks.append(_check("output after nudge", "data", engine_after, report.torch_after, tolerance))
+    return _verdict(report, names, list(xs), report.torch_grads, tolerance)
 
 
 # -- the two runs ------------------------------------------------------------------------------
@@ -245,12 +261,12 @@ def _torch_run(
 
 def _engine_nudge(
     fn: Callable[..., Any],
-    names: list[str],
-    values: list[float],
+    names: Sequence[str],
+    values: Sequence[float],
     keyword: bool,
-    xs: list[Any],
+    xs: Sequence[Any],
     out: Any,
-    grads: list[float],
+    grads: Sequence[float],
     step: float,
     engine: Callable[[float], Any],
 ) -> float:

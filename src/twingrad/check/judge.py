@@ -1,0 +1,235 @@
+"""The verdict on one case, from its trace: the parent's side of the trust split.
+
+The worker ran the case program and reported what happened (`protocol.Trace`). Here,
+with nothing of the engine's code in this process:
+
+1. a step that failed is classified -- the engine lacks the op (``unsupported``), it
+   raised or gave back a non-node (``error``, with the engine's file:line);
+2. otherwise the traced graph is rebuilt (`traced.rebuild`) and judged like any engine
+   run (`twingrad.parity.function.judge_run`): output, input gradients and the nudged
+   output against torch's own run of the case, in float64;
+3. a failure is explained (`locate`): the first node that disagrees, the op to blame
+   (probes, run as more programs in the same worker), and the line that defines it;
+4. the repeated-backward case is judged against the known conventions.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..ops import Op, op_named
+from ..parity.function import FunctionReport, judge_run, start_report
+from ..parity.tolerances import Tolerance
+from .conventions import backward_twice
+from .failures import PathShower, declines, describe, innermost, place
+from .foreign import resolve_foreign
+from .locate import Evidence, Location, locate
+from .probes import Finding, Prober
+from .programs import NUDGE_STEP, CaseProgram
+from .protocol import EngineInfo, Trace
+from .result import ERROR, FAIL, PASS, UNSUPPORTED, CaseResult, Drawing, Mismatch, SourceLine
+from .traced import rebuild
+
+Misconception = Callable[[Finding], "str | None"]
+
+
+@dataclass
+class Judge:
+    """What every case of one engine is judged with."""
+
+    engine: EngineInfo
+    prober: Prober
+    shown: PathShower
+    tolerance: Tolerance
+    draw: bool = False
+
+    @property
+    def graph_visible(self) -> bool:
+        return self.engine.spellings.get("inputs") is not None
+
+    def case(self, program: CaseProgram, trace: Trace) -> CaseResult:
+        case = program.case
+        result = CaseResult(case.name, case.ops, PASS)
+        failed = trace.failed_at
+        if failed is not None:
+            return self._failed_step(program, trace, failed, result)
+        ids = {s["let"]: trace.steps[k].node for k, s in enumerate(program.steps) if "let" in s}
+        rank = {node: k for k, node in enumerate(ids.values()) if node is not None}
+        first = rebuild(trace.observations[0], rank)
+        inputs = [first[ids[n]] for n in case.input_names]  # type: ignore[index]
+        out = first[ids[program.output]]  # type: ignore[index]
+        empty = [n for n, x in zip(case.input_names, inputs) if x.grad is None]
+        if empty:
+            result.status, result.detail = (
+                FAIL,
+                (
+                    f"{', '.join(empty)}.grad {'is' if len(empty) == 1 else 'are'} empty (None) after "
+                    "backward(): a leaf must receive its gradient"
+                ),
+            )
+            return result
+        second = rebuild(trace.observations[1], rank)
+        nudged = second[ids[program.nudged_output]]  # type: ignore[index]
+        moved = [second[ids[f"{n}'"]] for n in case.input_names]  # type: ignore[index]
+        checked = judge_run(
+            _reference(case.name),
+            inputs,
+            out,
+            out.data,
+            [x.grad for x in inputs],
+            nudged.data,
+            resolve_foreign,
+            self.tolerance,
+            graph=self.graph_visible,
+        )
+        if checked.ok and case.kind == "backward_twice":
+            again = rebuild(trace.observations[2], rank)
+            verdict = backward_twice(
+                case, [x.grad for x in inputs], [again[x.trace_id].grad or 0.0 for x in inputs]
+            )
+            result.status, result.detail, result.mismatch = verdict.status, verdict.detail, verdict.mismatch
+            return result
+        if checked.ok:
+            result.detail = _agreement(case.kind, checked)
+            return result
+        evidence = Evidence(
+            self.engine.name, case, inputs, out, nudged, moved, NUDGE_STEP, self.graph_visible, self.prober
+        )
+        found = locate(evidence, checked)
+        result.status, result.detail, result.mismatch = FAIL, found.detail, found.mismatch
+        if found.finding is not None:
+            result.source = self._defined(found.finding.op, found.finding.reflected)
+            result.misconception = found.finding.misconception
+        if self.draw and found.report is not None:
+            result.svg, note = _drawing(found)
+            result.detail += note
+        return result
+
+    # -- a step that did not work ----------------------------------------------------------------
+
+    def _failed_step(self, program: CaseProgram, trace: Trace, k: int, result: CaseResult) -> CaseResult:
+        step = program.step_at(k)
+        error = trace.steps[k].error
+        assert error is not None
+        nudge = k > program.backward_step + 1  # past the first observation
+        before = "after the nudge: " if nudge and "backward" not in step else ""
+        if "backward" in step:
+            second = nudge and program.case.kind == "backward_twice"
+            result.status = ERROR
+            result.detail = (
+                f"{'the second ' if second else ''}backward() raised {describe(error, self.shown)}"
+            )
+            result.source = innermost(error, self.shown)
+        elif "observe" in step:
+            result.status = ERROR
+            result.detail = f"reading the engine's graph failed: {describe(error, self.shown)}"
+            result.source = innermost(error, self.shown)
+        elif "apply" in step:
+            self._failed_op(program, step, error, result, before)
+        else:  # making an input
+            x = step.get("value", "its nudged value")
+            result.status = ERROR
+            result.detail = f"{before}{self.engine.name}({x!r}) raised {describe(error, self.shown)}"
+            result.source = innermost(error, self.shown)
+        return result
+
+    def _failed_op(
+        self, program: CaseProgram, step: dict[str, Any], error: Any, result: CaseResult, before: str
+    ) -> None:
+        op = op_named(step["apply"])
+        spelled = _spelled(program, step)
+        reflected = "number" in step["args"][0]
+        if error.kind == "missing":
+            result.status = UNSUPPORTED
+            wanted = error.name or op.methods[0]
+            result.detail = f"no .{wanted}()" if not wanted.startswith("__") else f"no {wanted}: `{spelled}`"
+            return
+        if declines(error):
+            result.status = UNSUPPORTED
+            result.detail = f"the engine refuses `{spelled}`: {describe(error, self.shown)}"
+            result.source = innermost(error, self.shown)
+            return
+        result.status = ERROR
+        if error.kind == "returned":
+            result.detail = (
+                f"{before}`{spelled}` returned a {error.type} ({error.message}), not a Value: "
+                "the graph is cut there and nothing before it gets a gradient"
+            )
+            result.source = self._defined(op, reflected)
+            return
+        result.detail = f"{before}`{spelled}` raised {describe(error, self.shown)}"
+        result.source = innermost(error, self.shown) or self._defined(op, reflected)
+
+    def _defined(self, op: Op, reflected: bool) -> SourceLine | None:
+        methods = op.methods[::-1] if reflected and len(op.methods) > 1 else op.methods
+        return place(self.engine.defined(*methods), self.shown)
+
+
+def _spelled(program: CaseProgram, step: dict[str, Any], depth: int = 0) -> str:
+    """A step as the learner would write it: ``1 - x``, ``(a * b).tanh()``."""
+    makers = {s["let"]: s for s in program.steps if "let" in s}
+
+    def operand(arg: dict[str, Any]) -> str:
+        if "number" in arg:
+            return repr(arg["number"])
+        name = arg["ref"]
+        maker = makers.get(name, {})
+        if "apply" not in maker:
+            return name.rstrip("'")
+        inner = _spelled(program, maker, depth + 1) if depth < 2 else "..."
+        return f"({inner})"
+
+    op = op_named(step["apply"])
+    return op.format(*(operand(a) for a in step["args"]))
+
+
+@functools.cache
+def _torch_side(name: str) -> tuple[float, tuple[float, ...], float]:
+    """torch's output, input gradients and nudged output for a case: computed once per process."""
+    from .cases import CASES_BY_NAME
+    from .programs import NUDGE_STEP
+
+    case = CASES_BY_NAME[name]
+
+    def by_name(**values: Any) -> Any:
+        return case.fn(*values.values())  # the inputs keep the case's names in the reports
+
+    report = start_report(by_name, case.input_names, case.inputs, True, NUDGE_STEP, case.name)
+    assert report.torch_before is not None and report.torch_after is not None
+    return report.torch_before, tuple(report.torch_grads), report.torch_after
+
+
+def _reference(name: str) -> FunctionReport:
+    from .cases import CASES_BY_NAME
+    from .programs import NUDGE_STEP
+
+    case = CASES_BY_NAME[name]
+    before, grads, after = _torch_side(name)
+    report = FunctionReport(name, dict(zip(case.input_names, case.inputs)), PASS, "", step=NUDGE_STEP)
+    report.torch_before, report.torch_grads, report.torch_after = before, list(grads), after
+    report.torch_predicted = NUDGE_STEP * sum(g * g for g in grads)
+    return report
+
+
+def _agreement(kind: str, checked: FunctionReport) -> str:
+    if kind != "nudge" or checked.engine_after is None or checked.engine_before is None:
+        return checked.detail
+    predicted = checked.engine_before + checked.torch_predicted  # type: ignore[operator]
+    return (
+        f"nudged by {checked.step:g} x grad: {checked.engine_before:.7g} -> {checked.engine_after:.7g} "
+        f"on both sides (first-order prediction {predicted:.7g})"
+    )
+
+
+def _drawing(found: Location) -> tuple[Drawing | None, str]:
+    from .picture import svg
+
+    assert found.report is not None
+    text, note = svg(found.report)
+    return (Drawing(text) if text else None), note
+
+
+__all__ = ["Judge", "Mismatch"]

@@ -1,0 +1,227 @@
+"""Case programs: what the worker is asked to build (docs/protocol.md, "Programs").
+
+A case of the catalogue is a Python function written against the common API. Calling
+it once on `Symbol`s records every operation it performs -- operator, reflected operator
+(``1 - x``), ``abs``, method -- as the steps of a program, so the catalogue stays plain
+readable Python and the worker, in any language, only replays steps.
+
+Every case program has the same shape, so the judge knows where to look:
+
+1. ``let`` each input; the forward steps; ``backward`` of the output; ``observe`` it;
+2. the nudge: a ``nudged`` leaf per input (``x + step * x.grad``, read from the engine),
+   the forward steps again on them, ``observe`` the new output;
+3. for the ``backward_twice`` case, ``backward`` of the first output again, ``observe``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..ops import Op
+from .cases import Case
+from .protocol import encode_number
+
+NUDGE_STEP = 0.01  # the seed notebook's step
+Step = dict[str, Any]
+
+
+class Symbol:
+    """A stand-in for a Value that writes down what is done to it."""
+
+    __slots__ = ("name", "_recorder")
+
+    def __init__(self, name: str, recorder: _Recorder) -> None:
+        self.name = name
+        self._recorder = recorder
+
+    def _apply(self, op: str, *args: Any) -> Symbol:
+        return self._recorder.apply(op, args)
+
+    def __add__(self, other: Any) -> Symbol:
+        return self._apply("add", self, other)
+
+    def __radd__(self, other: Any) -> Symbol:
+        return self._apply("add", other, self)
+
+    def __sub__(self, other: Any) -> Symbol:
+        return self._apply("sub", self, other)
+
+    def __rsub__(self, other: Any) -> Symbol:
+        return self._apply("sub", other, self)
+
+    def __mul__(self, other: Any) -> Symbol:
+        return self._apply("mul", self, other)
+
+    def __rmul__(self, other: Any) -> Symbol:
+        return self._apply("mul", other, self)
+
+    def __truediv__(self, other: Any) -> Symbol:
+        return self._apply("div", self, other)
+
+    def __rtruediv__(self, other: Any) -> Symbol:
+        return self._apply("div", other, self)
+
+    def __pow__(self, other: Any) -> Symbol:
+        return self._apply("pow", self, other)
+
+    def __rpow__(self, other: Any) -> Symbol:
+        return self._apply("pow", other, self)
+
+    def __neg__(self) -> Symbol:
+        return self._apply("neg", self)
+
+    def __abs__(self) -> Symbol:
+        return self._apply("abs", self)
+
+    def exp(self) -> Symbol:
+        return self._apply("exp", self)
+
+    def log(self) -> Symbol:
+        return self._apply("log", self)
+
+    def tanh(self) -> Symbol:
+        return self._apply("tanh", self)
+
+    def relu(self) -> Symbol:
+        return self._apply("relu", self)
+
+    def sigmoid(self) -> Symbol:
+        return self._apply("sigmoid", self)
+
+    def sin(self) -> Symbol:
+        return self._apply("sin", self)
+
+    def cos(self) -> Symbol:
+        return self._apply("cos", self)
+
+    def sqrt(self) -> Symbol:
+        return self._apply("sqrt", self)
+
+
+class _Recorder:
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+        self.steps: list[Step] = []
+
+    def apply(self, op: str, args: Sequence[Any]) -> Symbol:
+        name = f"{self.prefix}t{len(self.steps)}"
+        self.steps.append({"let": name, "apply": op, "args": [_arg(a) for a in args]})
+        return Symbol(name, self)
+
+
+def _arg(value: Any) -> dict[str, Any]:
+    if isinstance(value, Symbol):
+        return {"ref": value.name}
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"a case may combine Values with numbers only, not {type(value).__name__}")
+    return {"number": value if isinstance(value, int) else encode_number(float(value))}
+
+
+def record(fn: Callable[..., Any], names: Sequence[str], prefix: str = "") -> tuple[list[Step], str]:
+    """The forward steps ``fn`` performs on inputs named ``names``, and the name of its result."""
+    recorder = _Recorder(prefix)
+    out = fn(*(Symbol(name, recorder) for name in names))
+    if not isinstance(out, Symbol):
+        raise TypeError(f"{getattr(fn, '__name__', fn)} must return a Value, not {type(out).__name__}")
+    return recorder.steps, out.name
+
+
+@dataclass(frozen=True)
+class CaseProgram:
+    """A case's program and where its parts are: which steps are which, which observation is which."""
+
+    case: Case
+    program: dict[str, Any]
+    forward: tuple[int, int]  # the first forward steps' indices, [start, stop)
+    output: str  # the let name of the output
+    nudged_output: str
+    backward_step: int  # index of the first backward
+
+    @property
+    def steps(self) -> list[Step]:
+        return self.program["steps"]
+
+    def step_at(self, index: int) -> Step:
+        return self.steps[index]
+
+
+def compile_case(case: Case) -> CaseProgram:
+    names = case.input_names
+    inputs: list[Step] = [
+        {"let": n, "value": _arg(x)["number"], "label": n} for n, x in zip(names, case.inputs)
+    ]
+    forward, out = record(case.fn, names)
+    nudged = [{"let": f"{n}'", "nudged": n, "step": NUDGE_STEP, "label": n} for n in names]
+    again, out_again = record(case.fn, [f"{n}'" for n in names], prefix="'")
+    steps: list[Step] = [
+        *inputs,
+        *forward,
+        {"backward": out},
+        {"observe": out},
+        *nudged,
+        *again,
+        {"observe": out_again},
+    ]
+    if case.kind == "backward_twice":
+        steps += [{"backward": out}, {"observe": out}]
+    start = len(inputs)
+    return CaseProgram(
+        case,
+        {"name": case.name, "steps": steps},
+        (start, start + len(forward)),
+        out,
+        out_again,
+        start + len(forward),
+    )
+
+
+# -- probes: one op alone -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProbeProgram:
+    """One op in one spelling at chosen points, optionally under an upstream gradient."""
+
+    op: Op
+    spelled: str  # as the learner writes it: "2.0 - x"
+    points: tuple[float, ...]  # x (and y)
+    as_value: tuple[bool, ...]  # which operands are Values (the others are the numbers themselves)
+    upstream: float | None
+    program: dict[str, Any]
+
+
+def spellings(op: Op, x: float, y: float) -> list[tuple[str, tuple[bool, ...]]]:
+    """Each way the common API writes ``op``: both Values, a number on the right, on the left."""
+    if op.arity == 1:
+        return [(op.format("x"), (True,))]
+    return [
+        (op.format("x", "y"), (True, True)),
+        (op.format("x", repr(y)), (True, False)),
+        (op.format(repr(x), "y"), (False, True)),
+    ]
+
+
+def probe_program(
+    op: Op, spelled: str, points: Sequence[float], as_value: Sequence[bool], upstream: float | None
+) -> ProbeProgram:
+    steps: list[Step] = []
+    args = []
+    for name, point, is_value in zip(("x", "y"), points, as_value):
+        if is_value:
+            steps.append({"let": name, "value": encode_number(point), "label": name})
+            args.append({"ref": name})
+        else:
+            args.append({"number": encode_number(point)})
+    steps.append({"let": "out", "apply": op.name, "args": args})
+    root = "out"
+    if upstream is not None:
+        steps += [
+            {"let": "up", "value": encode_number(upstream), "label": "up"},
+            {"let": "scaled", "apply": "mul", "args": [{"ref": "out"}, {"ref": "up"}]},
+        ]
+        root = "scaled"
+    steps += [{"backward": root}, {"observe": root}]
+    name = f"probe {spelled}" + (f" under {upstream:g}" if upstream is not None else "")
+    return ProbeProgram(op, spelled, tuple(points), tuple(as_value), upstream, {"name": name, "steps": steps})

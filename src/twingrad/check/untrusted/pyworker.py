@@ -1,0 +1,658 @@
+"""twingrad's worker for Python engines: protocol version 1 (docs/protocol.md).
+
+Run as ``python -I pyworker.py`` inside the sandbox, under any Python from 3.8 on: the
+standard library only, and no twingrad. It loads the learner's engine, runs the programs
+it is sent, and answers with numbers and the graphs it sees. It judges nothing: whatever
+it says, the parent validates and compares with its own torch reference.
+
+The engine runs in this very process, so it could write to the protocol pipe itself;
+every answer echoes the nonce of its request, which no code can know before the request
+is sent, and the parent discards whatever does not.
+"""
+
+import json
+import math
+import operator
+import os
+import sys
+import traceback
+
+PROTOCOL = 1
+TEXT_LIMIT = 2000
+FRAME_LIMIT = 30
+NODE_LIMIT = 200000  # nodes in one observation; a catalogue graph has a few hundred
+HERE = os.path.abspath(__file__)
+
+# An engine's own names for each role, most common first (seen in lecture followers' code).
+CANDIDATES = {
+    "data": ("data", "val", "value", "v", "_data", "x"),
+    "grad": ("grad", "derivative", "gradient", "g", "_grad", "d"),
+    "inputs": (
+        "_prev",
+        "_children",
+        "children",
+        "prev",
+        "parents",
+        "_parents",
+        "_operands",
+        "operands",
+        "inputs",
+        "_inputs",
+        "_child",
+        "_previous",
+        "previous",
+        "_deps",
+        "deps",
+        "_src",
+        "srcs",
+    ),
+    "op": (
+        "_op",
+        "op",
+        "_operation",
+        "operation",
+        "_op_name",
+        "op_name",
+        "_opname",
+        "opname",
+        "_backward_op",
+    ),
+    "label": ("label", "_label", "name", "_name"),
+    "backward": ("backward", "backprop", "backpropagate", "back_prop", "backward_pass", "propagate"),
+    "requires_grad": ("requires_grad", "_requires_grad", "needs_grad"),
+}
+ROLES = tuple(CANDIDATES)
+
+# The op table's names as Python spells them: an operator (with its method and reflected
+# method) or a method of the value.
+OPERATORS = {
+    "add": (operator.add, "__add__", "__radd__"),
+    "sub": (operator.sub, "__sub__", "__rsub__"),
+    "mul": (operator.mul, "__mul__", "__rmul__"),
+    "div": (operator.truediv, "__truediv__", "__rtruediv__"),
+    "pow": (operator.pow, "__pow__", "__rpow__"),
+    "neg": (operator.neg, "__neg__", None),
+    "abs": (abs, "__abs__", None),
+}
+METHODS = ("exp", "log", "tanh", "relu", "sigmoid", "sin", "cos", "sqrt")
+
+
+class Failure(Exception):
+    """A step that did not work: carries the protocol's error object."""
+
+    def __init__(self, error):
+        Exception.__init__(self, error.get("message", ""))
+        self.error = error
+
+
+# -- reading whatever the engine gives back, without trusting it -----------------------------------
+
+
+def text(value):
+    """str(value), however hostile its __str__, cut to the protocol's limit."""
+    try:
+        shown = value if isinstance(value, str) else str(value)
+    except BaseException:
+        shown = "<unprintable %s>" % type(value).__name__
+    return shown if len(shown) <= TEXT_LIMIT else shown[: TEXT_LIMIT - 3] + "..."
+
+
+def encode(number):
+    """A JSON-safe number: non-finite values as the strings the protocol names."""
+    if math.isnan(number):
+        return "nan"
+    if math.isinf(number):
+        return "inf" if number > 0 else "-inf"
+    return number
+
+
+def decode(number):
+    if isinstance(number, str):
+        return float(number)  # "nan", "inf", "-inf"
+    return number
+
+
+def shown_path(path):
+    """A path under the scratch directory relative to it: the parent maps it back to the user's file."""
+    full = os.path.abspath(path)
+    here = os.getcwd() + os.sep
+    return text(full[len(here) :] if full.startswith(here) else path)
+
+
+def engine_frames(exc):
+    """The traceback's frames outside this file and Python's import machinery, innermost last."""
+    frames = []
+    for frame in traceback.extract_tb(exc.__traceback__):
+        name = frame.filename
+        if name.startswith("<frozen") or os.path.abspath(name) == HERE:
+            continue
+        frames.append({"file": shown_path(name), "line": frame.lineno or 0, "function": text(frame.name)})
+    return frames
+
+
+def raised(exc):
+    frames = engine_frames(exc)
+    if isinstance(exc, SyntaxError) and exc.filename:  # where the syntax is, not where importing failed
+        frames.append({"file": shown_path(exc.filename), "line": exc.lineno or 0, "function": "<module>"})
+        message = exc.msg
+    else:
+        message = exc
+    return {
+        "kind": "raised",
+        "type": type(exc).__name__,
+        "message": text(message),
+        "frames": frames[-FRAME_LIMIT:],
+        "depth": len(frames),
+    }
+
+
+# -- finding the engine's own names ------------------------------------------------------------------
+
+
+def attribute_names(obj):
+    """Instance attributes, from __dict__ and __slots__ alike."""
+    names = []
+    try:
+        names.extend(vars(obj))
+    except TypeError:
+        pass
+    for klass in type(obj).__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        names.extend([slots] if isinstance(slots, str) else slots)
+    return [n for n in names if isinstance(n, str)]
+
+
+def holds(container, members):
+    try:
+        items = list(container)
+    except BaseException:
+        return False
+    return any(item is m for item in items for m in members)
+
+
+class Engine:
+    """The engine class and how to read it: every role's attribute name."""
+
+    def __init__(self, cls, given):
+        self.cls = cls
+        self.spellings = dict.fromkeys(ROLES)
+        self.spellings.update({role: name for role, name in given.items() if role in self.spellings})
+        leaf = cls(2.0)
+        self._find(leaf, "data", lambda value: float(value) == 2.0)
+        if self.spellings["data"] is None:
+            raise Failure(
+                {
+                    "kind": "raised",
+                    "type": "TypeError",
+                    "frames": [],
+                    "message": "%s(2.0) keeps 2.0 in none of the attributes %s"
+                    % (cls.__name__, ", ".join(CANDIDATES["data"])),
+                }
+            )
+        self._find(leaf, "grad", lambda value: value is None or isinstance(float(value), float))
+        self._find(leaf, "backward", callable)
+        self._find(leaf, "requires_grad", lambda value: value is False)
+        self._find(leaf, "label", lambda value: isinstance(value, str))
+        if self.spellings["label"] is None:
+            try:  # no label of its own: give nodes one where the class lets us, for readable reports
+                leaf.label = ""
+                self.spellings["label"] = "label"
+            except BaseException:
+                pass
+        if self.spellings["backward"] is None:
+            raise Failure(
+                {
+                    "kind": "raised",
+                    "type": "TypeError",
+                    "frames": [],
+                    "message": "%s(2.0) has no backward method (looked for %s)"
+                    % (cls.__name__, ", ".join(CANDIDATES["backward"])),
+                }
+            )
+        self._find_graph_roles()
+
+    def _find(self, obj, role, fits):
+        if self.spellings[role] is not None:
+            return
+        for name in CANDIDATES[role]:
+            try:
+                if fits(getattr(obj, name)):
+                    self.spellings[role] = name
+                    return
+            except BaseException:
+                continue
+
+    def _find_graph_roles(self):
+        """Build ``a + b`` (or ``a * b``) and see where the node keeps a and b, and its op's text."""
+        a, b = self.leaf(3.0, ""), self.leaf(-2.0, "")
+        node = None
+        for combine in (operator.add, operator.mul, operator.sub):
+            try:
+                node = combine(a, b)
+                break
+            except BaseException:
+                continue
+        if node is None:
+            return
+        if self.spellings["inputs"] is None:
+            found = [n for n in CANDIDATES["inputs"] if self._attr_holds(node, n, (a, b))]
+            found = found or [n for n in attribute_names(node) if self._attr_holds(node, n, (a, b))]
+            if found:
+                self.spellings["inputs"] = found[0]
+        if self.spellings["op"] is None:
+            skip = {self.spellings["label"], self.spellings["data"]}
+            names = list(CANDIDATES["op"]) + attribute_names(node)
+            for name in names:
+                if name in skip:
+                    continue
+                try:
+                    value = getattr(node, name)
+                except BaseException:
+                    continue
+                if isinstance(value, str) and value:
+                    self.spellings["op"] = name
+                    return
+
+    @staticmethod
+    def _attr_holds(node, name, members):
+        try:
+            value = getattr(node, name)
+        except BaseException:
+            return False
+        return not isinstance(value, (str, bytes)) and not callable(value) and holds(value, members)
+
+    # -- using it --
+
+    def is_node(self, obj):
+        return not isinstance(obj, (int, float, bool)) and hasattr(obj, self.spellings["data"])
+
+    def leaf(self, number, label):
+        value = self.cls(number)
+        if self.spellings["requires_grad"] is not None:
+            setattr(value, self.spellings["requires_grad"], True)
+        if label and self.spellings["label"] is not None:
+            try:
+                setattr(value, self.spellings["label"], label)
+            except BaseException:
+                pass
+        return value
+
+    def data(self, node):
+        return float(getattr(node, self.spellings["data"]))
+
+    def grad(self, node):
+        value = getattr(node, self.spellings["grad"]) if self.spellings["grad"] is not None else None
+        return None if value is None else float(value)
+
+    def inputs(self, node):
+        """The node's inputs that are nodes, and whether the engine keeps them unordered."""
+        if self.spellings["inputs"] is None:
+            return [], False
+        container = getattr(node, self.spellings["inputs"], ())
+        if container is None:
+            return [], False
+        unordered = isinstance(container, (set, frozenset))
+        return [item for item in list(container) if self.is_node(item)], unordered
+
+    def op_text(self, node):
+        if self.spellings["op"] is None:
+            return ""
+        value = getattr(node, self.spellings["op"], "")
+        return "" if value is None else text(value)
+
+    def label(self, node):
+        if self.spellings["label"] is None:
+            return ""
+        value = getattr(node, self.spellings["label"], "")
+        return value if isinstance(value, str) and len(value) <= TEXT_LIMIT else ""
+
+    def definitions(self):
+        """Where the engine defines each method the programs can call."""
+        names = [n for _, method, reflected in OPERATORS.values() for n in (method, reflected) if n]
+        names += list(METHODS) + [self.spellings["backward"], "__init__"]
+        found = []
+        for name in names:
+            function = getattr(getattr(self.cls, name, None), "__func__", getattr(self.cls, name, None))
+            code = getattr(function, "__code__", None)
+            if code is not None:
+                found.append(
+                    {
+                        "name": name,
+                        "file": shown_path(code.co_filename),
+                        "line": code.co_firstlineno,
+                        "function": text(code.co_name),
+                    }
+                )
+        return found
+
+    def source(self):
+        module = sys.modules.get(getattr(self.cls, "__module__", ""), None)
+        path = getattr(module, "__file__", None)
+        if not path:
+            return None
+        line = 0
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                for number, content in enumerate(handle, 1):
+                    if content.lstrip().startswith("class %s" % self.cls.__name__):
+                        line = number
+                        break
+        except OSError:
+            pass
+        return {"file": shown_path(path), "line": line, "function": text(self.cls.__name__)}
+
+
+# -- loading ---------------------------------------------------------------------------------------
+
+
+def import_file(path):
+    """Import a file as its own Python would: its folder (or its package's) on sys.path, under
+    its own module name, so that sibling files importing it get this very module."""
+    import importlib
+    import importlib.util
+
+    path = os.path.abspath(path)
+    folder, filename = os.path.split(path)
+    parts = [os.path.splitext(filename)[0]]
+    while os.path.isfile(os.path.join(folder, "__init__.py")):  # inside a package: import it as one
+        folder, package = os.path.split(folder)
+        parts.insert(0, package)
+    name = ".".join(parts)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    clash = sys.modules.get(name)
+    if clash is not None and os.path.abspath(getattr(clash, "__file__", "") or "") != path:
+        # The file shares its name with a module already loaded here (the standard library's
+        # `operator`, say): load it from its path under that name, for its siblings to find.
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+    return importlib.import_module(name)
+
+
+def load(request):
+    import importlib
+
+    for folder in request.get("path") or []:
+        folder = os.path.abspath(folder)  # relative to the scratch folder this worker runs in
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    target = request.get("target")
+    if not target:
+        raise Failure({"kind": "raised", "type": "ValueError", "message": "no target to load", "frames": []})
+    try:
+        if "file" in target:
+            module = import_file(target["file"])
+        else:
+            module = importlib.import_module(target["module"])
+    except BaseException as exc:
+        raise Failure(raised(exc)) from None
+    found = module
+    for part in target["attribute"].split("."):
+        if not hasattr(found, part):
+            classes = sorted(
+                k
+                for k, v in vars(module).items()
+                if isinstance(v, type) and getattr(v, "__module__", None) == module.__name__
+            )
+            raise Failure(
+                {
+                    "kind": "missing",
+                    "type": "AttributeError",
+                    "name": text(target["attribute"]),
+                    "message": text(
+                        "it defines: " + ", ".join(classes) if classes else "it defines no class"
+                    ),
+                    "frames": [],
+                }
+            )
+        found = getattr(found, part)
+    if not callable(found):
+        raise Failure(
+            {"kind": "returned", "type": type(found).__name__, "message": text(repr(found)), "frames": []}
+        )
+    try:
+        return Engine(found, request.get("spellings") or {})
+    except Failure:
+        raise
+    except BaseException as exc:
+        raise Failure(raised(exc)) from None
+
+
+# -- running programs -------------------------------------------------------------------------------
+
+
+class Run:
+    """One program on the engine: its named values, and stable ids for every object it sees."""
+
+    def __init__(self, engine, program, progress):
+        self.engine = engine
+        self.program = program
+        self.progress = progress
+        self.values = {}
+        self.ids = {}
+        self.kept = []  # every object given an id stays alive, so no id() is reused meanwhile
+        self.steps = []
+        self.observations = []
+
+    def node_id(self, obj):
+        key = id(obj)
+        if key not in self.ids:
+            self.ids[key] = len(self.ids)
+            self.kept.append(obj)
+        return self.ids[key]
+
+    def trace(self):
+        for at, step in enumerate(self.program["steps"]):
+            if at == 0 or "backward" in step or "observe" in step or "nudged" in step:
+                self.progress(at)
+            try:
+                self.steps.append(self.step(step))
+            except Failure as failure:
+                self.steps.append({"ok": False, "error": failure.error})
+                break
+            except (KeyError, IndexError, TypeError, ValueError) as exc:  # a program it cannot follow
+                error = {"kind": "raised", "type": "ProtocolError", "message": text(repr(exc)), "frames": []}
+                self.steps.append({"ok": False, "error": error})
+                break
+        return {
+            "name": text(self.program.get("name", "")),
+            "steps": self.steps,
+            "observations": self.observations,
+        }
+
+    def step(self, step):
+        if "let" in step:
+            value = self.make(step)
+            self.values[step["let"]] = value
+            return {"ok": True, "node": self.node_id(value)}
+        if "backward" in step:
+            node = self.values[step["backward"]]
+            try:
+                getattr(node, self.engine.spellings["backward"])()
+            except BaseException as exc:
+                raise Failure(raised(exc)) from None
+            return {"ok": True}
+        if "observe" in step:
+            self.observations.append(self.observe(self.values[step["observe"]]))
+            return {"ok": True}
+        raise Failure({"kind": "raised", "type": "ValueError", "message": "unknown step", "frames": []})
+
+    def make(self, step):
+        label = step.get("label", "")
+        try:
+            if "value" in step:
+                return self.engine.leaf(decode(step["value"]), label)
+            if "nudged" in step:
+                source = self.values[step["nudged"]]
+                moved = self.engine.data(source) + decode(step["step"]) * (self.engine.grad(source) or 0.0)
+                return self.engine.leaf(moved, label)
+        except BaseException as exc:
+            raise Failure(raised(exc)) from None
+        return self.apply(step["apply"], [self.argument(a) for a in step["args"]])
+
+    def argument(self, arg):
+        return self.values[arg["ref"]] if "ref" in arg else decode(arg["number"])
+
+    def apply(self, name, args):
+        try:
+            if name in OPERATORS:
+                function, method, reflected = OPERATORS[name]
+                try:
+                    out = function(*args)
+                except TypeError as exc:
+                    if engine_frames(exc):
+                        raise
+                    # Python's dispatch found no implementation: the engine lacks this operator.
+                    wanted = method if self.engine.is_node(args[0]) else reflected
+                    raise Failure(
+                        {
+                            "kind": "missing",
+                            "type": "TypeError",
+                            "name": wanted or method,
+                            "message": text(exc),
+                            "frames": [],
+                        }
+                    ) from None
+            else:
+                try:
+                    bound = getattr(args[0], name)
+                except AttributeError as exc:
+                    if engine_frames(exc):
+                        raise
+                    raise Failure(
+                        {
+                            "kind": "missing",
+                            "type": "AttributeError",
+                            "name": name,
+                            "message": text(exc),
+                            "frames": [],
+                        }
+                    ) from None
+                out = bound(*args[1:])
+        except Failure:
+            raise
+        except BaseException as exc:
+            raise Failure(raised(exc)) from None
+        if not self.engine.is_node(out):
+            error = {"kind": "returned", "type": type(out).__name__, "message": text(repr(out)), "frames": []}
+            if isinstance(out, (int, float)) and not isinstance(out, bool):
+                error["number"] = encode(float(out))
+            raise Failure(error)
+        return out
+
+    def observe(self, root):
+        """Every node reachable from ``root``, then the program's own values."""
+        engine = self.engine
+        nodes, seen = [], set()
+        queue = [root] + list(self.values.values())
+        try:
+            while queue:
+                obj = queue.pop(0) if len(queue) < 64 else queue.pop()
+                ident = self.node_id(obj)
+                if ident in seen:
+                    continue
+                seen.add(ident)
+                if len(seen) > NODE_LIMIT:
+                    raise Failure(
+                        {
+                            "kind": "unreadable",
+                            "type": "OverflowError",
+                            "frames": [],
+                            "message": "the graph has more than %d nodes" % NODE_LIMIT,
+                        }
+                    )
+                inputs, unordered = engine.inputs(obj)
+                queue.extend(inputs)
+                grad = engine.grad(obj)
+                nodes.append(
+                    {
+                        "id": ident,
+                        "data": encode(engine.data(obj)),
+                        "grad": None if grad is None else encode(grad),
+                        "op": engine.op_text(obj),
+                        "inputs": [self.node_id(i) for i in inputs],
+                        "unordered": unordered,
+                        "label": text(engine.label(obj)),
+                    }
+                )
+        except Failure:
+            raise
+        except BaseException as exc:
+            error = raised(exc)
+            error["kind"] = "unreadable"
+            raise Failure(error) from None
+        return {"root": self.node_id(root), "nodes": nodes}
+
+
+# -- the conversation --------------------------------------------------------------------------------
+
+
+def take_channel():
+    """Keep the protocol's pipes for this file: the engine's prints go to stderr, its stdin is empty."""
+    requests = os.fdopen(os.dup(0), "rb")
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    empty = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(empty, 0)
+    os.close(empty)
+    return requests, answers
+
+
+def serve():
+    requests, answers = take_channel()
+    engine = None
+
+    def send(message):
+        answers.write(json.dumps(message, allow_nan=False).encode("utf-8") + b"\n")
+        answers.flush()
+
+    for line in requests:
+        request = json.loads(line.decode("utf-8"))
+        kind = request["type"]
+        envelope = {"id": request["id"], "nonce": request["nonce"], "type": kind}
+        if kind == "hello":
+            version = "%d.%d.%d" % sys.version_info[:3]
+            send(
+                dict(
+                    envelope,
+                    protocol=PROTOCOL,
+                    worker={"name": "twingrad-pyworker", "language": "python", "version": version},
+                )
+            )
+        elif kind == "load":
+            try:
+                engine = load(request)
+                send(
+                    dict(
+                        envelope,
+                        ok=True,
+                        engine={
+                            "name": text(engine.cls.__name__),
+                            "source": engine.source(),
+                            "spellings": engine.spellings,
+                            "definitions": engine.definitions(),
+                        },
+                    )
+                )
+            except Failure as failure:
+                send(dict(envelope, ok=False, error=failure.error))
+        elif kind == "run":
+
+            def progress(at, envelope=envelope):
+                send({"id": envelope["id"], "nonce": envelope["nonce"], "type": "progress", "at": at})
+
+            traces = [Run(engine, program, progress).trace() for program in request["programs"]]
+            send(dict(envelope, traces=traces))
+        elif kind == "bye":
+            send(envelope)
+            break
+
+
+if __name__ == "__main__":
+    serve()
+    # The engine may have started threads or left atexit hooks; nothing of it may delay the end.
+    sys.stdout.flush()
+    os._exit(0)
