@@ -225,3 +225,25 @@ def test_a_write_error_after_the_run_never_hides_the_verdict(tmp_path, capsys, m
     assert captured.out.splitlines()[-1] == "FAIL 2 targets: 1 OK, 1 FAIL"
     assert f"cannot write {tmp_path / 'j.xml'}: No space left on device" in captured.err
     assert json.loads((tmp_path / "b.json").read_text())["exit_code"] == 1  # the other report was written
+
+
+def test_a_located_failure_is_annotated_at_its_line_and_explained_in_the_page(tmp_path, capsys,
+                                                                              monkeypatch) -> None:
+    """With the checker's source lines and misconceptions, each report says where and why."""
+    reference = "tests/engines/reference.py"
+    line = next(n for n, text in enumerate((ROOT / reference).read_text().splitlines(), 1)
+                if text.strip().startswith("def tanh("))
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(ROOT))
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    code = main(["check", "tests/engines/variants.py:TanhGrad", CORRECT, "--only", "unary_tanh",
+                 "--html", str(tmp_path / "r.html"), "--junit-xml", str(tmp_path / "j.xml")])
+    assert code == 1
+    [note] = [n for n in capsys.readouterr().out.splitlines() if n.startswith("::error ")]
+    assert note.startswith(f"::error file={reference},line={line},title=twingrad check%3A unary_tanh (fail)")
+    page = (tmp_path / "r.html").read_text()
+    assert f"Engine source: <code>{reference}:{line}</code> in <code>tanh</code>" in page
+    assert "<b>Misconception:</b> your tanh derivative equals 1 − tanh(x)" in page
+    failure = ET.parse(tmp_path / "j.xml").getroot().find(".//testcase[@name='unary_tanh']/failure")
+    assert f"engine source: {reference}:{line} (in tanh)" in failure.text
