@@ -122,7 +122,7 @@ def test_the_json_holds_every_target(batch: Batch) -> None:
 
 def test_github_actions_gets_annotations_and_a_step_summary(batch: Batch) -> None:
     notes = [line for line in batch.stdout.splitlines() if line.startswith("::error ")]
-    # Until the checker reports the engine's line, failures are annotated on the engine's file.
+    # An `=` bug has no single line to blame: its annotation is on the engine's file.
     wrong = "::error file=tests/engines/classroom/wrong.py,title="
     assert any(n.startswith(wrong) and "reuse_a_plus_a (fail)" in n for n in notes)
     broken = "::error file=tests/engines/classroom/unloadable.py,title=twingrad check%3A cannot load"
