@@ -6,34 +6,60 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # The torch release the tests run against. pyproject.toml admits a wider range.
 TORCH_VERSION := 2.13.*
-# Empty here (the CPU wheel is found locally); CI elsewhere points it at
-# https://download.pytorch.org/whl/cpu so that pip never fetches a CUDA build.
+# Set it to force an index. Empty, tools/torch_source.py asks pip what it would install and
+# adds PyTorch's CPU index only where that would be a CUDA build (PyPI on Linux x86-64): a CPU
+# wheel already at hand (a wheelhouse, a mirror) is taken as it is, with no network.
 TORCH_INDEX_URL ?=
 STAMP := $(VENV)/.installed
 # nbval re-runs every notebook in this environment and compares each checked output with
 # the stored one; the sanitize file masks only memory addresses and graphviz's version line.
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: install dot demo test lint bench notebooks reference clean
+.PHONY: install dot chromium node demo test lint bench notebooks reference clean
 
-install: $(STAMP) dot
+install: $(STAMP) dot chromium node
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet "torch==$(TORCH_VERSION)" $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
+	$(PIP) install --quiet "torch==$(TORCH_VERSION)" \
+	  $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL),$$($(PY) tools/torch_source.py "torch==$(TORCH_VERSION)"))
 	$(PIP) install --quiet numpy
 	$(PIP) install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-# graphviz's `dot` renders the drawings: install it with apt-get when we can.
-dot:
-	@command -v dot >/dev/null 2>&1 || { \
+# Debian packages the tests need, installed with apt-get where we are root or have sudo:
+# $(call apt_need,COMMAND,PACKAGE,what needs it).
+define apt_need
+	@command -v $(1) >/dev/null 2>&1 || { \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null); \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null); \
 	  elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
-	    (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null); \
+	    (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null); \
 	  fi; \
-	  command -v dot >/dev/null 2>&1 || echo "graphviz's dot is missing; drawings need it: apt-get install graphviz (Debian/Ubuntu) or brew install graphviz (macOS)"; \
+	  command -v $(1) >/dev/null 2>&1 || echo "$(1) is missing; $(3) need it: install the $(2) package"; \
+	}
+endef
+
+# graphviz's `dot` renders the drawings.
+dot:
+	$(call apt_need,dot,graphviz,drawings)
+
+# node runs the JavaScript engine of examples/javascript, checked through the worker protocol.
+node:
+	$(call apt_need,node,nodejs,the JavaScript example and its tests)
+
+# Chromium: the test of twingrad check's HTML report loads the page in a real headless browser
+# (tests/browser.py looks for these names, or TWINGRAD_CHROMIUM). GitHub's runners have Chrome.
+BROWSERS := chromium chromium-browser google-chrome google-chrome-stable
+HAVE_BROWSER := { [ -n "$$TWINGRAD_CHROMIUM" ] && exit 0; for b in $(BROWSERS); do command -v $$b >/dev/null 2>&1 && exit 0; done; exit 1; }
+chromium:
+	@($(HAVE_BROWSER)) || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); \
+	  elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	    (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); \
+	  fi; \
+	  ($(HAVE_BROWSER)) || echo "chromium is missing; the HTML report's browser test needs it: apt-get install chromium (Debian), or set TWINGRAD_CHROMIUM to a Chrome or Chromium binary"; \
 	}
 
 demo: install
@@ -62,6 +88,7 @@ bench: install
 	$(VENV)/bin/twingrad bench $(BENCH_RESULTS)/frozen.json $(BENCH_RESULTS)/default.json \
 	  --chart $(BENCH_RESULTS)/bench.png > $(BENCH_RESULTS)/table.txt
 	$(PY) -m benchmarks.alone >> $(BENCH_RESULTS)/table.txt
+	$(PY) -m benchmarks.batch >> $(BENCH_RESULTS)/table.txt
 	@cat $(BENCH_RESULTS)/table.txt
 
 # torch's numbers for every case of twingrad check, recorded (a test requires them to be current).

@@ -1,4 +1,4 @@
-"""The two scripts beside the suite run: ``benchmarks.alone`` and ``benchmarks.gc_profile``."""
+"""The scripts beside the suite run: `benchmarks.alone`, `benchmarks.gc_profile`, `benchmarks.batch`."""
 
 from __future__ import annotations
 
@@ -25,3 +25,9 @@ def test_gc_profile_reports_every_engine_under_both_policies() -> None:
     assert lines[0] == "seed, mean of 1 runs per engine"
     assert [line.split(" GC,")[0] for line in lines if " GC, " in line] == ["frozen", "default"]
     assert sum(line.lstrip().startswith("micrograd") for line in lines) == 2
+
+
+def test_batch_times_a_class_of_submissions_against_one() -> None:
+    out = _run("benchmarks.batch", "2", "1")  # one correct, one wrong, one round: the shape, not the figure
+    assert out.startswith("twingrad check on 2 submissions (1 correct, 1 wrong) with -j 2: ")
+    assert out.rstrip().endswith("last line: FAIL 2 targets: 1 OK, 1 FAIL")

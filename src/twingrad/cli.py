@@ -43,15 +43,25 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build each case of a catalogue with a micrograd-style Value class and with "
         "torch, compare output, gradients and a nudge, and name the first node that disagrees.",
         epilog="exit status: 0 every supported case agrees with torch; 1 a case failed, errored or "
-        "timed out; 2 the engine cannot be loaded or an argument is wrong",
+        "timed out; 2 the engine cannot be loaded or an argument is wrong; with several targets, the "
+        "worst of them. In GitHub Actions (GITHUB_ACTIONS=true) it also appends a summary to "
+        "$GITHUB_STEP_SUMMARY and annotates the engine's line of each failing op.",
     )
     check.add_argument(
         "target",
-        nargs="?",
+        nargs="*",
         metavar="TARGET",
-        help="package.module:Name or path/to/file.py:Name (default: twingrad's own Value)",
+        help="package.module:Name or path/to/file.py:Name (default: twingrad's own Value); several "
+        "(say submissions/*/engine.py:Value) are checked each in its own worker, one row per target",
     )
-    check.add_argument("--json", metavar="PATH", help="also write the verdicts as JSON to PATH")
+    check.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                       help="with several targets, check N at a time (default: 1)")
+    check.add_argument("--json", metavar="PATH",
+                       help="also write the verdicts as JSON to PATH (several targets: one document)")
+    check.add_argument("--junit-xml", metavar="PATH",
+                       help="also write JUnit XML to PATH: a test suite per target, a test case per case")
+    check.add_argument("--html", metavar="PATH",
+                       help="also write one self-contained HTML page: every target, the failing cases drawn")
     check.add_argument("--svg", metavar="DIR", help="draw failing cases (culprit in red) into DIR")
     check.add_argument(
         "--timeout", type=float, metavar="SECONDS", help="per case, and for loading the engine (default: 10)"

@@ -1,9 +1,17 @@
-"""``twingrad check TARGET``: the terminal face of `check_engine`.
+"""``twingrad check TARGET...``: the terminal face of `check_engine`, for one target or a class's worth.
 
-Progress on stderr while it runs, then a table of verdicts and a one-line summary on
-stdout. Exit status: 0 when every supported case agrees with torch (and at least one is
-supported), 1 when any case fails, errors or times out, 2 when the target cannot be
-loaded or an argument is wrong (one line on stderr, no traceback).
+One target: progress on stderr while it runs, then a table of verdicts and a one-line
+summary on stdout. Several: each checked in its own worker, ``-j`` at a time
+(`twingrad.check.batch`), a progress bar per running target, then one row per target.
+Reports (``--json``, ``--junit-xml``, ``--html``, and in GitHub Actions a step summary and
+annotations) are renderings of the same results, written after the verdict is printed.
+
+Exit status: 0 when every supported case agrees with torch (and at least one is
+supported), 1 when any case fails, errors or times out, 2 when a target cannot be loaded
+or an argument is wrong (one line on stderr, no traceback); with several targets, the
+worst of them. A report that cannot be written is one line on stderr and makes the status
+2; the verdict is printed first and the other reports are still written, so the failure
+never hides it.
 """
 
 from __future__ import annotations
@@ -11,30 +19,41 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import os
+import re
 import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from ..files import write_atomic
+from .batch import BatchRun, TargetOutcome, expand, run_batch
 from .cases import CASES, Case, select
 from .render import catalogue_table, verdict_table
+from .reports import github
+from .reports.html import html_page
+from .reports.junit import junit_xml
+from .reports.terminal import batch_table
+from .reports.text import printable
 from .result import CaseResult, CheckRun
-from .session import DEFAULT_TIMEOUT, check_engine, check_timeout
+from .session import DEFAULT_TIMEOUT, _required, check_engine, check_timeout
 from .target import TargetError
-
-
-def _usage_error(err: Console, message: str) -> int:
-    err.print(f"twingrad check: {message}", markup=False, highlight=False, soft_wrap=True)
-    return 2
-
 
 # Piped or logged output has no terminal width to follow; 80 columns squeeze the table.
 PIPED_WIDTH = 120
+# The report options: flag, attribute of the parsed arguments.
+REPORTS = (("--json", "json"), ("--junit-xml", "junit_xml"), ("--html", "html"))
+
+
+def _usage_error(err: Console, message: str) -> int:
+    err.print(f"twingrad check: {printable(message, one_line=True)}", markup=False, highlight=False,
+              soft_wrap=True)
+    return 2
 
 
 FLOAT32 = {"rtol": 1e-5, "atol": 1e-7}  # float32 keeps about 7 digits; its rounding over a case stays below
@@ -58,8 +77,12 @@ def _names(text: str | None) -> dict[str, str]:
     return names
 
 
-def _options(args: argparse.Namespace) -> dict[str, object]:
-    """The command line as `check_engine` keyword options; ValueError for a wrong one."""
+def check_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The one place that turns the command line into `check_engine` keyword options; ValueError if wrong.
+
+    Every target of a batch gets the same options, so they are all checked here, before
+    anything runs: a wrong ``--require`` is one line, not one error row per target.
+    """
     timeout = check_timeout(DEFAULT_TIMEOUT if args.timeout is None else args.timeout)
     tolerances = dict(FLOAT32) if args.float32 else {}
     for name in ("rtol", "atol"):
@@ -71,8 +94,21 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
     require = [p.strip() for p in (args.require or "").split(",") if p.strip()]
     if args.python is not None and shutil.which(args.python) is None:
         raise ValueError(f"--python {args.python}: no such program")
+    only = [p.strip() for p in args.only.split(",") if p.strip()] if args.only is not None else None
+    if only == []:
+        raise ValueError("--only names no case (twingrad check --list names them)")
+    try:
+        cases = select(only)
+    except KeyError as exc:
+        raise ValueError(f"no case matches {exc.args[0]!r} (twingrad check --list names them)") from None
+    try:
+        _required(cases, require)
+    except KeyError as exc:
+        raise ValueError(f"--require {exc.args[0]!r} names no op or case of the catalogue") from None
     return {
+        "only": only,
         "timeout": timeout,
+        "draw": args.svg is not None or args.html is not None,
         "python": args.python,
         "command": args.exec_command,
         "spellings": _names(args.names),
@@ -94,60 +130,121 @@ def _check_output_path(path: str, flag: str) -> None:
         raise ValueError(f"{flag} {path}: no such folder {target.parent}")
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every output path and the other arguments only the command has; ValueError if wrong."""
+    seen: dict[Path, str] = {}
+    for flag, attribute in REPORTS:
+        value = getattr(args, attribute)
+        if value is None:
+            continue
+        _check_output_path(value, flag)
+        key = Path(value).resolve()
+        if key in seen:
+            raise ValueError(f"{seen[key]} and {flag} name the same file {value}")
+        seen[key] = flag
+    if args.svg is not None and Path(args.svg).exists() and not Path(args.svg).is_dir():
+        raise ValueError(f"--svg {args.svg}: not a folder")
+    if args.jobs < 1:
+        raise ValueError(f"-j/--jobs must be at least 1, not {args.jobs}")
+    if args.exec_command is not None and args.target:
+        raise ValueError("give either TARGET or --exec COMMAND, not both")
+    if args.protocol_only and args.exec_command is None:
+        raise ValueError("--protocol-only checks a worker given with --exec COMMAND")
+
+
 def run_check(args: argparse.Namespace) -> int:
     out = Console(highlight=False, width=None if sys.stdout.isatty() else PIPED_WIDTH)
     err = Console(stderr=True, highlight=False)
     if args.list:
         out.print(catalogue_table(CASES))
         return 0
+    targets = expand(args.target) or [None]
     try:
-        options = _options(args)
-        if args.json is not None:
-            _check_output_path(args.json, "--json")
-        if args.svg is not None and Path(args.svg).exists() and not Path(args.svg).is_dir():
-            raise ValueError(f"--svg {args.svg}: not a folder")
-        if args.exec_command is not None and args.target is not None:
-            raise ValueError("give either TARGET or --exec COMMAND, not both")
-        if args.protocol_only and args.exec_command is None:
-            raise ValueError("--protocol-only checks a worker given with --exec COMMAND")
+        options = check_options(args)
+        _check_outputs(args)
     except ValueError as exc:
         return _usage_error(err, str(exc))
-    only = [p.strip() for p in args.only.split(",") if p.strip()] if args.only is not None else None
-    if only == []:
-        return _usage_error(err, "--only names no case (twingrad check --list names them)")
-    try:
-        cases = select(only)
-    except KeyError as exc:
-        return _usage_error(err, f"no case matches {exc.args[0]!r} (twingrad check --list names them)")
     if args.protocol_only:
-        return _protocol_only(out, err, args.exec_command, options["timeout"])  # type: ignore[arg-type]
+        return _protocol_only(out, err, args.exec_command, options["timeout"])
     try:
-        with _progress(err, len(cases)) as show:
-            checked = check_engine(
-                args.target, only=only, draw=args.svg is not None, progress=show, **options
-            )  # type: ignore[arg-type]
-    except TargetError as exc:
-        return _usage_error(err, str(exc))
-    except KeyError as exc:
-        return _usage_error(err, f"--require {exc.args[0]!r} names no op or case of the catalogue")
-    except KeyboardInterrupt:  # the worker is gone with check_engine's cleanup
+        if len(targets) == 1:
+            return _one(targets[0], options, args, out, err)
+        return _many(targets, options, args, out, err)
+    except KeyboardInterrupt:  # the workers are gone with check_engine's cleanup
         err.print("twingrad check: interrupted", markup=False, highlight=False)
         return 130
+
+
+def _one(target: str | None, options: dict[str, Any], args: argparse.Namespace, out: Console,
+         err: Console) -> int:
+    """Exactly the single-target command as it always was, plus the reports asked for."""
+    n_cases = len(select(options["only"]))
+    try:
+        with _progress(err, n_cases) as show:
+            checked = check_engine(target, progress=show, **options)
+    except TargetError as exc:
+        code = _usage_error(err, str(exc))
+        failed = _write_reports(BatchRun([TargetOutcome(target or "", error=str(exc))]), args, out, err,
+                                single=None)
+        return max(code, 2 if failed else 0)
     out.print(verdict_table(checked))
     if checked.reading:
         out.print(Text(f"read as: {checked.reading}", style="dim"), soft_wrap=True)
-    code = checked.exit_code
-    try:
-        for path in _write_drawings(checked, Path(args.svg)) if args.svg is not None else []:
-            out.print(f"drawn: {path}", markup=False, soft_wrap=True)
-        if args.json is not None:
-            checked.write_json(args.json)
-    except OSError as exc:  # the verdict still decides the exit status: a failing engine never exits 0
-        _usage_error(err, f"cannot write {exc.filename or 'the output'}: {exc.strerror or exc}")
-        code = max(code, 2)
+    failed = False
+    if args.svg is not None:
+        failed |= _write(err, lambda: [out.print(f"drawn: {p}", markup=False, soft_wrap=True)
+                                       for p in _write_drawings(checked, Path(args.svg))])
+    failed |= _write_reports(BatchRun([TargetOutcome(checked.target, run=checked)], checked.seconds),
+                             args, out, err, single=checked)
     style = "bold green" if checked.ok else "bold red"
     out.print(Text(checked.summary_line(), style=style), soft_wrap=True)
-    return code
+    return max(checked.exit_code, 2 if failed else 0)
+
+
+def _many(targets: list[str], options: dict[str, Any], args: argparse.Namespace, out: Console,
+          err: Console) -> int:
+    n_cases = len(select(options["only"]))
+    with _batch_progress(err, targets, n_cases) as (show, done):
+        # check_engine read here, at call time: tests stand a shared worker in for it.
+        batch = run_batch(targets, jobs=args.jobs, check=check_engine, progress=show, on_done=done, **options)
+    out.print(batch_table(batch, out.width))
+    failed = False
+    if args.svg is not None:
+        failed |= _write(err, lambda: _write_batch_drawings(batch, Path(args.svg), out))
+    failed |= _write_reports(batch, args, out, err, single=None)
+    style = "bold green" if batch.ok else "bold red"
+    out.print(Text(printable(batch.summary_line()), style=style), soft_wrap=True)
+    return max(batch.exit_code, 2 if failed else 0)
+
+
+def _write(err: Console, action: Callable[[], object]) -> bool:
+    """Run one write; a failure is a line on stderr and True, never an exception that hides the verdict."""
+    try:
+        action()
+    except OSError as exc:
+        _usage_error(err, f"cannot write {exc.filename or 'the output'}: {exc.strerror or exc}")
+        return True
+    return False
+
+
+def _write_reports(batch: BatchRun, args: argparse.Namespace, out: Console, err: Console,
+                   single: CheckRun | None) -> bool:
+    """Every report asked for; True if any could not be written. A lone target's JSON keeps its schema."""
+    failed = False
+    if args.json is not None and (single is not None or len(batch.outcomes) > 1):
+        json_of: Any = single if single is not None else batch
+        failed |= _write(err, lambda: json_of.write_json(args.json))
+    if args.junit_xml is not None:
+        failed |= _write(err, lambda: write_atomic(args.junit_xml, junit_xml(batch)))
+    if args.html is not None:
+        failed |= _write(err, lambda: write_atomic(args.html, html_page(batch)))
+    if github.in_github_actions():
+        for line in github.annotations(batch, os.environ.get("GITHUB_WORKSPACE")):
+            print(line, file=out.file, flush=True)  # not through rich: no wrapping, no emoji codes
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary:
+            failed |= _write(err, lambda: github.append_step_summary(batch, summary))
+    return failed
 
 
 def _protocol_only(out: Console, err: Console, command: str, timeout: float) -> int:
@@ -182,5 +279,58 @@ def _progress(err: Console, total: int) -> Iterator[Callable[[Case, CaseResult |
         yield show
 
 
+BatchCallbacks = tuple[Callable[[str, Case, "CaseResult | None"], None], Callable[[TargetOutcome], None]]
+
+
+@contextlib.contextmanager
+def _batch_progress(err: Console, targets: list[str], n_cases: int) -> Iterator[BatchCallbacks]:
+    """An overall bar and one bar per running target on a terminal; as each ends, its verdict above."""
+    if not err.is_terminal:
+        yield (lambda target, case, result: None), (lambda outcome: None)
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        unique = list(dict.fromkeys(targets))
+        overall = progress.add_task(f"{len(unique)} targets", total=len(unique) * n_cases)
+        running: dict[str, TaskID] = {}
+        counted: dict[str, int] = {}
+
+        def show(target: str, case: Case, result: CaseResult | None) -> None:
+            if target not in running:
+                running[target] = progress.add_task(printable(target, one_line=True), total=n_cases)
+            if result is not None:
+                counted[target] = counted.get(target, 0) + 1
+                progress.advance(running[target])
+                progress.advance(overall)
+
+        def done(outcome: TargetOutcome) -> None:
+            # A target that could not be loaded ran no case: its share of the bar is done too.
+            progress.advance(overall, n_cases - counted.get(outcome.target, 0))
+            if outcome.target in running:
+                progress.remove_task(running.pop(outcome.target))
+            progress.console.print(f"{outcome.verdict} {printable(outcome.target, one_line=True)}",
+                                   markup=False, highlight=False, soft_wrap=True)
+
+        yield show, done
+
+
 def _write_drawings(checked: CheckRun, folder: Path) -> list[Path]:
     return [write_atomic(folder / f"{r.name}.svg", r.svg) for r in checked.results if r.svg]
+
+
+def _folder_name(target: str) -> str:
+    """A target as one folder name: ``subs/ada/engine.py:Value`` -> ``subs_ada_engine.py_Value``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", target).strip("._") or "target"
+
+
+def _write_batch_drawings(batch: BatchRun, folder: Path, out: Console) -> None:
+    used: set[str] = set()
+    for outcome in batch.outcomes:
+        if outcome.run is None:
+            continue
+        name = _folder_name(outcome.target)
+        while name in used:  # two targets that differ only in punctuation
+            name += "_"
+        used.add(name)
+        for path in _write_drawings(outcome.run, folder / name):
+            out.print(f"drawn: {printable(str(path), one_line=True)}", markup=False, soft_wrap=True)
