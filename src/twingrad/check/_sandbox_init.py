@@ -1,0 +1,156 @@
+"""The first program of a sandbox: set up the worker's world, then become the worker.
+
+`sandbox.Sandbox` runs this file with the parent's own interpreter (``python -I -S``),
+inside fresh namespaces when the platform has them, before any untrusted code runs. It
+reads its plan from ``argv[1]`` (JSON), applies it, and ``execve``s the worker
+(``argv[3:]``, after a ``--``). It does every planned step or none of the worker runs:
+on any failure it says why on stderr and exits with `FAILED`, so what the parent
+reports as applied is what is in force.
+
+Stdlib only, no imports beyond what ``-S`` gives: it is part of the launch cost.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import sys
+
+FAILED = 125  # as env(1) and unshare(1): the launcher, not the program, failed
+
+_MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 0x2, 0x4, 0x8
+_MS_BIND, _MS_REC = 0x1000, 0x4000
+_MOUNT_ATTR_RDONLY, _MOUNT_ATTR_NOSUID, _MOUNT_ATTR_NODEV = 0x1, 0x2, 0x4
+_AT_FDCWD, _AT_RECURSIVE = -100, 0x8000
+# mount_setattr(2) has the same number on every architecture (new syscalls share one table).
+_SYS_MOUNT_SETATTR = 442
+_PR_SET_NO_NEW_PRIVS, _PR_SET_PDEATHSIG = 38, 1
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+_RLIMITS = {
+    "memory_bytes": "RLIMIT_AS",
+    "cpu_seconds": "RLIMIT_CPU",
+    "file_bytes": "RLIMIT_FSIZE",
+    "open_files": "RLIMIT_NOFILE",
+    "processes": "RLIMIT_NPROC",
+}
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+class _Libc:
+    """The few Linux calls Python does not wrap; each raises OSError on failure."""
+
+    def __init__(self) -> None:
+        self._libc = ctypes.CDLL(None, use_errno=True)
+
+    def _check(self, result: int, what: str) -> None:
+        if result != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+    def mount(self, source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+        encode = (lambda s: None if s is None else os.fsencode(s))
+        self._check(self._libc.mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags),
+                                     encode(data)), f"mount {target}")
+
+    def set_mount_attributes(self, path: str, set_: int, clear: int, recursive: bool) -> None:
+        attr = _MountAttr(set_, clear, 0, 0)
+        flags = _AT_RECURSIVE if recursive else 0
+        self._check(self._libc.syscall(_SYS_MOUNT_SETATTR, _AT_FDCWD, os.fsencode(path), flags,
+                                       ctypes.byref(attr), ctypes.sizeof(attr)), f"mount_setattr {path}")
+
+    def prctl(self, option: int, value: int) -> None:
+        self._check(self._libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0), f"prctl {option}")
+
+    def drop_all_capabilities(self) -> None:
+        data = (_CapData * 2)()  # all zero: no effective, permitted or inheritable capability
+        self._check(self._libc.capset(ctypes.byref(_CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)), data), "capset")
+
+
+def _show_only(libc: _Libc, hidden: str, kept: list[str]) -> None:
+    """Cover ``hidden`` with an empty tmpfs and bind back the ``kept`` paths below it.
+
+    The kept trees are opened before the cover goes on, and bound from those handles,
+    because once covered their paths lead into the empty tmpfs.
+    """
+    handles = {path: os.open(path, os.O_PATH) for path in kept}
+    libc.mount("tmpfs", hidden, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=1m")
+    for path, handle in handles.items():
+        os.makedirs(path, exist_ok=True)
+        libc.mount(f"/proc/self/fd/{handle}", path, None, _MS_BIND | _MS_REC)
+        os.close(handle)
+
+
+def _isolate_filesystem(libc: _Libc, plan: dict) -> None:
+    scratch = plan["scratch"]
+    # A /proc of the new PID namespace: the engine sees its own processes, not the host's.
+    libc.mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
+    for hidden, kept in plan["hide"].items():
+        _show_only(libc, hidden, kept)
+    # Everything read-only (device nodes such as /dev/null stay usable: ro guards files)...
+    libc.set_mount_attributes("/", _MOUNT_ATTR_RDONLY | _MOUNT_ATTR_NOSUID, 0, recursive=True)
+    # ... except the scratch directory, a mount of its own that is writable again.
+    libc.mount(scratch, scratch, None, _MS_BIND)
+    libc.set_mount_attributes(scratch, _MOUNT_ATTR_NOSUID | _MOUNT_ATTR_NODEV, _MOUNT_ATTR_RDONLY, recursive=False)
+
+
+def _drop_privileges(libc: _Libc, plan: dict) -> None:
+    if plan["user"] is not None:
+        os.setgroups([])
+        os.setgid(plan["user"])
+        os.setuid(plan["user"])  # from real root this also clears every capability
+    elif plan["drop_capabilities"]:
+        # Root of a user namespace of our own: without capabilities it cannot undo the mounts.
+        libc.drop_all_capabilities()
+    # no_new_privs: no setuid binary or file capability can give any of it back across exec.
+    libc.prctl(_PR_SET_NO_NEW_PRIVS, 1)
+
+
+def _set_limits(limits: dict[str, int]) -> None:
+    for name, value in limits.items():
+        which = getattr(resource, _RLIMITS[name])
+        # RLIMIT_CPU: SIGXCPU at the soft limit, SIGKILL a second later if it is caught.
+        hard = value + 1 if name == "cpu_seconds" else value
+        resource.setrlimit(which, (value, hard))
+
+
+def main(argv: list[str]) -> None:
+    plan = json.loads(argv[1])
+    program = argv[3:]
+    try:
+        libc = _Libc() if plan["namespaces"] or plan["user"] is not None else None
+        if plan["namespaces"]:
+            assert libc is not None
+            _isolate_filesystem(libc, plan)
+        os.chdir(plan["scratch"])
+        _set_limits(plan["limits"])
+        if libc is not None:
+            _drop_privileges(libc, plan)
+        if plan["namespaces"]:
+            assert libc is not None
+            # unshare(1) set this, but a change of uid clears it: if unshare, our parent, is
+            # killed, we die too, and with us (the PID namespace's init) everything we started.
+            libc.prctl(_PR_SET_PDEATHSIG, 9)
+        os.execve(program[0], program, plan["env"])
+    except (OSError, ValueError) as exc:
+        print(f"twingrad sandbox: could not start the worker: {exc}", file=sys.stderr)
+        sys.exit(FAILED)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,421 @@
+"""The sandbox that runs the untrusted worker: what it may touch, and how it ends.
+
+One `Sandbox` is one worker process. The parent talks to it through two pipes, one
+line per message; the worker's stderr (the engine's prints) is drained into a bounded
+buffer. How much containment is possible depends on the platform and on who we are:
+
+* Linux with ``unshare(1)`` and namespaces (root, or a user allowed user namespaces):
+  fresh PID, mount, network, IPC and UTS namespaces. The file system is read-only
+  except the scratch directory, ``/root`` and the caller's home are hidden except the
+  interpreter's own trees, and killing the worker (the namespace's init) makes the kernel
+  kill everything it started. As root, the worker also becomes ``nobody`` with no groups;
+  as another user it keeps that user's id but loses every capability.
+* Anywhere else: resource limits, a scrubbed environment, a scratch working directory
+  and a process group. `applied` says which of these is in force.
+
+`_sandbox_init.py` does the setup inside the new namespaces and then execs the worker.
+Stdlib only; no torch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import math
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+NOBODY = 65534
+_INIT = Path(__file__).with_name("_sandbox_init.py")
+_CHUNK = 1 << 16
+_NAMESPACES = ["--mount", "--pid", "--net", "--ipc", "--uts", "--fork", "--kill-child", "--propagation", "private"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the worker may consume; each is enforced by the kernel or by the parent."""
+
+    memory_bytes: int = 2 << 30  # RLIMIT_AS
+    cpu_seconds: int = 600  # RLIMIT_CPU over the worker's whole life; the parent times each request
+    file_bytes: int = 64 << 20  # RLIMIT_FSIZE: the largest file it may write
+    open_files: int = 256  # RLIMIT_NOFILE
+    # RLIMIT_NPROC counts every process of a uid; only applied when the worker gets `nobody`,
+    # which other sandboxes on the machine share, hence generous.
+    processes: int = 256
+    output_bytes: int = 8 << 20  # stderr kept by the parent (head and tail); more is counted, not kept
+    line_bytes: int = 32 << 20  # one protocol line from the worker, at most
+
+
+class SandboxError(Exception):
+    """The worker cannot be talked to as the protocol says."""
+
+
+class ReceiveTimeout(SandboxError):  # noqa: N818 -- reads as what happened, like TimeoutError
+    """No complete line arrived in time."""
+
+
+class LineTooLong(SandboxError):  # noqa: N818
+    """The worker sent more than `Limits.line_bytes` without a newline."""
+
+
+@dataclass(frozen=True)
+class _Containment:
+    namespaces: bool  # run under unshare(1) with the namespaces above
+    user_namespace: bool  # ... plus a user namespace, because we are not root
+    drop_to_nobody: bool
+
+
+class _BoundedOutput:
+    """Collects a stream, keeping its first and last bytes and counting the rest."""
+
+    def __init__(self, limit: int) -> None:
+        self._half = limit // 2
+        self._head = bytearray()
+        self._tail = bytearray()
+        self.total = 0
+        self._lock = threading.Lock()
+
+    def add(self, chunk: bytes) -> None:
+        with self._lock:
+            self.total += len(chunk)
+            room = self._half - len(self._head)
+            self._head += chunk[:room]
+            self._tail += chunk[max(room, 0):]
+            del self._tail[: max(0, len(self._tail) - self._half)]
+
+    def kept(self) -> int:
+        return len(self._head) + len(self._tail)
+
+    def text(self) -> str:
+        with self._lock:
+            omitted = self.total - self.kept()
+            middle = f"\n[... {omitted} bytes not kept ...]\n".encode() if omitted else b""
+            return (bytes(self._head) + middle + bytes(self._tail)).decode(errors="replace")
+
+
+class Sandbox:
+    """One worker process, contained as far as this platform allows.
+
+    >>> with Sandbox([sys.executable, "-I", "worker.py"], copy_in={"worker.py": path}) as box:  # doctest: +SKIP
+    ...     box.start()
+    ...     box.send(b'{"op": "hello"}')
+    ...     answer = box.receive(timeout=5.0)
+    """
+
+    def __init__(self, argv: Sequence[str], *, limits: Limits | None = None,
+                 copy_in: Mapping[str, Path] | None = None) -> None:
+        if not argv:
+            raise ValueError("argv is empty: it needs at least the program to run")
+        program = shutil.which(argv[0])
+        if program is None:
+            raise ValueError(f"cannot find the program {argv[0]!r}")
+        self.argv = [os.path.abspath(program), *argv[1:]]
+        self.limits = limits or Limits()
+        self._containment = _containment()
+        self.scratch = Path(tempfile.mkdtemp(prefix="twingrad-sandbox-")).resolve()
+        self._copy_in(copy_in or {})
+        self._process: subprocess.Popen[bytes] | None = None
+        self._pending = bytearray()
+        self._eof = False
+        self._stderr = _BoundedOutput(self.limits.output_bytes)
+        self._drain: threading.Thread | None = None
+        self.applied = _describe(self._containment, self.limits)
+
+    # -- lifetime ------------------------------------------------------------------------------------
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _copy_in(self, files: Mapping[str, Path]) -> None:
+        for name, source in files.items():
+            target = (self.scratch / name).resolve()
+            if not target.is_relative_to(self.scratch) or target == self.scratch:
+                raise ValueError(f"copy_in name {name!r} leaves the scratch directory")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if Path(source).is_dir():
+                shutil.copytree(source, target, symlinks=True)
+            else:
+                shutil.copy2(source, target)
+        if self._containment.drop_to_nobody:
+            for directory, _, names in os.walk(self.scratch):
+                for path in [directory, *(os.path.join(directory, n) for n in names)]:
+                    os.lchown(path, NOBODY, NOBODY)
+
+    def start(self) -> None:
+        if self._process is not None:
+            raise SandboxError("this sandbox was started already; use one per worker process")
+        plan = _plan(self.argv[0], self.scratch, self.limits, self._containment)
+        launcher = [sys.executable, "-I", "-S", str(_INIT), json.dumps(plan), "--", *self.argv]
+        if self._containment.namespaces:
+            extra = ["--user", "--map-root-user"] if self._containment.user_namespace else []
+            launcher = [_unshare(), *extra, *_NAMESPACES, *launcher]
+        # The launcher itself gets the scrubbed environment too: it passes on nothing of ours.
+        # A session of its own, so a Ctrl-C in the terminal reaches only us; we then close().
+        self._process = subprocess.Popen(
+            launcher, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=plan["env"], cwd=self.scratch, start_new_session=True,
+        )
+        assert self._process.stdout is not None and self._process.stderr is not None
+        os.set_blocking(self._process.stdout.fileno(), False)
+        self._drain = threading.Thread(target=self._drain_stderr, args=(self._process.stderr,), daemon=True)
+        self._drain.start()
+
+    def _drain_stderr(self, stream: object) -> None:
+        fd = stream.fileno()  # type: ignore[attr-defined]
+        while chunk := os.read(fd, _CHUNK):
+            self._stderr.add(chunk)
+
+    def close(self) -> None:
+        """Kill the worker and everything it started, wait for them, remove the scratch directory."""
+        process, self._process = self._process, None
+        if process is not None:
+            self._kill(process)
+            if self._drain is not None:
+                self._drain.join(timeout=5.0)
+            for stream in (process.stdin, process.stdout, process.stderr):
+                with contextlib.suppress(OSError):
+                    stream.close()  # type: ignore[union-attr]
+        _remove_tree(self.scratch)
+
+    def _kill(self, process: subprocess.Popen[bytes]) -> None:
+        if self._containment.namespaces:
+            # Kill the namespace's init (unshare's child): the kernel then kills the rest, and
+            # unshare reaps that init only once all of them are gone, so its exit means "all dead".
+            for child in _children(process.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=5.0)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    @property
+    def returncode(self) -> int | None:
+        """The worker's exit status once it has ended (negative: killed by that signal)."""
+        return None if self._process is None else self._process.poll()
+
+    # -- talking -------------------------------------------------------------------------------------
+
+    def send(self, line: bytes, timeout: float = 10.0) -> None:
+        """Write one protocol line (a newline is added); `SandboxError` if the worker does not take it."""
+        _check_timeout(timeout)
+        if b"\n" in line:
+            raise ValueError("a protocol line must not contain a newline")
+        stdin = self._running().stdin
+        assert stdin is not None
+        fd = stdin.fileno()
+        os.set_blocking(fd, False)
+        data = memoryview(line + b"\n")
+        deadline = time.monotonic() + timeout
+        # A worker that never reads would block a plain write forever once the pipe is full.
+        while data:
+            if not select.select([], [fd], [], max(0.0, deadline - time.monotonic()))[1]:
+                raise SandboxError(f"the worker did not read its input within {timeout:g} s")
+            try:
+                data = data[os.write(fd, data):]
+            except BlockingIOError:
+                continue
+            except BrokenPipeError:
+                raise SandboxError("the worker has closed its input (it has probably exited)") from None
+
+    def receive(self, timeout: float) -> bytes | None:
+        """The worker's next line (without its newline), or None once its output has ended."""
+        _check_timeout(timeout)
+        stdout = self._running().stdout
+        assert stdout is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            end = self._pending.find(b"\n")
+            if end >= 0:
+                line = bytes(self._pending[:end])
+                del self._pending[: end + 1]
+                return line
+            if len(self._pending) > self.limits.line_bytes:
+                raise LineTooLong(f"the worker sent more than {self.limits.line_bytes} bytes without a newline")
+            if self._eof:
+                return None
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([stdout.fileno()], [], [], remaining)[0]:
+                raise ReceiveTimeout(f"no answer from the worker within {timeout:g} s")
+            self._read_some(stdout.fileno())
+
+    def _read_some(self, fd: int) -> None:
+        try:
+            chunk = os.read(fd, _CHUNK)
+        except BlockingIOError:
+            return
+        if chunk:
+            self._pending += chunk
+        else:
+            self._eof = True
+
+    def _running(self) -> subprocess.Popen[bytes]:
+        if self._process is None:
+            raise SandboxError("the sandbox is not running: call start() first")
+        return self._process
+
+    # -- what the engine printed -----------------------------------------------------------------------
+
+    @property
+    def output_bytes(self) -> int:
+        """How many bytes the worker wrote to stderr, kept or not."""
+        return self._stderr.total
+
+    @property
+    def output_overflowed(self) -> bool:
+        return self._stderr.total > self.limits.output_bytes
+
+    def output(self) -> str:
+        """The worker's stderr as kept: its beginning and its end, with a note of what was left out."""
+        return self._stderr.text()
+
+
+# -- deciding and describing the containment ------------------------------------------------------------
+
+
+def _check_timeout(timeout: float) -> None:
+    if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout >= 0):
+        raise ValueError(f"timeout must be a finite number of seconds >= 0, not {timeout!r}")
+
+
+def _unshare() -> str:
+    path = shutil.which("unshare")
+    assert path is not None
+    return path
+
+
+def _environment(scratch: Path) -> dict[str, str]:
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(scratch), "TMPDIR": str(scratch),
+            "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _interpreter_trees(program: str) -> list[str]:
+    """The installation trees a program needs: for a venv's python, the venv's and its base's."""
+    trees = {os.path.dirname(os.path.dirname(p)) for p in (program, os.path.realpath(program))}
+    return sorted(t for t in trees if t != "/")
+
+
+def _hidden_trees(program: str, scratch: Path) -> dict[str, list[str]]:
+    """Home directories to cover, each with what stays visible below it."""
+    homes = {os.path.realpath(h) for h in ("/root", os.path.expanduser("~"))}
+    visible = [*_interpreter_trees(program), str(scratch)]
+    return {home: [v for v in visible if v.startswith(home + os.sep)]
+            for home in sorted(homes) if os.path.isdir(home) and home != "/"}
+
+
+def _plan(program: str, scratch: Path, limits: Limits, containment: _Containment) -> dict:
+    kernel_limits = {k: v for k, v in asdict(limits).items() if k not in ("output_bytes", "line_bytes")}
+    if not containment.drop_to_nobody:
+        del kernel_limits["processes"]  # it would count all of the caller's processes
+    return {
+        "namespaces": containment.namespaces,
+        "user": NOBODY if containment.drop_to_nobody else None,
+        "drop_capabilities": containment.user_namespace,
+        "scratch": str(scratch),
+        "hide": _hidden_trees(program, scratch) if containment.namespaces else {},
+        "limits": kernel_limits,
+        "env": _environment(scratch),
+    }
+
+
+@functools.cache
+def _containment() -> _Containment:
+    """The strongest containment that works here, found once per process by trying it."""
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if sys.platform.startswith("linux") and shutil.which("unshare"):
+        candidate = _Containment(namespaces=True, user_namespace=not root, drop_to_nobody=root)
+        if _works(candidate):
+            return candidate
+    return _Containment(namespaces=False, user_namespace=False, drop_to_nobody=root and _works(
+        _Containment(namespaces=False, user_namespace=False, drop_to_nobody=True)))
+
+
+def _works(candidate: _Containment) -> bool:
+    scratch = Path(tempfile.mkdtemp(prefix="twingrad-sandbox-probe-"))
+    try:
+        if candidate.drop_to_nobody:
+            os.chown(scratch, NOBODY, NOBODY)
+        plan = _plan(sys.executable, scratch, Limits(), candidate)
+        launcher = [sys.executable, "-I", "-S", str(_INIT), json.dumps(plan), "--", sys.executable, "-I", "-S",
+                    "-c", "pass"]
+        if candidate.namespaces:
+            extra = ["--user", "--map-root-user"] if candidate.user_namespace else []
+            launcher = [_unshare(), *extra, *_NAMESPACES, *launcher]
+        done = subprocess.run(launcher, env=plan["env"], cwd=scratch, capture_output=True, timeout=30)
+        return done.returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _describe(containment: _Containment, limits: Limits) -> dict[str, str]:
+    if containment.drop_to_nobody:
+        user = f"nobody ({NOBODY}), no supplementary groups, no_new_privs"
+    elif containment.user_namespace:
+        user = "the caller's, without capabilities (user namespace), no_new_privs"
+    else:
+        user = "the caller's"
+    applied = {"user": user}
+    if containment.namespaces:
+        applied |= {
+            "processes": "PID namespace: every process the worker starts dies with it",
+            "network": "none (empty network namespace)",
+            "filesystem": "read-only except scratch; /root and the caller's home hidden except the interpreter",
+        }
+    else:
+        applied |= {
+            "processes": "process group: a process that calls setsid() can outlive the worker",
+            "network": "the host's",
+            "filesystem": "whatever the user may write" if not containment.drop_to_nobody
+            else "whatever nobody may write (world-writable places)",
+        }
+    kernel = [f"address space {limits.memory_bytes >> 20} MiB", f"CPU {limits.cpu_seconds} s",
+              f"file size {limits.file_bytes >> 20} MiB", f"{limits.open_files} open files"]
+    if containment.drop_to_nobody:
+        kernel.append(f"{limits.processes} processes of nobody")
+    applied["limits"] = ", ".join(kernel)
+    applied["environment"] = "scrubbed: PATH, HOME=scratch, TMPDIR=scratch, LANG=C.UTF-8"
+    return applied
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _remove_tree(path: Path) -> None:
+    """Remove the scratch directory, even where the worker took the permissions off its own folders."""
+    with contextlib.suppress(OSError):
+        shutil.rmtree(path)
+        return
+    for directory, _, _ in os.walk(path):
+        with contextlib.suppress(OSError):
+            os.chmod(directory, 0o700)
+    _unlock(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _unlock(directory: Path | str) -> None:
+    with contextlib.suppress(OSError):
+        os.chmod(directory, 0o700)
+        for entry in os.scandir(directory):
+            if entry.is_dir(follow_symlinks=False):
+                _unlock(entry.path)
