@@ -63,10 +63,11 @@ class _Libc:
             errno = ctypes.get_errno()
             raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
-    def mount(self, source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-        encode = (lambda s: None if s is None else os.fsencode(s))
-        self._check(self._libc.mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags),
-                                     encode(data)), f"mount {target}")
+    def mount(self, source: str | None, target: str, fstype: str | None, flags: int,
+              data: str | None = None) -> None:
+        arguments = [None if s is None else os.fsencode(s) for s in (source, target, fstype)]
+        options = None if data is None else os.fsencode(data)
+        self._check(self._libc.mount(*arguments, ctypes.c_ulong(flags), options), f"mount {target}")
 
     def set_mount_attributes(self, path: str, set_: int, clear: int, recursive: bool) -> None:
         attr = _MountAttr(set_, clear, 0, 0)
@@ -78,8 +79,9 @@ class _Libc:
         self._check(self._libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0), f"prctl {option}")
 
     def drop_all_capabilities(self) -> None:
+        header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
         data = (_CapData * 2)()  # all zero: no effective, permitted or inheritable capability
-        self._check(self._libc.capset(ctypes.byref(_CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)), data), "capset")
+        self._check(self._libc.capset(ctypes.byref(header), data), "capset")
 
 
 def _show_only(libc: _Libc, hidden: str, kept: list[str]) -> None:
@@ -106,7 +108,8 @@ def _isolate_filesystem(libc: _Libc, plan: dict) -> None:
     libc.set_mount_attributes("/", _MOUNT_ATTR_RDONLY | _MOUNT_ATTR_NOSUID, 0, recursive=True)
     # ... except the scratch directory, a mount of its own that is writable again.
     libc.mount(scratch, scratch, None, _MS_BIND)
-    libc.set_mount_attributes(scratch, _MOUNT_ATTR_NOSUID | _MOUNT_ATTR_NODEV, _MOUNT_ATTR_RDONLY, recursive=False)
+    libc.set_mount_attributes(scratch, _MOUNT_ATTR_NOSUID | _MOUNT_ATTR_NODEV, _MOUNT_ATTR_RDONLY,
+                              recursive=False)
 
 
 def _drop_privileges(libc: _Libc, plan: dict) -> None:

@@ -39,7 +39,9 @@ from pathlib import Path
 NOBODY = 65534
 _INIT = Path(__file__).with_name("_sandbox_init.py")
 _CHUNK = 1 << 16
-_NAMESPACES = ["--mount", "--pid", "--net", "--ipc", "--uts", "--fork", "--kill-child", "--propagation", "private"]
+# --kill-child: if unshare is killed, so is its child, the init of the new PID namespace.
+_NAMESPACES = ["--mount", "--pid", "--net", "--ipc", "--uts", "--fork", "--kill-child",
+               "--propagation", "private"]
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ class _BoundedOutput:
 class Sandbox:
     """One worker process, contained as far as this platform allows.
 
-    >>> with Sandbox([sys.executable, "-I", "worker.py"], copy_in={"worker.py": path}) as box:  # doctest: +SKIP
+    >>> with Sandbox([python, "-I", "worker.py"], copy_in={"worker.py": path}) as box:  # doctest: +SKIP
     ...     box.start()
     ...     box.send(b'{"op": "hello"}')
     ...     answer = box.receive(timeout=5.0)
@@ -159,10 +161,7 @@ class Sandbox:
         if self._process is not None:
             raise SandboxError("this sandbox was started already; use one per worker process")
         plan = _plan(self.argv[0], self.scratch, self.limits, self._containment)
-        launcher = [sys.executable, "-I", "-S", str(_INIT), json.dumps(plan), "--", *self.argv]
-        if self._containment.namespaces:
-            extra = ["--user", "--map-root-user"] if self._containment.user_namespace else []
-            launcher = [_unshare(), *extra, *_NAMESPACES, *launcher]
+        launcher = _launcher(plan, self._containment, self.argv)
         # The launcher itself gets the scrubbed environment too: it passes on nothing of ours.
         # A session of its own, so a Ctrl-C in the terminal reaches only us; we then close().
         self._process = subprocess.Popen(
@@ -246,7 +245,8 @@ class Sandbox:
                 del self._pending[: end + 1]
                 return line
             if len(self._pending) > self.limits.line_bytes:
-                raise LineTooLong(f"the worker sent more than {self.limits.line_bytes} bytes without a newline")
+                raise LineTooLong(f"the worker sent more than {self.limits.line_bytes} bytes "
+                                  "without a newline")
             if self._eof:
                 return None
             remaining = deadline - time.monotonic()
@@ -293,10 +293,15 @@ def _check_timeout(timeout: float) -> None:
         raise ValueError(f"timeout must be a finite number of seconds >= 0, not {timeout!r}")
 
 
-def _unshare() -> str:
-    path = shutil.which("unshare")
-    assert path is not None
-    return path
+def _launcher(plan: dict, containment: _Containment, argv: list[str]) -> list[str]:
+    """The command that sets up the sandbox and then becomes ``argv``."""
+    command = [sys.executable, "-I", "-S", str(_INIT), json.dumps(plan), "--", *argv]
+    if not containment.namespaces:
+        return command
+    unshare = shutil.which("unshare")
+    assert unshare is not None
+    user = ["--user", "--map-root-user"] if containment.user_namespace else []
+    return [unshare, *user, *_NAMESPACES, *command]
 
 
 def _environment(scratch: Path) -> dict[str, str]:
@@ -351,11 +356,7 @@ def _works(candidate: _Containment) -> bool:
         if candidate.drop_to_nobody:
             os.chown(scratch, NOBODY, NOBODY)
         plan = _plan(sys.executable, scratch, Limits(), candidate)
-        launcher = [sys.executable, "-I", "-S", str(_INIT), json.dumps(plan), "--", sys.executable, "-I", "-S",
-                    "-c", "pass"]
-        if candidate.namespaces:
-            extra = ["--user", "--map-root-user"] if candidate.user_namespace else []
-            launcher = [_unshare(), *extra, *_NAMESPACES, *launcher]
+        launcher = _launcher(plan, candidate, [sys.executable, "-I", "-S", "-c", "pass"])
         done = subprocess.run(launcher, env=plan["env"], cwd=scratch, capture_output=True, timeout=30)
         return done.returncode == 0
     except (OSError, subprocess.SubprocessError):
@@ -376,7 +377,8 @@ def _describe(containment: _Containment, limits: Limits) -> dict[str, str]:
         applied |= {
             "processes": "PID namespace: every process the worker starts dies with it",
             "network": "none (empty network namespace)",
-            "filesystem": "read-only except scratch; /root and the caller's home hidden except the interpreter",
+            "filesystem": "read-only except scratch; /root and the caller's home hidden "
+                          "except the interpreter",
         }
     else:
         applied |= {
