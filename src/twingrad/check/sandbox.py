@@ -192,16 +192,27 @@ class Sandbox:
 
     def _kill(self, process: subprocess.Popen[bytes]) -> None:
         if self._containment.namespaces:
-            # Kill the namespace's init (unshare's child): the kernel then kills the rest, and
-            # unshare reaps that init only once all of them are gone, so its exit means "all dead".
+            self._kill_namespace(process)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)  # the worker's group; all there is without namespaces
+        process.wait()
+
+    @staticmethod
+    def _kill_namespace(process: subprocess.Popen[bytes]) -> None:
+        """Kill the PID namespace's init, unshare's only child: the kernel then kills the rest.
+
+        unshare reaps that init only once every process of the namespace is gone, so its exit
+        means "all dead". unshare itself is left alive until then: killing it first would leave
+        the init to die by its parent-death signal, without our waiting for the namespace.
+        """
+        deadline = time.monotonic() + 5.0
+        while process.poll() is None and time.monotonic() < deadline:
+            # Right after start() unshare may not have forked yet: look again until it has.
             for child in _children(process.pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(child, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=5.0)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+                process.wait(timeout=0.01)
 
     @property
     def returncode(self) -> int | None:
