@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -272,12 +273,12 @@ def test_unbounded_allocation_fails_in_the_worker_not_in_the_parent(tmp_path: Pa
 
 
 def test_a_spinning_worker_is_stopped_by_the_cpu_limit(tmp_path: Path) -> None:
-    began = time.monotonic()
     with boxed(tmp_path, "while True: pass\n", Limits(cpu_seconds=1)) as box:
-        assert box.receive(timeout=15.0) is None
+        assert box.receive(timeout=60.0) is None  # 1 s of CPU; wall time depends on the machine's load
         assert wait_for(lambda: box.returncode is not None, 5.0)
-        assert box.returncode != 0
-    assert time.monotonic() - began < 10
+        # SIGXCPU at the soft limit; as a PID namespace's init the worker may only see the
+        # SIGKILL of the hard limit, a second later.
+        assert box.returncode in (-signal.SIGXCPU, -signal.SIGKILL)
 
 
 # -- the pipes ---------------------------------------------------------------------------------------
@@ -349,7 +350,8 @@ def test_lines_go_both_ways(tmp_path: Path) -> None:
 
 def test_without_namespaces_the_report_says_what_is_left(tmp_path: Path, monkeypatch) -> None:
     fallback = sandbox._Containment(namespaces=False, user_namespace=False, drop_to_nobody=False)
-    monkeypatch.setattr(sandbox, "_containment", lambda: fallback)
+    monkeypatch.setattr(sandbox, "_ladder", lambda: [fallback])
+    monkeypatch.setattr(sandbox, "_unavailable", {})
     monkeypatch.setenv("TWINGRAD_TEST_SECRET", "hunter2")
     with boxed(tmp_path, """
         import json, os, resource
@@ -360,6 +362,27 @@ def test_without_namespaces_the_report_says_what_is_left(tmp_path: Path, monkeyp
     assert box.applied["processes"].startswith("process group")
     assert box.applied["network"] == "the host's"
     assert box.applied["filesystem"] == "whatever the user may write"
+    assert "unavailable" not in box.applied
+
+
+def test_a_containment_that_fails_here_is_reported_and_the_next_one_used(tmp_path: Path, monkeypatch) -> None:
+    # Without a mount namespace, nobody cannot run a program below a directory only root may enter.
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (private / "python").symlink_to(sys.executable)
+    nobody = sandbox._Containment(namespaces=False, user_namespace=False, drop_to_nobody=True)
+    caller = sandbox._Containment(namespaces=False, user_namespace=False, drop_to_nobody=False)
+    monkeypatch.setattr(sandbox, "_ladder", lambda: [nobody, caller])
+    monkeypatch.setattr(sandbox, "_unavailable", {})
+    script = tmp_path / "uid.py"
+    script.write_text("import os; print(os.getuid())\n")
+    with Sandbox([str(private / "python"), "-I", "uid.py"], copy_in={"uid.py": script}) as box:
+        box.start()
+        assert answer(box) == 0
+    refusal = f"{private / 'python'} is not executable by uid 65534"
+    assert box.applied["user"] == "the caller's"
+    assert box.applied["unavailable"] == f"no namespaces with user nobody: {refusal}"
+    assert sandbox._unavailable == {nobody: refusal}
 
 
 NOT_ROOT_PARENT = """

@@ -2,18 +2,21 @@
 
 `sandbox.Sandbox` runs this file with the parent's own interpreter (``python -I -S``),
 inside fresh namespaces when the platform has them, before any untrusted code runs. It
-reads its plan from ``argv[1]`` (JSON), applies it, and ``execve``s the worker
-(``argv[3:]``, after a ``--``). It does every planned step or none of the worker runs:
-on any failure it says why on stderr and exits with `FAILED`, so what the parent
-reports as applied is what is in force.
+reads its plan from ``argv[1]`` (hex of `marshal`: cheaper to import than json), applies
+it, says "ok" on the status pipe, and ``execve``s the worker (``argv[3:]``, after a
+``--``); with namespaces, it forks first and stays as the worker's parent. It does every
+planned step or the worker does not run: on any failure it says why on the status pipe
+and exits with `FAILED`, so what the parent reports as applied is what is in force.
 
 Stdlib only, no imports beyond what ``-S`` gives: it is part of the launch cost.
 """
 
 from __future__ import annotations
 
+# _signal, the C half of signal: the same calls without importing enum, which costs time here.
+import _signal
 import ctypes
-import json
+import marshal
 import os
 import resource
 import sys
@@ -27,6 +30,7 @@ _AT_FDCWD, _AT_RECURSIVE = -100, 0x8000
 # mount_setattr(2) has the same number on every architecture (new syscalls share one table).
 _SYS_MOUNT_SETATTR = 442
 _PR_SET_NO_NEW_PRIVS, _PR_SET_PDEATHSIG = 38, 1
+_SIGKILL = 9
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 _RLIMITS = {
@@ -132,13 +136,12 @@ def _set_limits(limits: dict[str, int]) -> None:
         resource.setrlimit(which, (value, hard))
 
 
-def main(argv: list[str]) -> None:
-    plan = json.loads(argv[1])
-    program = argv[3:]
+def _become_the_worker(plan: dict, program: list[str], status: int) -> None:
     try:
         libc = _Libc() if plan["namespaces"] or plan["user"] is not None else None
         if plan["namespaces"]:
             assert libc is not None
+            libc.prctl(_PR_SET_PDEATHSIG, _SIGKILL)  # if the launcher dies during the setup
             _isolate_filesystem(libc, plan)
         os.chdir(plan["scratch"])
         _set_limits(plan["limits"])
@@ -146,13 +149,50 @@ def main(argv: list[str]) -> None:
             _drop_privileges(libc, plan)
         if plan["namespaces"]:
             assert libc is not None
-            # unshare(1) set this, but a change of uid clears it: if unshare, our parent, is
-            # killed, we die too, and with us (the PID namespace's init) everything we started.
-            libc.prctl(_PR_SET_PDEATHSIG, 9)
+            # Again, as a change of uid clears it: if the launcher is killed, the worker dies,
+            # and with it, the PID namespace's init, everything it started.
+            libc.prctl(_PR_SET_PDEATHSIG, _SIGKILL)
+        # Whether the (possibly dropped) user can run the program is the one thing execve could
+        # still refuse; ask now, while a refusal can be reported.
+        if not os.access(program[0], os.X_OK):
+            raise OSError(f"{program[0]} is not executable by uid {os.getuid()}")
+        os.write(status, b"ok")
+        os.close(status)
+        # Python ignores these for itself, and an ignored signal stays ignored across exec;
+        # give the worker the defaults, as subprocess does.
+        for number in (_signal.SIGPIPE, _signal.SIGXFSZ):
+            _signal.signal(number, _signal.SIG_DFL)
         os.execve(program[0], program, plan["env"])
     except (OSError, ValueError) as exc:
-        print(f"twingrad sandbox: could not start the worker: {exc}", file=sys.stderr)
-        sys.exit(FAILED)
+        os.write(status, str(exc).encode())
+        os._exit(FAILED)
+
+
+def _end_as_the_worker_ended(worker: int) -> None:
+    """Wait for the worker and exit the same way, so that the parent sees its true status."""
+    _, wait_status = os.waitpid(worker, 0)
+    if os.WIFSIGNALED(wait_status):
+        number = os.WTERMSIG(wait_status)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a SIGXCPU or SIGSEGV, not a core file
+        if number != _signal.SIGKILL:  # the one that cannot be (and need not be) reset
+            _signal.signal(number, _signal.SIG_DFL)
+        os.kill(os.getpid(), number)
+    os._exit(os.waitstatus_to_exitcode(wait_status))
+
+
+def main(argv: list[str]) -> None:
+    plan = marshal.loads(bytes.fromhex(argv[1]))
+    program = argv[3:]
+    status = plan["status_fd"]
+    if plan["namespaces"]:
+        # unshare(1) made a new PID namespace for our children: the worker, forked here, is its
+        # init, and when it dies the kernel kills everything else in it. We stay outside, as
+        # the worker's parent, to pass its exit status on (unshare --fork loses signals).
+        worker = os.fork()
+        if worker:
+            os.close(status)
+            _end_as_the_worker_ended(worker)
+    _become_the_worker(plan, program, status)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,7 @@ Stdlib only; no torch.
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
+import marshal
 import math
 import os
 import select
@@ -35,13 +34,14 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO
 
 NOBODY = 65534
 _INIT = Path(__file__).with_name("_sandbox_init.py")
 _CHUNK = 1 << 16
-# --kill-child: if unshare is killed, so is its child, the init of the new PID namespace.
-_NAMESPACES = ["--mount", "--pid", "--net", "--ipc", "--uts", "--fork", "--kill-child",
-               "--propagation", "private"]
+_SETUP_TIMEOUT = 30.0  # seconds for the launcher to set up namespaces and mounts on a busy machine
+# No --fork: the launcher forks the PID namespace's init itself (see _sandbox_init.py).
+_NAMESPACES = ["--mount", "--pid", "--net", "--ipc", "--uts", "--propagation", "private"]
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,10 @@ class Limits:
     cpu_seconds: int = 600  # RLIMIT_CPU over the worker's whole life; the parent times each request
     file_bytes: int = 64 << 20  # RLIMIT_FSIZE: the largest file it may write
     open_files: int = 256  # RLIMIT_NOFILE
-    # RLIMIT_NPROC counts every process of a uid; only applied when the worker gets `nobody`,
-    # which other sandboxes on the machine share, hence generous.
-    processes: int = 256
+    # RLIMIT_NPROC counts every process (thread) of a uid; it is only applied when the worker
+    # becomes `nobody`, which other sandboxes on the machine share. It also bounds the total
+    # memory: each process may have memory_bytes.
+    processes: int = 64
     output_bytes: int = 8 << 20  # stderr kept by the parent (head and tail); more is counted, not kept
     line_bytes: int = 32 << 20  # one protocol line from the worker, at most
 
@@ -73,9 +74,20 @@ class LineTooLong(SandboxError):  # noqa: N818
 
 @dataclass(frozen=True)
 class _Containment:
+    """One rung of the ladder that `start` climbs down until a rung works."""
+
     namespaces: bool  # run under unshare(1) with the namespaces above
     user_namespace: bool  # ... plus a user namespace, because we are not root
     drop_to_nobody: bool
+
+    def __str__(self) -> str:
+        parts = ["namespaces" if self.namespaces else "no namespaces"]
+        parts += ["a user namespace"] * self.user_namespace + ["user nobody"] * self.drop_to_nobody
+        return " with ".join(parts)
+
+
+# Rungs that failed in this process, with why: later sandboxes go straight to the next one.
+_unavailable: dict[_Containment, str] = {}
 
 
 class _BoundedOutput:
@@ -124,15 +136,16 @@ class Sandbox:
             raise ValueError(f"cannot find the program {argv[0]!r}")
         self.argv = [os.path.abspath(program), *argv[1:]]
         self.limits = limits or Limits()
-        self._containment = _containment()
         self.scratch = Path(tempfile.mkdtemp(prefix="twingrad-sandbox-")).resolve()
         self._copy_in(copy_in or {})
+        self._containment: _Containment | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._pending = bytearray()
         self._eof = False
         self._stderr = _BoundedOutput(self.limits.output_bytes)
         self._drain: threading.Thread | None = None
-        self.applied = _describe(self._containment, self.limits)
+        # What is in force, in words, for honest reports; filled in by start().
+        self.applied: dict[str, str] = {}
 
     # -- lifetime ------------------------------------------------------------------------------------
 
@@ -152,29 +165,64 @@ class Sandbox:
                 shutil.copytree(source, target, symlinks=True)
             else:
                 shutil.copy2(source, target)
-        if self._containment.drop_to_nobody:
-            for directory, _, names in os.walk(self.scratch):
-                for path in [directory, *(os.path.join(directory, n) for n in names)]:
-                    os.lchown(path, NOBODY, NOBODY)
+
+    def _give_scratch_to_nobody(self) -> None:
+        for directory, _, names in os.walk(self.scratch):
+            for path in [directory, *(os.path.join(directory, n) for n in names)]:
+                os.lchown(path, NOBODY, NOBODY)
 
     def start(self) -> None:
-        if self._process is not None:
+        """Start the worker under the strongest containment that works here; `applied` says which."""
+        if self._containment is not None:
             raise SandboxError("this sandbox was started already; use one per worker process")
-        plan = _plan(self.argv[0], self.scratch, self.limits, self._containment)
-        launcher = _launcher(plan, self._containment, self.argv)
-        # The launcher itself gets the scrubbed environment too: it passes on nothing of ours.
-        # A session of its own, so a Ctrl-C in the terminal reaches only us; we then close().
-        self._process = subprocess.Popen(
-            launcher, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=plan["env"], cwd=self.scratch, start_new_session=True,
-        )
-        assert self._process.stdout is not None and self._process.stderr is not None
-        os.set_blocking(self._process.stdout.fileno(), False)
-        self._drain = threading.Thread(target=self._drain_stderr, args=(self._process.stderr,), daemon=True)
-        self._drain.start()
+        for containment in _ladder():
+            if containment in _unavailable:
+                continue
+            failure = self._launch(containment)
+            if failure is None:
+                self._containment = containment
+                self.applied = _describe(containment, self.limits)
+                if _unavailable:
+                    self.applied["unavailable"] = "; ".join(f"{c}: {why}" for c, why in _unavailable.items())
+                return
+            _unavailable[containment] = failure
+        raise SandboxError("could not start the worker: " + "; ".join(_unavailable.values()))
 
-    def _drain_stderr(self, stream: object) -> None:
-        fd = stream.fileno()  # type: ignore[attr-defined]
+    def _launch(self, containment: _Containment) -> str | None:
+        """Start the worker under ``containment``; None once it runs, else why it could not."""
+        if containment.drop_to_nobody:
+            self._give_scratch_to_nobody()
+        plan = _plan(self.argv[0], self.scratch, self.limits, containment)
+        # The launcher says "ok" on this pipe once everything is in place, just before it
+        # becomes the worker; otherwise it says what failed, or says nothing and exits.
+        status, plan["status_fd"] = os.pipe()
+        try:
+            # The launcher gets the scrubbed environment too: it passes on nothing of ours.
+            # A session of its own, so a Ctrl-C in the terminal reaches only us; we then close().
+            process = subprocess.Popen(
+                _launcher(plan, containment, self.argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, env=plan["env"], cwd=self.scratch, start_new_session=True,
+                pass_fds=[plan["status_fd"]],
+            )
+        finally:
+            os.close(plan["status_fd"])
+        with open(status, "rb") as reader:
+            said = _read_status(reader)
+        if said != b"ok":
+            _kill(process, containment)
+            assert process.stderr is not None
+            said = said or process.stderr.read(_CHUNK).strip() or f"exit code {process.returncode}".encode()
+            _close_pipes(process)
+            return said.decode(errors="replace")
+        self._process = process
+        assert process.stdout is not None and process.stderr is not None
+        os.set_blocking(process.stdout.fileno(), False)
+        self._drain = threading.Thread(target=self._drain_stderr, args=(process.stderr,), daemon=True)
+        self._drain.start()
+        return None
+
+    def _drain_stderr(self, stream: IO[bytes]) -> None:
+        fd = stream.fileno()
         while chunk := os.read(fd, _CHUNK):
             self._stderr.add(chunk)
 
@@ -182,37 +230,12 @@ class Sandbox:
         """Kill the worker and everything it started, wait for them, remove the scratch directory."""
         process, self._process = self._process, None
         if process is not None:
-            self._kill(process)
+            assert self._containment is not None
+            _kill(process, self._containment)
             if self._drain is not None:
                 self._drain.join(timeout=5.0)
-            for stream in (process.stdin, process.stdout, process.stderr):
-                with contextlib.suppress(OSError):
-                    stream.close()  # type: ignore[union-attr]
+            _close_pipes(process)
         _remove_tree(self.scratch)
-
-    def _kill(self, process: subprocess.Popen[bytes]) -> None:
-        if self._containment.namespaces:
-            self._kill_namespace(process)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)  # the worker's group; all there is without namespaces
-        process.wait()
-
-    @staticmethod
-    def _kill_namespace(process: subprocess.Popen[bytes]) -> None:
-        """Kill the PID namespace's init, unshare's only child: the kernel then kills the rest.
-
-        unshare reaps that init only once every process of the namespace is gone, so its exit
-        means "all dead". unshare itself is left alive until then: killing it first would leave
-        the init to die by its parent-death signal, without our waiting for the namespace.
-        """
-        deadline = time.monotonic() + 5.0
-        while process.poll() is None and time.monotonic() < deadline:
-            # Right after start() unshare may not have forked yet: look again until it has.
-            for child in _children(process.pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(child, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=0.01)
 
     @property
     def returncode(self) -> int | None:
@@ -304,9 +327,54 @@ def _check_timeout(timeout: float) -> None:
         raise ValueError(f"timeout must be a finite number of seconds >= 0, not {timeout!r}")
 
 
+def _read_status(reader: IO[bytes]) -> bytes:
+    """What the launcher says on its status pipe: b"ok", or why not (empty if it said nothing)."""
+    said = b""
+    deadline = time.monotonic() + _SETUP_TIMEOUT
+    while said != b"ok" and time.monotonic() < deadline:
+        if not select.select([reader], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            return b"the launcher did not finish setting up in time"
+        chunk = os.read(reader.fileno(), _CHUNK)
+        if not chunk:
+            break
+        said += chunk
+    return said
+
+
+def _kill(process: subprocess.Popen[bytes], containment: _Containment) -> None:
+    if containment.namespaces:
+        _kill_namespace(process)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)  # the worker's group; all there is without namespaces
+    process.wait()
+
+
+def _kill_namespace(process: subprocess.Popen[bytes]) -> None:
+    """Kill the PID namespace's init, the launcher's only child: the kernel then kills the rest.
+
+    The launcher reaps that init only once every process of the namespace is gone, so its
+    exit means "all dead". It is left alive until then: killing it first would leave the init
+    to die by its parent-death signal, without our waiting for the namespace.
+    """
+    deadline = time.monotonic() + 5.0
+    while process.poll() is None and time.monotonic() < deadline:
+        for child in _children(process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=0.01)
+
+
+def _close_pipes(process: subprocess.Popen[bytes]) -> None:
+    for stream in (process.stdin, process.stdout, process.stderr):
+        with contextlib.suppress(OSError):
+            stream.close()  # type: ignore[union-attr]
+
+
 def _launcher(plan: dict, containment: _Containment, argv: list[str]) -> list[str]:
     """The command that sets up the sandbox and then becomes ``argv``."""
-    command = [sys.executable, "-I", "-S", str(_INIT), json.dumps(plan), "--", *argv]
+    # marshal, not json: the launcher's imports are part of every start, and json imports re.
+    command = [sys.executable, "-I", "-S", str(_INIT), marshal.dumps(plan).hex(), "--", *argv]
     if not containment.namespaces:
         return command
     unshare = shutil.which("unshare")
@@ -349,31 +417,17 @@ def _plan(program: str, scratch: Path, limits: Limits, containment: _Containment
     }
 
 
-@functools.cache
-def _containment() -> _Containment:
-    """The strongest containment that works here, found once per process by trying it."""
+def _ladder() -> list[_Containment]:
+    """The containments worth trying here, strongest first."""
     root = hasattr(os, "geteuid") and os.geteuid() == 0
+    rungs = []
     if sys.platform.startswith("linux") and shutil.which("unshare"):
-        candidate = _Containment(namespaces=True, user_namespace=not root, drop_to_nobody=root)
-        if _works(candidate):
-            return candidate
-    return _Containment(namespaces=False, user_namespace=False, drop_to_nobody=root and _works(
-        _Containment(namespaces=False, user_namespace=False, drop_to_nobody=True)))
-
-
-def _works(candidate: _Containment) -> bool:
-    scratch = Path(tempfile.mkdtemp(prefix="twingrad-sandbox-probe-"))
-    try:
-        if candidate.drop_to_nobody:
-            os.chown(scratch, NOBODY, NOBODY)
-        plan = _plan(sys.executable, scratch, Limits(), candidate)
-        launcher = _launcher(plan, candidate, [sys.executable, "-I", "-S", "-c", "pass"])
-        done = subprocess.run(launcher, env=plan["env"], cwd=scratch, capture_output=True, timeout=30)
-        return done.returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        rungs.append(_Containment(namespaces=True, user_namespace=not root, drop_to_nobody=root))
+    if root:
+        # Without a mount namespace, nobody can only run an interpreter that is readable to all.
+        rungs.append(_Containment(namespaces=False, user_namespace=False, drop_to_nobody=True))
+    rungs.append(_Containment(namespaces=False, user_namespace=False, drop_to_nobody=False))
+    return rungs
 
 
 def _describe(containment: _Containment, limits: Limits) -> dict[str, str]:
