@@ -128,6 +128,14 @@ def test_copied_files_are_readable_and_the_scratch_is_writable_up_to_the_file_si
         assert answer(box) == {"value": "Value", "notes": "ok", "big": "OSError"}
 
 
+def test_a_limit_the_platform_refuses_is_reported_not_claimed(tmp_path: Path) -> None:
+    beyond = 1 << 40  # more open files than the kernel allows anyone (fs.nr_open)
+    with boxed(tmp_path, "print(1)\n", Limits(open_files=beyond)) as box:
+        assert answer(box) == 1
+    assert box.applied["limits refused by this platform"] == f"{beyond} open files"
+    assert "open files" not in box.applied["limits"]
+
+
 def test_copy_in_names_stay_inside_the_scratch(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="leaves the scratch"):
         Sandbox([sys.executable], copy_in={"../escape.py": tmp_path})
@@ -394,7 +402,8 @@ hostile = Path(sys.argv[1])
 with Sandbox([sys.executable, "-I", "hostile.py", os.getcwd()], copy_in={"hostile.py": hostile}) as box:
     box.start()
     worker = json.loads(box.receive(20))
-    print(json.dumps({"parent_uid": os.getuid(), "applied": box.applied, "worker": worker}))
+print(json.dumps({"parent_uid": os.getuid(), "applied": box.applied, "worker": worker,
+                  "scratch_removed": not box.scratch.exists()}))
 """
 
 UNDO_THE_MOUNTS = """
@@ -413,6 +422,11 @@ for name, path in (("write into the parent's cwd", sys.argv[1]), ("write into /t
         outcomes[name] = 0
     except OSError:
         outcomes[name] = -1
+# A folder the parent, not root here, cannot enter to clean up without taking the lock off first.
+os.makedirs("locked/inner")
+open("locked/inner/file", "w").close()
+os.chmod("locked/inner", 0)
+os.chmod("locked", 0)
 print(json.dumps(outcomes))
 """
 
@@ -442,4 +456,5 @@ def test_a_parent_that_is_not_root_gets_a_user_namespace_whose_mounts_the_engine
     assert report["applied"]["user"].startswith("the caller's, without capabilities")
     assert report["applied"]["processes"].startswith("PID namespace")
     assert report["worker"] == dict.fromkeys(report["worker"], -1)
+    assert report["scratch_removed"]
     assert len(report["worker"]) == 5

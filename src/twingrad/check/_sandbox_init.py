@@ -3,10 +3,11 @@
 `sandbox.Sandbox` runs this file with the parent's own interpreter (``python -I -S``),
 inside fresh namespaces when the platform has them, before any untrusted code runs. It
 reads its plan from ``argv[1]`` (hex of `marshal`: cheaper to import than json), applies
-it, says "ok" on the status pipe, and ``execve``s the worker (``argv[3:]``, after a
-``--``); with namespaces, it forks first and stays as the worker's parent. It does every
-planned step or the worker does not run: on any failure it says why on the status pipe
-and exits with `FAILED`, so what the parent reports as applied is what is in force.
+it, says "ok" on the status pipe (naming any resource limit the platform refused), and
+``execve``s the worker (``argv[3:]``, after a ``--``); with namespaces, it forks first and
+stays as the worker's parent. It does every other planned step or the worker does not
+run: on any failure it says why on the status pipe and exits with `FAILED`, so what the
+parent reports as applied is what is in force.
 
 Stdlib only, no imports beyond what ``-S`` gives: it is part of the launch cost.
 """
@@ -118,9 +119,10 @@ def _isolate_filesystem(libc: _Libc, plan: dict) -> None:
 
 def _drop_privileges(libc: _Libc, plan: dict) -> None:
     if plan["user"] is not None:
+        uid, gid = plan["user"]
         os.setgroups([])
-        os.setgid(plan["user"])
-        os.setuid(plan["user"])  # from real root this also clears every capability
+        os.setgid(gid)
+        os.setuid(uid)  # from real root this also clears every capability
     elif plan["drop_capabilities"]:
         # Root of a user namespace of our own: without capabilities it cannot undo the mounts.
         libc.drop_all_capabilities()
@@ -128,12 +130,17 @@ def _drop_privileges(libc: _Libc, plan: dict) -> None:
     libc.prctl(_PR_SET_NO_NEW_PRIVS, 1)
 
 
-def _set_limits(limits: dict[str, int]) -> None:
+def _set_limits(limits: dict[str, int]) -> list[str]:
+    """Apply the limits this platform accepts (macOS refuses some); the names of the others."""
+    refused = []
     for name, value in limits.items():
-        which = getattr(resource, _RLIMITS[name])
         # RLIMIT_CPU: SIGXCPU at the soft limit, SIGKILL a second later if it is caught.
         hard = value + 1 if name == "cpu_seconds" else value
-        resource.setrlimit(which, (value, hard))
+        try:
+            resource.setrlimit(getattr(resource, _RLIMITS[name]), (value, hard))
+        except (AttributeError, ValueError, OSError):
+            refused.append(name)
+    return refused
 
 
 def _become_the_worker(plan: dict, program: list[str], status: int) -> None:
@@ -144,7 +151,7 @@ def _become_the_worker(plan: dict, program: list[str], status: int) -> None:
             libc.prctl(_PR_SET_PDEATHSIG, _SIGKILL)  # if the launcher dies during the setup
             _isolate_filesystem(libc, plan)
         os.chdir(plan["scratch"])
-        _set_limits(plan["limits"])
+        refused = _set_limits(plan["limits"])
         if libc is not None:
             _drop_privileges(libc, plan)
         if plan["namespaces"]:
@@ -156,7 +163,7 @@ def _become_the_worker(plan: dict, program: list[str], status: int) -> None:
         # still refuse; ask now, while a refusal can be reported.
         if not os.access(program[0], os.X_OK):
             raise OSError(f"{program[0]} is not executable by uid {os.getuid()}")
-        os.write(status, b"ok")
+        os.write(status, f"ok {','.join(refused)}\n".encode())
         os.close(status)
         # Python ignores these for itself, and an ignored signal stays ignored across exec;
         # give the worker the defaults, as subprocess does.

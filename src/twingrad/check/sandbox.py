@@ -23,6 +23,7 @@ import contextlib
 import marshal
 import math
 import os
+import pwd
 import select
 import shutil
 import signal
@@ -36,8 +37,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
-NOBODY = 65534
-_INIT = Path(__file__).with_name("_sandbox_init.py")
+_INIT = Path(__file__).resolve().with_name("_sandbox_init.py")
 _CHUNK = 1 << 16
 _SETUP_TIMEOUT = 30.0  # seconds for the launcher to set up namespaces and mounts on a busy machine
 # No --fork: the launcher forks the PID namespace's init itself (see _sandbox_init.py).
@@ -137,13 +137,18 @@ class Sandbox:
         self.argv = [os.path.abspath(program), *argv[1:]]
         self.limits = limits or Limits()
         self.scratch = Path(tempfile.mkdtemp(prefix="twingrad-sandbox-")).resolve()
-        self._copy_in(copy_in or {})
+        try:
+            self._copy_in(copy_in or {})
+        except BaseException:
+            _remove_tree(self.scratch)
+            raise
         self._containment: _Containment | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._pending = bytearray()
         self._eof = False
         self._stderr = _BoundedOutput(self.limits.output_bytes)
         self._drain: threading.Thread | None = None
+        self._refused_limits: list[str] = []
         # What is in force, in words, for honest reports; filled in by start().
         self.applied: dict[str, str] = {}
 
@@ -162,6 +167,7 @@ class Sandbox:
                 raise ValueError(f"copy_in name {name!r} leaves the scratch directory")
             target.parent.mkdir(parents=True, exist_ok=True)
             if Path(source).is_dir():
+                # Links stay links: followed here, as root, they could copy in what nobody may read.
                 shutil.copytree(source, target, symlinks=True)
             else:
                 shutil.copy2(source, target)
@@ -169,7 +175,7 @@ class Sandbox:
     def _give_scratch_to_nobody(self) -> None:
         for directory, _, names in os.walk(self.scratch):
             for path in [directory, *(os.path.join(directory, n) for n in names)]:
-                os.lchown(path, NOBODY, NOBODY)
+                os.lchown(path, *_nobody())
 
     def start(self) -> None:
         """Start the worker under the strongest containment that works here; `applied` says which."""
@@ -181,7 +187,7 @@ class Sandbox:
             failure = self._launch(containment)
             if failure is None:
                 self._containment = containment
-                self.applied = _describe(containment, self.limits)
+                self.applied = _describe(containment, self.limits, self._refused_limits)
                 if _unavailable:
                     self.applied["unavailable"] = "; ".join(f"{c}: {why}" for c, why in _unavailable.items())
                 return
@@ -208,12 +214,13 @@ class Sandbox:
             os.close(plan["status_fd"])
         with open(status, "rb") as reader:
             said = _read_status(reader)
-        if said != b"ok":
+        if not said.startswith(b"ok "):
             _kill(process, containment)
             assert process.stderr is not None
             said = said or process.stderr.read(_CHUNK).strip() or f"exit code {process.returncode}".encode()
             _close_pipes(process)
             return said.decode(errors="replace")
+        self._refused_limits = [name for name in said[3:].decode().split(",") if name]
         self._process = process
         assert process.stdout is not None and process.stderr is not None
         os.set_blocking(process.stdout.fileno(), False)
@@ -328,17 +335,17 @@ def _check_timeout(timeout: float) -> None:
 
 
 def _read_status(reader: IO[bytes]) -> bytes:
-    """What the launcher says on its status pipe: b"ok", or why not (empty if it said nothing)."""
+    """What the launcher says on its status pipe: b"ok <refused limits>", or why not (maybe nothing)."""
     said = b""
     deadline = time.monotonic() + _SETUP_TIMEOUT
-    while said != b"ok" and time.monotonic() < deadline:
+    while not said.endswith(b"\n"):
         if not select.select([reader], [], [], max(0.0, deadline - time.monotonic()))[0]:
             return b"the launcher did not finish setting up in time"
         chunk = os.read(reader.fileno(), _CHUNK)
         if not chunk:
             break
         said += chunk
-    return said
+    return said.strip(b"\n")
 
 
 def _kill(process: subprocess.Popen[bytes], containment: _Containment) -> None:
@@ -402,17 +409,22 @@ def _hidden_trees(program: str, scratch: Path) -> dict[str, list[str]]:
             for home in sorted(homes) if os.path.isdir(home) and home != "/"}
 
 
-def _plan(program: str, scratch: Path, limits: Limits, containment: _Containment) -> dict:
-    kernel_limits = {k: v for k, v in asdict(limits).items() if k not in ("output_bytes", "line_bytes")}
+def _kernel_limits(limits: Limits, containment: _Containment) -> dict[str, int]:
+    """The limits the launcher sets with setrlimit; the parent enforces the others."""
+    kernel = {k: v for k, v in asdict(limits).items() if k not in ("output_bytes", "line_bytes")}
     if not containment.drop_to_nobody:
-        del kernel_limits["processes"]  # it would count all of the caller's processes
+        del kernel["processes"]  # it would count all of the caller's processes
+    return kernel
+
+
+def _plan(program: str, scratch: Path, limits: Limits, containment: _Containment) -> dict:
     return {
         "namespaces": containment.namespaces,
-        "user": NOBODY if containment.drop_to_nobody else None,
+        "user": _nobody() if containment.drop_to_nobody else None,
         "drop_capabilities": containment.user_namespace,
         "scratch": str(scratch),
         "hide": _hidden_trees(program, scratch) if containment.namespaces else {},
-        "limits": kernel_limits,
+        "limits": _kernel_limits(limits, containment),
         "env": _environment(scratch),
     }
 
@@ -430,9 +442,9 @@ def _ladder() -> list[_Containment]:
     return rungs
 
 
-def _describe(containment: _Containment, limits: Limits) -> dict[str, str]:
+def _describe(containment: _Containment, limits: Limits, refused: list[str]) -> dict[str, str]:
     if containment.drop_to_nobody:
-        user = f"nobody ({NOBODY}), no supplementary groups, no_new_privs"
+        user = f"nobody ({_nobody()[0]}), no supplementary groups, no_new_privs"
     elif containment.user_namespace:
         user = "the caller's, without capabilities (user namespace), no_new_privs"
     else:
@@ -452,13 +464,28 @@ def _describe(containment: _Containment, limits: Limits) -> dict[str, str]:
             "filesystem": "whatever the user may write" if not containment.drop_to_nobody
             else "whatever nobody may write (world-writable places)",
         }
-    kernel = [f"address space {limits.memory_bytes >> 20} MiB", f"CPU {limits.cpu_seconds} s",
-              f"file size {limits.file_bytes >> 20} MiB", f"{limits.open_files} open files"]
-    if containment.drop_to_nobody:
-        kernel.append(f"{limits.processes} processes of nobody")
-    applied["limits"] = ", ".join(kernel)
+    wording = {
+        "memory_bytes": f"address space {limits.memory_bytes >> 20} MiB",
+        "cpu_seconds": f"CPU {limits.cpu_seconds} s",
+        "file_bytes": f"file size {limits.file_bytes >> 20} MiB",
+        "open_files": f"{limits.open_files} open files",
+        "processes": f"{limits.processes} processes of nobody",
+    }
+    planned = _kernel_limits(limits, containment)
+    applied["limits"] = ", ".join(wording[name] for name in planned if name not in refused)
+    if refused:
+        applied["limits refused by this platform"] = ", ".join(wording[name] for name in refused)
     applied["environment"] = "scrubbed: PATH, HOME=scratch, TMPDIR=scratch, LANG=C.UTF-8"
     return applied
+
+
+def _nobody() -> tuple[int, int]:
+    """uid and gid of `nobody`: 65534 on Linux, -2 on macOS."""
+    try:
+        entry = pwd.getpwnam("nobody")
+    except KeyError:
+        return 65534, 65534
+    return entry.pw_uid, entry.pw_gid
 
 
 def _children(pid: int) -> list[int]:
@@ -473,9 +500,6 @@ def _remove_tree(path: Path) -> None:
     with contextlib.suppress(OSError):
         shutil.rmtree(path)
         return
-    for directory, _, _ in os.walk(path):
-        with contextlib.suppress(OSError):
-            os.chmod(directory, 0o700)
     _unlock(path)
     shutil.rmtree(path, ignore_errors=True)
 
