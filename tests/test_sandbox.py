@@ -243,23 +243,38 @@ def test_when_the_worker_exits_its_daemons_die_with_it(tmp_path: Path) -> None:
 # -- network, memory, CPU ------------------------------------------------------------------------------
 
 
-def test_there_is_no_network(tmp_path: Path) -> None:
-    with socket.socket() as listener:
+def test_there_is_no_network_and_no_socket_of_a_host_service(tmp_path: Path) -> None:
+    # A unix socket anyone may connect to, where services keep theirs (a session bus, X11).
+    service = Path(tempfile.mkdtemp(prefix="twingrad-sandbox-test-"))
+    service.chmod(0o777)
+    bus = socket.socket(socket.AF_UNIX)
+    bus.bind(str(service / "bus"))
+    (service / "bus").chmod(0o777)
+    bus.listen()
+    with bus, socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         listener.settimeout(0.5)
         port = listener.getsockname()[1]
         with boxed(tmp_path, f"""
             import json, socket
-            try:
-                socket.create_connection(("127.0.0.1", {port}), timeout=5).close()
-                print(json.dumps("connected"))
-            except OSError as exc:
-                print(json.dumps(type(exc).__name__))
+            outcomes = []
+            addresses = [(socket.AF_INET, ("127.0.0.1", {port})), (socket.AF_UNIX, "{service}/bus")]
+            for family, address in addresses:
+                try:
+                    socket.socket(family).connect(address)
+                    outcomes.append("connected")
+                except OSError as exc:
+                    outcomes.append(type(exc).__name__)
+            print(json.dumps(outcomes))
         """) as box:
-            assert answer(box) != "connected"
+            assert "connected" not in answer(box)
         with pytest.raises(TimeoutError):
             listener.accept()
+        bus.settimeout(0.1)
+        with pytest.raises(TimeoutError):
+            bus.accept()
+    shutil.rmtree(service)
     assert box.applied["network"].startswith("none")
 
 

@@ -198,6 +198,10 @@ def main(argv: list[str]) -> None:
         worker = os.fork()
         if worker:
             os.close(status)
+            # Let go of the worker's pipes, so that the parent sees them end when the worker's do.
+            quiet = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(quiet, fd)
             _end_as_the_worker_ended(worker)
     _become_the_worker(plan, program, status)
 

@@ -6,10 +6,11 @@ buffer. How much containment is possible depends on the platform and on who we a
 
 * Linux with ``unshare(1)`` and namespaces (root, or a user allowed user namespaces):
   fresh PID, mount, network, IPC and UTS namespaces. The file system is read-only
-  except the scratch directory, ``/root`` and the caller's home are hidden except the
-  interpreter's own trees, and killing the worker (the namespace's init) makes the kernel
-  kill everything it started. As root, the worker also becomes ``nobody`` with no groups;
-  as another user it keeps that user's id but loses every capability.
+  except the scratch directory; ``/root``, the caller's home and the places of service
+  sockets are hidden except the interpreter's own trees; and killing the worker (the
+  namespace's init) makes the kernel kill everything it started. As root, the worker
+  also becomes ``nobody`` with no groups; as another user it keeps that user's id but
+  loses every capability.
 * Anywhere else: resource limits, a scrubbed environment, a scratch working directory
   and a process group. `applied` says which of these is in force.
 
@@ -42,11 +43,17 @@ _CHUNK = 1 << 16
 _SETUP_TIMEOUT = 30.0  # seconds for the launcher to set up namespaces and mounts on a busy machine
 # No --fork: the launcher forks the PID namespace's init itself (see _sandbox_init.py).
 _NAMESPACES = ["--mount", "--pid", "--net", "--ipc", "--uts", "--propagation", "private"]
+_COVERED = ("/root", "/tmp", "/var/tmp", "/run", "/var/run", "/dev/shm")
 
 
 @dataclass(frozen=True)
 class Limits:
     """What the worker may consume; each is enforced by the kernel or by the parent."""
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"Limits.{name} must be a positive int, not {value!r}")
 
     memory_bytes: int = 2 << 30  # RLIMIT_AS
     cpu_seconds: int = 600  # RLIMIT_CPU over the worker's whole life; the parent times each request
@@ -402,11 +409,16 @@ def _interpreter_trees(program: str) -> list[str]:
 
 
 def _hidden_trees(program: str, scratch: Path) -> dict[str, list[str]]:
-    """Home directories to cover, each with what stays visible below it."""
-    homes = {os.path.realpath(h) for h in ("/root", os.path.expanduser("~"))}
+    """Directories to cover with an empty tmpfs, each with what stays visible below it.
+
+    The homes hold keys, tokens and often the project; the others hold the sockets of running
+    services (a session bus, an X server, docker), and a read-only mount does not stop anyone
+    from connecting to a socket.
+    """
+    covered = {os.path.realpath(d) for d in (*_COVERED, os.path.expanduser("~"))}
     visible = [*_interpreter_trees(program), str(scratch)]
-    return {home: [v for v in visible if v.startswith(home + os.sep)]
-            for home in sorted(homes) if os.path.isdir(home) and home != "/"}
+    return {top: [v for v in visible if v.startswith(top + os.sep)]
+            for top in sorted(covered) if os.path.isdir(top) and top != "/"}
 
 
 def _kernel_limits(limits: Limits, containment: _Containment) -> dict[str, int]:
@@ -454,8 +466,8 @@ def _describe(containment: _Containment, limits: Limits, refused: list[str]) -> 
         applied |= {
             "processes": "PID namespace: every process the worker starts dies with it",
             "network": "none (empty network namespace)",
-            "filesystem": "read-only except scratch; /root and the caller's home hidden "
-                          "except the interpreter",
+            "filesystem": "read-only except scratch; /root, the caller's home, /tmp, /var/tmp, /run "
+                          "and /dev/shm hidden except the interpreter and scratch",
         }
     else:
         applied |= {
