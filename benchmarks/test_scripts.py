@@ -1,4 +1,4 @@
-"""The two scripts beside the suite run: ``benchmarks.alone`` and ``benchmarks.gc_profile``."""
+"""The scripts beside the suite run: ``benchmarks.alone``, ``gc_profile`` and ``sandbox_launch``."""
 
 from __future__ import annotations
 
@@ -25,3 +25,9 @@ def test_gc_profile_reports_every_engine_under_both_policies() -> None:
     assert lines[0] == "seed, mean of 1 runs per engine"
     assert [line.split(" GC,")[0] for line in lines if " GC, " in line] == ["frozen", "default"]
     assert sum(line.lstrip().startswith("micrograd") for line in lines) == 2
+
+
+def test_sandbox_launch_compares_a_plain_start_with_a_sandboxed_one() -> None:
+    lines = _run("benchmarks.sandbox_launch", "1").splitlines()
+    assert lines[0].startswith("python -c pass, 1 launches each")
+    assert [line.split(" wall")[0].strip() for line in lines[1:]] == ["plain Popen", "Sandbox"]
