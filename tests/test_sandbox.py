@@ -136,6 +136,13 @@ def test_a_limit_the_platform_refuses_is_reported_not_claimed(tmp_path: Path) ->
     assert "open files" not in box.applied["limits"]
 
 
+@pytest.mark.parametrize("field", ["memory_bytes", "cpu_seconds", "processes", "line_bytes"])
+@pytest.mark.parametrize("value", [0, -1, 1.5, True])
+def test_limits_are_positive_ints(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=f"Limits.{field} must be a positive int"):
+        Limits(**{field: value})
+
+
 def test_copy_in_names_stay_inside_the_scratch(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="leaves the scratch"):
         Sandbox([sys.executable], copy_in={"../escape.py": tmp_path})
@@ -375,6 +382,7 @@ def test_without_namespaces_the_report_says_what_is_left(tmp_path: Path, monkeyp
     fallback = sandbox._Containment(namespaces=False, user_namespace=False, drop_to_nobody=False)
     monkeypatch.setattr(sandbox, "_ladder", lambda: [fallback])
     monkeypatch.setattr(sandbox, "_unavailable", {})
+    monkeypatch.setattr(sandbox, "_established", set())
     monkeypatch.setenv("TWINGRAD_TEST_SECRET", "hunter2")
     with boxed(tmp_path, """
         import json, os, resource
@@ -397,6 +405,7 @@ def test_a_containment_that_fails_here_is_reported_and_the_next_one_used(tmp_pat
     caller = sandbox._Containment(namespaces=False, user_namespace=False, drop_to_nobody=False)
     monkeypatch.setattr(sandbox, "_ladder", lambda: [nobody, caller])
     monkeypatch.setattr(sandbox, "_unavailable", {})
+    monkeypatch.setattr(sandbox, "_established", set())
     script = tmp_path / "uid.py"
     script.write_text("import os; print(os.getuid())\n")
     with Sandbox([str(private / "python"), "-I", "uid.py"], copy_in={"uid.py": script}) as box:
@@ -406,6 +415,25 @@ def test_a_containment_that_fails_here_is_reported_and_the_next_one_used(tmp_pat
     assert box.applied["user"] == "the caller's"
     assert box.applied["unavailable"] == f"no namespaces with user nobody: {refusal}"
     assert sandbox._unavailable == {nobody: refusal}
+
+
+def test_once_a_containment_has_worked_a_failure_is_an_error_not_a_weaker_sandbox(
+        tmp_path: Path, monkeypatch) -> None:
+    nobody = sandbox._Containment(namespaces=False, user_namespace=False, drop_to_nobody=True)
+    caller = sandbox._Containment(namespaces=False, user_namespace=False, drop_to_nobody=False)
+    monkeypatch.setattr(sandbox, "_ladder", lambda: [nobody, caller])
+    monkeypatch.setattr(sandbox, "_unavailable", {})
+    monkeypatch.setattr(sandbox, "_established", set())
+    with Sandbox(["/bin/echo", "hello"]) as box:  # a program anyone may run: nobody works
+        box.start()
+        assert box.receive(10.0) == b"hello"
+    assert box.applied["user"].startswith("nobody")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (private / "echo").symlink_to("/bin/echo")
+    with Sandbox([str(private / "echo"), "hello"]) as box, pytest.raises(SandboxError, match="worked before"):
+        box.start()
+    assert sandbox._unavailable == {}
 
 
 NOT_ROOT_PARENT = """

@@ -170,8 +170,15 @@ def _become_the_worker(plan: dict, program: list[str], status: int) -> None:
         for number in (_signal.SIGPIPE, _signal.SIGXFSZ):
             _signal.signal(number, _signal.SIG_DFL)
         os.execve(program[0], program, plan["env"])
-    except (OSError, ValueError) as exc:
-        os.write(status, str(exc).encode())
+    except (OSError, ValueError, AttributeError) as exc:  # AttributeError: no prctl, not Linux
+        message = f"{type(exc).__name__}: {exc}" if isinstance(exc, AttributeError) else str(exc)
+        # execve itself can still fail after "ok" (too many processes of nobody): then only
+        # stderr, which the parent keeps, can tell.
+        print(f"twingrad sandbox: {message}", file=sys.stderr)
+        try:  # noqa: SIM105 -- contextlib would cost an import on every start
+            os.write(status, message.encode())
+        except OSError:
+            pass
         os._exit(FAILED)
 
 

@@ -95,6 +95,10 @@ class _Containment:
 
 # Rungs that failed in this process, with why: later sandboxes go straight to the next one.
 _unavailable: dict[_Containment, str] = {}
+# The rung that worked first in this process. Once there, there is no going down: a later
+# failure may be passing (or caused by another worker filling nobody's process limit),
+# and must not hand the next engine a weaker sandbox.
+_established: set[_Containment] = set()
 
 
 class _BoundedOutput:
@@ -194,10 +198,14 @@ class Sandbox:
             failure = self._launch(containment)
             if failure is None:
                 self._containment = containment
+                _established.add(containment)
                 self.applied = _describe(containment, self.limits, self._refused_limits)
                 if _unavailable:
                     self.applied["unavailable"] = "; ".join(f"{c}: {why}" for c, why in _unavailable.items())
                 return
+            if containment in _established:
+                raise SandboxError(f"could not start the worker with {containment}, which worked before "
+                                   f"in this process: {failure}")
             _unavailable[containment] = failure
         raise SandboxError("could not start the worker: " + "; ".join(_unavailable.values()))
 
