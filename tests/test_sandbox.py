@@ -18,6 +18,7 @@ import tempfile
 import textwrap
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -152,7 +153,7 @@ def test_copy_in_names_stay_inside_the_scratch(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def victims(tmp_path: Path, monkeypatch) -> dict[str, Path]:
+def victims(tmp_path: Path, monkeypatch) -> Iterator[dict[str, Path]]:
     """Places the engine must not touch, made world-writable so that only the sandbox protects them."""
     cwd = tmp_path / "cwd"
     cwd.mkdir()
@@ -250,23 +251,33 @@ def test_when_the_worker_exits_its_daemons_die_with_it(tmp_path: Path) -> None:
 # -- network, memory, CPU ------------------------------------------------------------------------------
 
 
-def test_there_is_no_network_and_no_socket_of_a_host_service(tmp_path: Path) -> None:
-    # A unix socket anyone may connect to, where services keep theirs (a session bus, X11).
-    service = Path(tempfile.mkdtemp(prefix="twingrad-sandbox-test-"))
-    service.chmod(0o777)
-    bus = socket.socket(socket.AF_UNIX)
-    bus.bind(str(service / "bus"))
-    (service / "bus").chmod(0o777)
-    bus.listen()
-    with bus, socket.socket() as listener:
+@pytest.fixture
+def host_service() -> Iterator[socket.socket]:
+    """A unix socket anyone may connect to, in /tmp, where services keep theirs (X11, ssh agents)."""
+    directory = Path(tempfile.mkdtemp(prefix="twingrad-sandbox-test-"))
+    try:
+        directory.chmod(0o777)
+        with socket.socket(socket.AF_UNIX) as service:
+            service.bind(str(directory / "bus"))
+            (directory / "bus").chmod(0o777)
+            service.listen()
+            service.settimeout(0.1)
+            yield service
+    finally:
+        shutil.rmtree(directory)
+
+
+def test_there_is_no_network_and_no_socket_of_a_host_service(
+        tmp_path: Path, host_service: socket.socket) -> None:
+    with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         listener.settimeout(0.5)
-        port = listener.getsockname()[1]
+        port, bus = listener.getsockname()[1], host_service.getsockname()
         with boxed(tmp_path, f"""
             import json, socket
             outcomes = []
-            addresses = [(socket.AF_INET, ("127.0.0.1", {port})), (socket.AF_UNIX, "{service}/bus")]
+            addresses = [(socket.AF_INET, ("127.0.0.1", {port})), (socket.AF_UNIX, "{bus}")]
             for family, address in addresses:
                 try:
                     socket.socket(family).connect(address)
@@ -278,10 +289,8 @@ def test_there_is_no_network_and_no_socket_of_a_host_service(tmp_path: Path) -> 
             assert "connected" not in answer(box)
         with pytest.raises(TimeoutError):
             listener.accept()
-        bus.settimeout(0.1)
-        with pytest.raises(TimeoutError):
-            bus.accept()
-    shutil.rmtree(service)
+    with pytest.raises(TimeoutError):
+        host_service.accept()
     assert box.applied["network"].startswith("none")
 
 
