@@ -25,7 +25,7 @@ import pytest
 
 import twingrad
 from twingrad.check import sandbox
-from twingrad.check.sandbox import Limits, LineTooLong, ReceiveTimeout, Sandbox, SandboxError
+from twingrad.check.sandbox import Limits, Sandbox, SandboxError, SandboxOverflow, SandboxTimeout
 
 PROJECT_PACKAGE = Path(twingrad.__file__).resolve().parent
 
@@ -42,7 +42,7 @@ def boxed(tmp_path: Path, source: str, limits: Limits | None = None, **copy_in: 
 
 def answer(box: Sandbox, timeout: float = 20.0) -> object:
     line = box.receive(timeout)
-    assert line is not None, f"the worker ended without answering; stderr: {box.output()}"
+    assert line is not None, f"the worker ended without answering; stderr: {box.stderr_text()}"
     return json.loads(line)
 
 
@@ -110,10 +110,12 @@ def test_as_root_the_worker_is_nobody_without_groups_or_new_privileges_and_still
 def test_copied_files_are_readable_and_the_scratch_is_writable_up_to_the_file_size_limit(
         tmp_path: Path) -> None:
     engine = tmp_path / "engine"
-    engine.mkdir()
+    (engine / ".git").mkdir(parents=True)  # hidden entries and bytecode are not copied
+    (engine / "__pycache__").mkdir()
     (engine / "micro.py").write_text("class Value: pass\n")
     with boxed(tmp_path, """
         import json, os, sys
+        copied = sorted(os.listdir("engine"))
         sys.path.insert(0, "engine")
         import micro
         with open("notes.txt", "w") as f:
@@ -124,9 +126,10 @@ def test_copied_files_are_readable_and_the_scratch_is_writable_up_to_the_file_si
             big = "written"
         except OSError as exc:
             big = type(exc).__name__
-        print(json.dumps({"value": micro.Value.__name__, "notes": open("notes.txt").read(), "big": big}))
+        print(json.dumps({"value": micro.Value.__name__, "notes": open("notes.txt").read(), "big": big,
+                          "engine": copied}))
     """, Limits(file_bytes=1 << 20), engine=engine) as box:
-        assert answer(box) == {"value": "Value", "notes": "ok", "big": "OSError"}
+        assert answer(box) == {"value": "Value", "notes": "ok", "big": "OSError", "engine": ["micro.py"]}
 
 
 def test_a_limit_the_platform_refuses_is_reported_not_claimed(tmp_path: Path) -> None:
@@ -314,10 +317,9 @@ def test_unbounded_allocation_fails_in_the_worker_not_in_the_parent(tmp_path: Pa
 def test_a_spinning_worker_is_stopped_by_the_cpu_limit(tmp_path: Path) -> None:
     with boxed(tmp_path, "while True: pass\n", Limits(cpu_seconds=1)) as box:
         assert box.receive(timeout=60.0) is None  # 1 s of CPU; wall time depends on the machine's load
-        assert wait_for(lambda: box.returncode is not None, 5.0)
         # SIGXCPU at the soft limit; as a PID namespace's init the worker may only see the
         # SIGKILL of the hard limit, a second later.
-        assert box.returncode in (-signal.SIGXCPU, -signal.SIGKILL)
+        assert box.wait(5.0) in (-signal.SIGXCPU, -signal.SIGKILL)
 
 
 # -- the pipes ---------------------------------------------------------------------------------------
@@ -335,9 +337,9 @@ def test_a_stderr_flood_is_counted_but_not_kept(tmp_path: Path) -> None:
         print('"done"', flush=True)
     """, Limits(output_bytes=limit)) as box:
         assert answer(box, 60.0) == "done"
-        assert wait_for(lambda: box.output_bytes >= 200 << 18)
+        assert wait_for(lambda: box.stderr_bytes >= 200 << 18)
         assert box.output_overflowed
-        kept = box.output()
+        kept = box.stderr_text()
         assert kept.startswith("BEGIN ") and kept.endswith(" END")
         assert "bytes not kept" in kept
         assert len(kept.encode()) <= limit + 100  # the note in the middle is all that is added
@@ -348,7 +350,7 @@ def test_a_line_without_end_is_an_overflow_not_a_hang(tmp_path: Path) -> None:
         import sys
         while True:
             sys.stdout.write("x" * 65536)
-    """, Limits(line_bytes=1 << 20)) as box, pytest.raises(LineTooLong, match="without a newline"):
+    """, Limits(line_bytes=1 << 20)) as box, pytest.raises(SandboxOverflow, match="without a newline"):
         box.receive(timeout=20.0)
 
 
@@ -364,24 +366,30 @@ def test_timeouts_must_be_finite_and_non_negative(tmp_path: Path, timeout: objec
 def test_a_silent_worker_times_out_and_one_that_never_reads_cannot_block_the_parent(tmp_path: Path) -> None:
     with boxed(tmp_path, "import time; time.sleep(30)\n") as box:
         began = time.monotonic()
-        with pytest.raises(ReceiveTimeout, match=r"within 0\.3 s"):
+        with pytest.raises(SandboxTimeout, match=r"within 0\.3 s"):
             box.receive(0.3)
         with pytest.raises(SandboxError, match=r"did not read its input within 0\.3 s"):
             box.send(b"x" * (4 << 20), timeout=0.3)
         assert time.monotonic() - began < 3
 
 
-def test_lines_go_both_ways(tmp_path: Path) -> None:
+def test_lines_go_both_ways_and_the_exit_status_comes_through(tmp_path: Path) -> None:
     with boxed(tmp_path, """
         import sys
-        for line in sys.stdin:
-            print(line.strip().upper(), flush=True)
+        for _ in range(3):
+            print(repr(sys.stdin.readline()), flush=True)
+        sys.exit(7)
     """) as box:
-        for word in (b"forward", b"backward"):
-            box.send(word)
-            assert box.receive(10.0) == word.upper()
-        with pytest.raises(ValueError, match="newline"):
+        box.send(b"forward")
+        box.send(b"backward\n")  # a final newline is the same line
+        assert [box.receive(10.0), box.receive(10.0)] == [b"'forward\\n'", b"'backward\\n'"]
+        with pytest.raises(ValueError, match="newline before its end"):
             box.send(b"two\nlines")
+        assert box.wait(0.1) is None
+        box.send(b"")
+        assert box.receive(10.0) == b"'\\n'"
+        assert box.receive(10.0) is None
+        assert box.wait(10.0) == 7
 
 
 # -- other platforms and privileges -------------------------------------------------------------------

@@ -71,11 +71,11 @@ class SandboxError(Exception):
     """The worker cannot be talked to as the protocol says."""
 
 
-class ReceiveTimeout(SandboxError):  # noqa: N818 -- reads as what happened, like TimeoutError
+class SandboxTimeout(SandboxError):  # noqa: N818 -- reads as what happened, like TimeoutError
     """No complete line arrived in time."""
 
 
-class LineTooLong(SandboxError):  # noqa: N818
+class SandboxOverflow(SandboxError):  # noqa: N818
     """The worker sent more than `Limits.line_bytes` without a newline."""
 
 
@@ -179,7 +179,9 @@ class Sandbox:
             target.parent.mkdir(parents=True, exist_ok=True)
             if Path(source).is_dir():
                 # Links stay links: followed here, as root, they could copy in what nobody may read.
-                shutil.copytree(source, target, symlinks=True)
+                # Hidden entries (.git, .venv) and bytecode are no part of an engine, and can be big.
+                shutil.copytree(source, target, symlinks=True,
+                                ignore=shutil.ignore_patterns("__pycache__", ".*"))
             else:
                 shutil.copy2(source, target)
 
@@ -259,18 +261,30 @@ class Sandbox:
             _close_pipes(process)
         _remove_tree(self.scratch)
 
-    @property
-    def returncode(self) -> int | None:
-        """The worker's exit status once it has ended (negative: killed by that signal)."""
-        return None if self._process is None else self._process.poll()
+    def wait(self, timeout: float) -> int | None:
+        """The worker's exit status once it has ended, within ``timeout``, else None.
+
+        Negative: killed by that signal (SIGKILL for the CPU limit, SIGSEGV for a crash).
+        """
+        _check_timeout(timeout)
+        if self._process is None:
+            return None
+        try:
+            return self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
 
     # -- talking -------------------------------------------------------------------------------------
 
     def send(self, line: bytes, timeout: float = 10.0) -> None:
-        """Write one protocol line (a newline is added); `SandboxError` if the worker does not take it."""
+        """Write one protocol line (its final newline is added if missing).
+
+        `SandboxError` if the worker does not take it within ``timeout`` or has closed its input.
+        """
         _check_timeout(timeout)
+        line = line.removesuffix(b"\n")
         if b"\n" in line:
-            raise ValueError("a protocol line must not contain a newline")
+            raise ValueError("a protocol line must not contain a newline before its end")
         stdin = self._running().stdin
         assert stdin is not None
         fd = stdin.fileno()
@@ -301,13 +315,13 @@ class Sandbox:
                 del self._pending[: end + 1]
                 return line
             if len(self._pending) > self.limits.line_bytes:
-                raise LineTooLong(f"the worker sent more than {self.limits.line_bytes} bytes "
+                raise SandboxOverflow(f"the worker sent more than {self.limits.line_bytes} bytes "
                                   "without a newline")
             if self._eof:
                 return None
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not select.select([stdout.fileno()], [], [], remaining)[0]:
-                raise ReceiveTimeout(f"no answer from the worker within {timeout:g} s")
+                raise SandboxTimeout(f"no answer from the worker within {timeout:g} s")
             self._read_some(stdout.fileno())
 
     def _read_some(self, fd: int) -> None:
@@ -328,17 +342,22 @@ class Sandbox:
     # -- what the engine printed -----------------------------------------------------------------------
 
     @property
-    def output_bytes(self) -> int:
+    def stderr_bytes(self) -> int:
         """How many bytes the worker wrote to stderr, kept or not."""
         return self._stderr.total
 
     @property
     def output_overflowed(self) -> bool:
+        """Whether the worker wrote more to stderr than `Limits.output_bytes` (the rest was counted only)."""
         return self._stderr.total > self.limits.output_bytes
 
-    def output(self) -> str:
+    def stderr_text(self) -> str:
         """The worker's stderr as kept: its beginning and its end, with a note of what was left out."""
         return self._stderr.text()
+
+    def stderr_tail(self, characters: int = 400) -> str:
+        """The last ``characters`` of the worker's stderr, for a one-line message."""
+        return self._stderr.text()[-characters:]
 
 
 # -- deciding and describing the containment ------------------------------------------------------------
