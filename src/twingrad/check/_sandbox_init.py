@@ -9,7 +9,7 @@ stays as the worker's parent. It does every other planned step or the worker doe
 run: on any failure it says why on the status pipe and exits with `FAILED`, so what the
 parent reports as applied is what is in force.
 
-Stdlib only, no imports beyond what ``-S`` gives: it is part of the launch cost.
+Stdlib only, and as few imports as possible: they are part of every worker's start.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 0x2, 0x4, 0x8
 _MS_BIND, _MS_REC = 0x1000, 0x4000
 _MOUNT_ATTR_RDONLY, _MOUNT_ATTR_NOSUID, _MOUNT_ATTR_NODEV = 0x1, 0x2, 0x4
 _AT_FDCWD, _AT_RECURSIVE = -100, 0x8000
-# mount_setattr(2) has the same number on every architecture (new syscalls share one table).
+# mount_setattr(2) has one number on every architecture but alpha (new syscalls share a table).
 _SYS_MOUNT_SETATTR = 442
 _PR_SET_NO_NEW_PRIVS, _PR_SET_PDEATHSIG = 38, 1
 _SIGKILL = 9
