@@ -1,4 +1,4 @@
-"""The scripts beside the suite run: `benchmarks.alone`, `benchmarks.gc_profile`, `benchmarks.batch`."""
+"""The scripts beside the suite run: ``alone``, ``gc_profile``, ``batch`` and ``sandbox_launch``."""
 
 from __future__ import annotations
 
@@ -31,3 +31,9 @@ def test_batch_times_a_class_of_submissions_against_one() -> None:
     out = _run("benchmarks.batch", "2", "1")  # one correct, one wrong, one round: the shape, not the figure
     assert out.startswith("twingrad check on 2 submissions (1 correct, 1 wrong) with -j 2: ")
     assert out.rstrip().endswith("last line: FAIL 2 targets: 1 OK, 1 FAIL")
+
+
+def test_sandbox_launch_compares_a_plain_start_with_a_sandboxed_one() -> None:
+    lines = _run("benchmarks.sandbox_launch", "1").splitlines()
+    assert lines[0].startswith("python -c pass, 1 launches each")
+    assert [line.split(" wall")[0].strip() for line in lines[1:]] == ["plain Popen", "Sandbox"]

@@ -32,7 +32,8 @@ def conformance(command: str, timeout: float) -> list[str]:
     try:
         for index, program in enumerate([None, *programs]):
             if worker is None:
-                worker = Worker(exec_command(command))
+                run = exec_command(command)
+                worker = Worker(run.argv, copy_in=run.copy_in)
                 if not _step(problems, "hello", lambda w=worker: w.start(timeout)):
                     return problems
                 if not _step(problems, "load", lambda w=worker: w.load(None, {}, timeout)):

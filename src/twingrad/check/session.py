@@ -125,7 +125,8 @@ def check_engine(
     began = time.perf_counter()
     with contextlib.ExitStack() as stack:
         if command is not None:
-            prepared, argv, shown = Prepared({}, {}), exec_command(command), command
+            run = exec_command(command)
+            prepared, argv, shown = Prepared(run.copy_in, {}, run.originals, typed=command), run.argv, command
             load: dict[str, str] | None = None
         else:
             prepared, shown = _prepared(engine, stack)

@@ -83,37 +83,27 @@ class Prepared:
         return reported
 
 
-# What is copied of an engine's folder: its Python sources, within bounds a learner's project
-# never reaches but a home folder would.
-MAX_FILES = 400
-MAX_BYTES = 16 << 20
-_SKIPPED = {"__pycache__", "node_modules", "site-packages", ".git", ".venv", "venv", ".ipynb_checkpoints"}
+# What the worker's scratch folder may receive of a user's folder (hidden entries and bytecode
+# are never copied): far more than an engine needs, far less than a home folder holds.
+MAX_FILES = 2000
+MAX_BYTES = 64 << 20
 
 
-def sources_of(folder: Path) -> Path:
-    """``folder`` itself when it is small enough to copy whole (its .py files), else a refusal."""
+def bounded(folder: Path) -> Path:
+    """``folder``, once it is known to be small enough to copy into a worker's scratch folder."""
     count = size = 0
-    for path in folder.rglob("*.py"):
-        if _SKIPPED.intersection(path.relative_to(folder).parts):
+    for path in folder.rglob("*"):
+        parts = path.relative_to(folder).parts
+        if any(p.startswith(".") or p == "__pycache__" for p in parts) or not path.is_file():
             continue
         count += 1
         size += path.stat().st_size
         if count > MAX_FILES or size > MAX_BYTES:
             raise TargetError(
-                f"{folder} holds more than {MAX_FILES} Python files or {MAX_BYTES >> 20} MiB of them: "
-                "put the engine in a folder of its own"
+                f"{folder} holds more than {MAX_FILES} files or {MAX_BYTES >> 20} MiB, all of which the "
+                "worker would get: put the engine in a folder of its own"
             )
     return folder
-
-
-def copy_filter(folder: str, names: list[str]) -> set[str]:
-    """For shutil.copytree: only Python sources and the folders that may hold them."""
-    base = Path(folder)
-    return {
-        n
-        for n in names
-        if n in _SKIPPED or n.startswith(".") or ((base / n).is_file() and not n.endswith(".py"))
-    }
 
 
 def prepare(target: Target) -> Prepared:
@@ -125,14 +115,14 @@ def prepare(target: Target) -> Prepared:
             top = top.parent
         if top != file.parent:
             package = file.relative_to(top).parts[0]
-            folder = sources_of(top / package)
+            folder = bounded(top / package)
             return Prepared(
                 {f"engine/{package}": folder},
                 {"file": f"engine/{file.relative_to(top)}", "attribute": target.attribute},
                 {"engine": str(top)},
                 typed=str(target.path),
             )
-        folder = sources_of(file.parent)
+        folder = bounded(file.parent)
         return Prepared(
             {"engine": folder},
             {"file": f"engine/{file.name}", "attribute": target.attribute},
@@ -150,7 +140,7 @@ def prepare(target: Target) -> Prepared:
     origin = Path(spec.origin)
     source = origin.parent if origin.name == "__init__.py" else origin
     if source.is_dir():
-        sources_of(source)
+        bounded(source)
     name = source.name
     return Prepared(
         {f"modules/{name}": source},

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 import shlex
-import shutil
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from .protocol import (
     request,
 )
 from .sandbox import Limits, Sandbox, SandboxOverflow, SandboxTimeout
+from .target import bounded
 
 PYWORKER = Path(__file__).with_name("untrusted") / "pyworker.py"
 START_TIMEOUT = 30.0  # a stdlib-only worker starts in tens of milliseconds; an --exec one may compile
@@ -61,18 +62,34 @@ def python_command(python: str | None = None) -> list[str]:
     return [python or sys.executable, "-s", PYWORKER.name]
 
 
-def exec_command(command: str) -> list[str]:
-    """``--exec COMMAND`` split as a shell would, its program and file arguments made absolute:
-    the worker runs in a scratch folder, not where the command was typed."""
+@dataclass(frozen=True)
+class ExecCommand:
+    """``--exec COMMAND`` made runnable in the sandbox: the folders of the files it names are
+    copied into the scratch folder (``exec/0``, ``exec/1`` ...) and named there."""
+
+    argv: list[str]
+    copy_in: dict[str, Path]
+    originals: dict[str, str]  # scratch prefix -> the user's folder, for paths in reports
+
+
+def exec_command(command: str) -> ExecCommand:
     argv = shlex.split(command)
     if not argv:
         raise ValueError("--exec needs a command")
-    program = shutil.which(argv[0]) or argv[0]
-    resolved = [str(Path(program).resolve()) if Path(program).exists() else program]
-    for arg in argv[1:]:
-        candidate = Path(arg)
-        resolved.append(str(candidate.resolve()) if not arg.startswith("-") and candidate.exists() else arg)
-    return resolved
+    out: list[str] = []
+    copy_in: dict[str, Path] = {}
+    originals: dict[str, str] = {}
+    for k, arg in enumerate(argv):
+        path = Path(arg)
+        if arg.startswith("-") or not path.is_file() or (k == 0 and "/" not in arg):
+            out.append(arg)  # an option, a word, or a program found on PATH
+            continue
+        folder = bounded(path.resolve().parent)
+        prefix = next((p for p, o in originals.items() if o == str(folder)), f"exec/{len(originals)}")
+        originals[prefix] = str(folder)
+        copy_in[prefix] = folder
+        out.append(f"{'./' if k == 0 else ''}{prefix}/{path.name}")
+    return ExecCommand(out, copy_in, originals)
 
 
 class Worker:
