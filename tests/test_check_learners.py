@@ -48,8 +48,10 @@ def test_each_engine_gets_its_verdict(engine: Engine, tmp_path: Path, capsys) ->
 def test_an_engine_keeping_its_inputs_in_a_set_gets_the_same_report_every_run(tmp_path: Path) -> None:
     """A set iterates in memory-address order, different in every process; the report must not."""
     engines = Path(__file__).parent / "engines"
-    (tmp_path / "reference.py").write_text((engines / "reference.py").read_text())
-    (tmp_path / "setbug.py").write_text(
+    folder = tmp_path / "engine"  # the reports go beside it: the engine's folder stays as it was
+    folder.mkdir()
+    (folder / "reference.py").write_text((engines / "reference.py").read_text())
+    (folder / "setbug.py").write_text(
         "from reference import Value\n\n\n"
         "class SetOverwrite(Value):\n"
         "    children = set\n\n"
@@ -59,7 +61,7 @@ def test_an_engine_keeping_its_inputs_in_a_set_gets_the_same_report_every_run(tm
     reports = []
     for run in range(3):
         path = tmp_path / f"report{run}.json"
-        assert main(["check", f"{tmp_path / 'setbug.py'}:SetOverwrite", "--json", str(path)]) == 1
+        assert main(["check", f"{folder / 'setbug.py'}:SetOverwrite", "--json", str(path)]) == 1
         reports.append(json.loads(path.read_text()))
     assert reports[0] == reports[1] == reports[2]
     assert sum(case["status"] == "fail" for case in reports[0]["cases"]) >= 5

@@ -81,8 +81,8 @@ def exec_command(command: str) -> ExecCommand:
     originals: dict[str, str] = {}
     for k, arg in enumerate(argv):
         path = Path(arg)
-        if arg.startswith("-") or not path.is_file() or (k == 0 and "/" not in arg):
-            out.append(arg)  # an option, a word, or a program found on PATH
+        if arg.startswith("-") or not path.is_file() or (k == 0 and ("/" not in arg or path.is_absolute())):
+            out.append(arg)  # an option, a word, or a program installed on this machine
             continue
         folder = bounded(path.resolve().parent)
         prefix = next((p for p, o in originals.items() if o == str(folder)), f"exec/{len(originals)}")
