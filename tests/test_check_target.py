@@ -132,3 +132,49 @@ def test_syntax_of_a_newer_python_is_named(tmp_path: Path) -> None:
         )
     assert "does not parse" in str(caught.value)
     assert "needs Python 3.12" in str(caught.value) or "parses it" in str(caught.value)
+
+
+def _notebook(path: Path, cells: list[tuple[str, str]]) -> Path:
+    import json
+
+    cell_list = [
+        {
+            "cell_type": kind,
+            "metadata": {},
+            "source": source.splitlines(keepends=True),
+            **({"outputs": [], "execution_count": None} if kind == "code" else {}),
+        }
+        for kind, source in cells
+    ]
+    path.write_text(json.dumps({"cells": cell_list, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    return path
+
+
+def test_a_notebook_is_checked_from_its_code_cells_up_to_the_class(tmp_path: Path) -> None:
+    engine = (ENGINES / "reference.py").read_text()
+    broken = engine.replace('"tanh": lambda x, out: 1 - out**2,', '"tanh": lambda x, out: 1 / 0,  # a crash')
+    assert broken != engine
+    notebook = _notebook(
+        tmp_path / "lecture.ipynb",
+        [
+            ("markdown", "# My engine"),
+            ("code", "%matplotlib inline\nimport math"),
+            ("code", broken),
+            ("code", "# twingrad: skip\nraise RuntimeError('a training cell, never run by the check')"),
+            ("code", "raise RuntimeError('after the class: never run')"),
+        ],
+    )
+    run = check_engine(f"{notebook}:Value", only=["seed_graph", "unary_tanh"])
+    assert run.result("seed_graph").status == "pass"
+    tanh = run.result("unary_tanh")
+    assert tanh.status == "error" and "ZeroDivisionError" in tanh.detail
+    assert tanh.source is not None and tanh.source.file.endswith("lecture.ipynb")
+    assert "cell 3" in tanh.source.function
+    line = broken.splitlines()[tanh.source.line - 1]
+    assert "1 / 0" in line
+
+
+def test_a_notebook_without_the_class_says_so(tmp_path: Path) -> None:
+    notebook = _notebook(tmp_path / "empty.ipynb", [("code", "x = 1")])
+    with pytest.raises(TargetError, match="has no code cell defining `class Value`"):
+        check_engine(f"{notebook}:Value", only=["seed_graph"])

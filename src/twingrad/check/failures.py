@@ -14,19 +14,20 @@ from collections.abc import Callable
 from .protocol import Source, WorkerError
 from .result import SourceLine
 
-# Shows a worker's path as the user knows it (the engine's own file, not the sandbox's copy).
-PathShower = Callable[[str], str]
+# A place the worker reported, as the user knows it: their own file (not the sandbox's copy),
+# and for a notebook the cell and its line.
+Placer = Callable[[Source], SourceLine]
 
 
-def _same(path: str) -> str:
-    return path
+def _as_reported(source: Source) -> SourceLine:
+    return SourceLine(source.file, source.line, source.function)
 
 
-def place(source: Source | None, shown: PathShower = _same) -> SourceLine | None:
-    return None if source is None else SourceLine(shown(source.file), source.line, source.function)
+def place(source: Source | None, shown: Placer = _as_reported) -> SourceLine | None:
+    return None if source is None else shown(source)
 
 
-def innermost(error: WorkerError, shown: PathShower = _same) -> SourceLine | None:
+def innermost(error: WorkerError, shown: Placer = _as_reported) -> SourceLine | None:
     return place(error.frames[-1], shown) if error.frames else None
 
 
@@ -46,7 +47,7 @@ def declines(error: WorkerError) -> bool:
     return error.type == "NotImplementedError" or (error.type == "AssertionError" and error.depth == 1)
 
 
-def describe(error: WorkerError, shown: PathShower = _same) -> str:
+def describe(error: WorkerError, shown: Placer = _as_reported) -> str:
     """One line: ``TypeError: message (engine.py:12 in __add__)``."""
     text = error.describe()
     where = innermost(error, shown)
@@ -55,7 +56,7 @@ def describe(error: WorkerError, shown: PathShower = _same) -> str:
     return text + _hint(error, shown)
 
 
-def _hint(error: WorkerError, shown: PathShower) -> str:
+def _hint(error: WorkerError, shown: Placer) -> str:
     """A sentence of advice for the exceptions that have a usual cause."""
     if error.type != "RecursionError":
         return ""

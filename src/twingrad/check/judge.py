@@ -23,7 +23,7 @@ from ..ops import Op, op_named
 from ..parity.function import FunctionReport, judge_run
 from ..parity.tolerances import Tolerance
 from .conventions import backward_twice
-from .failures import PathShower, declines, describe, innermost, place
+from .failures import Placer, declines, describe, innermost, place
 from .foreign import resolve_foreign
 from .locate import Evidence, Location, locate
 from .probes import Finding, Prober
@@ -41,7 +41,7 @@ class Judge:
 
     engine: EngineInfo
     prober: Prober
-    shown: PathShower
+    shown: Placer
     tolerance: Tolerance
     draw: bool = False
 

@@ -139,7 +139,7 @@ def check_engine(
         from ..parity.tolerances import Tolerance
         from .judge import Judge
 
-        judge = Judge(info, session.probe, prepared.shown, Tolerance.of(rtol, atol), draw)
+        judge = Judge(info, session.probe, prepared.place, Tolerance.of(rtol, atol), draw)
         results = []
         for case in cases:
             notify(case, None)
@@ -194,7 +194,11 @@ def _required(cases: Sequence[Case], require: Iterable[str]) -> set[str]:
 def _prepared(engine: str | type | None, stack: contextlib.ExitStack) -> tuple[Prepared, str]:
     if engine is None or isinstance(engine, str):
         spec = engine if engine is not None else OWN_ENGINE
-        return prepare(locate(spec)), spec
+        target = locate(spec)
+        workspace = None
+        if target.path is not None and target.path.suffix == ".ipynb":
+            workspace = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="twingrad-notebook-")))
+        return prepare(target, workspace), spec
     spec = spec_of(engine)
     if spec is not None:
         return prepare(locate(spec)), spec
@@ -345,10 +349,10 @@ def _load_failure(error: Any, prepared: Prepared) -> str:
     if error.kind == "missing":
         return f"{what} has no attribute {error.name!r} ({error.message})"
     if error.type == "SyntaxError":
-        return f"{what} does not parse: {describe(error, prepared.shown)}{newer_syntax(error, prepared)}"
+        return f"{what} does not parse: {describe(error, prepared.place)}{newer_syntax(error, prepared)}"
     if error.kind == "returned":
         return f"{what}: the target is a {error.type}, not a class"
-    return f"cannot load {what}: {describe(error, prepared.shown)}"
+    return f"cannot load {what}: {describe(error, prepared.place)}"
 
 
 __all__ = ["DEFAULT_TIMEOUT", "NOTE", "PASS", "check_engine", "check_timeout"]

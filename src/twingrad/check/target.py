@@ -10,11 +10,18 @@ with status 2.
 from __future__ import annotations
 
 import importlib.machinery
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .protocol import Source
+from .result import SourceLine
+
 OWN_ENGINE = "twingrad.engine:Value"
+NOTEBOOK_MODULE = (
+    "_ipynb_cells.py"  # the module a notebook target's code cells become: lecture_ipynb_cells.py
+)
 
 
 class TargetError(Exception):
@@ -45,7 +52,7 @@ def parse(spec: str | None) -> Target:
         )
     if not all(part.isidentifier() for part in attribute.split(".")):
         raise TargetError(f"target {spec!r}: {attribute!r} is not a Python name")
-    if head.endswith(".py") or "/" in head or "\\" in head:
+    if head.endswith((".py", ".ipynb")) or "/" in head or "\\" in head:
         return Target(spec, None, Path(head), attribute)
     if not all(part.isidentifier() for part in head.split(".")):
         raise TargetError(f"target {spec!r}: {head!r} is neither a module name nor a .py file")
@@ -70,6 +77,17 @@ class Prepared:
     originals: dict[str, str] = field(default_factory=dict)  # scratch prefix -> user's folder
     path: tuple[str, ...] = ()
     typed: str = ""  # the file or module as the user wrote it, for messages about loading it
+    cells: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # module made of a notebook's
+    # cells -> (cell number, line in that cell) for each of its lines
+
+    def place(self, source: Source) -> SourceLine:
+        """A place the worker reported, in the user's own terms: their file, or their notebook's cell."""
+        lines = self.cells.get(source.file)
+        if lines and 0 < source.line <= len(lines):
+            cell, line = lines[source.line - 1]
+            notebook = self.shown(source.file).removesuffix(NOTEBOOK_MODULE) + ".ipynb"
+            return SourceLine(notebook, line, f"{source.function}, cell {cell}")
+        return SourceLine(self.shown(source.file), source.line, source.function)
 
     def shown(self, reported: str) -> str:
         """A worker's path as the user knows it, relative to the current folder where it can be."""
@@ -106,8 +124,57 @@ def bounded(folder: Path) -> Path:
     return folder
 
 
-def prepare(target: Target) -> Prepared:
-    """What to copy into the worker's scratch folder for ``target``, and what to load there."""
+def notebook_code(notebook: Path, name: str) -> tuple[str, list[tuple[int, int]]]:
+    """The code cells of ``notebook`` up to the one defining class ``name``, as one module.
+
+    Lines of IPython magic (``%``, ``!``) are left out, and so is any cell containing
+    ``twingrad: skip`` (a cell that trains or plots, say). Also returns, for each line of the
+    module, its cell (counted from 1 over all cells) and its line in that cell.
+    """
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TargetError(f"cannot read {notebook} as a notebook: {exc}") from None
+    code: list[str] = []
+    where: list[tuple[int, int]] = []
+    for number, cell in enumerate(cells, 1):
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        lines = ("".join(source) if isinstance(source, list) else str(source)).splitlines()
+        if any("twingrad: skip" in line for line in lines):
+            continue
+        for k, line in enumerate(lines, 1):
+            magic = line.lstrip().startswith(("%", "!"))
+            code.append("" if magic else line)
+            where.append((number, k))
+        if any(line.startswith(f"class {name}") for line in lines):
+            future = [i for i, line in enumerate(code) if line.startswith("from __future__ import")]
+            order = future + [i for i in range(len(code)) if i not in future]  # first, as in a file
+            return "\n".join(code[i] for i in order) + "\n", [where[i] for i in order]
+    raise TargetError(f"{notebook} has no code cell defining `class {name}`")
+
+
+def prepare(target: Target, workspace: Path | None = None) -> Prepared:
+    """What to copy into the worker's scratch folder for ``target``, and what to load there.
+
+    A notebook's cells are written as a module into ``workspace`` (a folder the caller keeps
+    while the check runs)."""
+    if target.path is not None and target.path.suffix == ".ipynb":
+        notebook = target.path.expanduser().resolve()
+        if workspace is None:
+            raise TargetError("a notebook target needs a workspace for its code")
+        module = f"{notebook.stem}{NOTEBOOK_MODULE}"
+        code, where = notebook_code(notebook, target.attribute.split(".")[0])
+        (workspace / module).write_text(code, encoding="utf-8")
+        folder = bounded(notebook.parent)
+        return Prepared(
+            {"engine": folder, f"engine/{module}": workspace / module},
+            {"file": f"engine/{module}", "attribute": target.attribute},
+            {"engine": str(folder)},
+            typed=str(target.path),
+            cells={f"engine/{module}": where},
+        )
     if target.path is not None:
         file = target.path.expanduser().resolve()
         top = file.parent
