@@ -264,7 +264,11 @@ class Engine:
     # -- using it --
 
     def is_node(self, obj):
-        return not isinstance(obj, (int, float, bool)) and hasattr(obj, self.spellings["data"])
+        """A node of this engine: its data and its backward method (a numpy array has `.data` too)."""
+        if isinstance(obj, (int, float, bool)) or not hasattr(obj, self.spellings["data"]):
+            return False
+        backward = self.spellings["backward"]
+        return backward is None or callable(getattr(obj, backward, None))
 
     def leaf(self, number, label):
         value = self.cls(number)
