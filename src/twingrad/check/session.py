@@ -131,7 +131,8 @@ def check_engine(
         else:
             prepared, shown = _prepared(engine, stack)
             argv, load = python_command(python), prepared.load
-        session = _Session(argv, prepared, load, dict(spellings or {}), timeout)
+        # The command line's names win over the engine's pyproject.toml.
+        session = _Session(argv, prepared, load, {**prepared.names, **(spellings or {})}, timeout)
         stack.callback(session.close)
         info = session.start()
         traces = session.prefetch([compile_case_cached(case.name, case) for case in cases[:1]])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.machinery
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .protocol import Source
@@ -79,6 +79,7 @@ class Prepared:
     typed: str = ""  # the file or module as the user wrote it, for messages about loading it
     cells: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # module made of a notebook's
     # cells -> (cell number, line in that cell) for each of its lines
+    names: dict[str, str] = field(default_factory=dict)  # from the engine's pyproject.toml
 
     def place(self, source: Source) -> SourceLine:
         """A place the worker reported, in the user's own terms: their file, or their notebook's cell."""
@@ -124,6 +125,40 @@ def bounded(folder: Path) -> Path:
     return folder
 
 
+def project_names(folder: Path) -> dict[str, str]:
+    """The engine's own names from ``[tool.twingrad.check]`` in the nearest pyproject.toml at or
+    above ``folder`` (``data = "val"``, ``backward = "backprop"``, ...); {} when there is none."""
+    from .protocol import ROLES
+
+    for directory in (folder, *folder.parents):
+        config = directory / "pyproject.toml"
+        if not config.is_file():
+            continue
+        text = config.read_text(encoding="utf-8", errors="replace")
+        if "[tool.twingrad" not in text:
+            return {}
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            raise TargetError(
+                f"reading [tool.twingrad.check] in {config} needs Python 3.11 or newer"
+            ) from None
+        try:
+            table = tomllib.loads(text).get("tool", {}).get("twingrad", {}).get("check", {})
+        except tomllib.TOMLDecodeError as exc:
+            raise TargetError(f"{config}: {exc}") from None
+        wrong = [
+            k for k, v in table.items() if k not in ROLES or not isinstance(v, str) or not v.isidentifier()
+        ]
+        if wrong:
+            raise TargetError(
+                f"{config}: [tool.twingrad.check] names the engine's attributes, as "
+                f'ROLE = "name" with ROLE one of {", ".join(ROLES)}; not {", ".join(wrong)}'
+            )
+        return dict(table)
+    return {}
+
+
 def notebook_code(notebook: Path, name: str) -> tuple[str, list[tuple[int, int]]]:
     """The code cells of ``notebook`` up to the one defining class ``name``, as one module.
 
@@ -156,6 +191,13 @@ def notebook_code(notebook: Path, name: str) -> tuple[str, list[tuple[int, int]]
 
 
 def prepare(target: Target, workspace: Path | None = None) -> Prepared:
+    """`_prepare`, with the names the engine's pyproject.toml gives (``[tool.twingrad.check]``)."""
+    prepared = _prepare(target, workspace)
+    start = Path(next(iter(prepared.originals.values())))
+    return replace(prepared, names=project_names(start if start.is_dir() else start.parent))
+
+
+def _prepare(target: Target, workspace: Path | None = None) -> Prepared:
     """What to copy into the worker's scratch folder for ``target``, and what to load there.
 
     A notebook's cells are written as a module into ``workspace`` (a folder the caller keeps
