@@ -11,7 +11,7 @@ from twingrad import Constant, Value
 from twingrad.examples import seed_graph
 from twingrad.graph import trace
 from twingrad.parity import make_plan
-from twingrad.parity.mirror import read_numbers
+from twingrad.parity.plan import read_numbers
 from twingrad.parity.recipe import Recipe, literal, node_names
 
 

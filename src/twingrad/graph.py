@@ -37,10 +37,6 @@ class Graph:
     def __len__(self) -> int:
         return len(self.nodes)
 
-    def edges(self) -> list[tuple[int, int]]:
-        """(input, consumer) position pairs, one per use: ``a + a`` gives two."""
-        return [(j, i) for i, ins in enumerate(self.inputs) for j in ins]
-
     def consumers(self) -> list[list[int]]:
         """For each node, the positions of the nodes that use it (once per use)."""
         users: list[list[int]] = [[] for _ in self.nodes]
@@ -48,9 +44,6 @@ class Graph:
             for j in ins:
                 users[j].append(i)
         return users
-
-    def leaf_positions(self) -> list[int]:
-        return [i for i, ins in enumerate(self.inputs) if not ins]
 
 
 def children_of(node: Any) -> tuple[Any, ...]:

@@ -16,7 +16,8 @@ from typing import Any
 from ..graph import GraphError
 from ..ops import Op
 from ..parity import ResolveError
-from ..parity.mirror import Plan, make_plan, op_vjp
+from ..parity.mirror import op_vjp
+from ..parity.plan import Plan, make_plan
 from ..parity.recipe import Recipe, node_names
 from .cases import Case
 from .foreign import operand_values, resolve_foreign

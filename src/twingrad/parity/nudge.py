@@ -17,8 +17,10 @@ import numpy as np
 import torch
 
 from .comparison import both_sides, judge
-from .mirror import LEAF, Mirror, Plan, Resolver, gc_paused, make_plan, read_numbers
-from .report import Columns, ParityReport, html_table, jsonable, nudge_sides, text_table
+from .mirror import Mirror, gc_paused
+from .plan import LEAF, Plan, Resolver, make_plan, read_numbers
+from .rendering import html_table, jsonable, nudge_sides, text_table
+from .report import Columns, ParityReport
 from .tolerances import Tolerance
 
 

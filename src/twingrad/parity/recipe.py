@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..ops import Op
-from .mirror import CONSTANT, LEAF, Plan
+from .plan import CONSTANT, LEAF, Plan
 
 # Names the reproducer itself uses; a node labelled so is renamed.
 _RESERVED = frozenset({"Value", "Constant", "math", "assert_parity"})
@@ -70,14 +70,13 @@ class Recipe:
             if isinstance(step, Op) and step.arity == 2:
                 a, b = plan.operands[i]
                 for mine, other in ((a, b), (b, a)):
-                    alone = mine < n and plan.steps[mine] is CONSTANT and uses[mine] == 1
+                    alone = plan.is_node(mine) and plan.steps[mine] is CONSTANT and uses[mine] == 1
                     if alone and _is_node_op(plan, other):
                         self.inline[mine] = True
 
     def operand(self, j: int) -> str:
-        n = len(self.plan)
-        if j >= n:
-            return literal(self.plan.literals[j - n])
+        if not self.plan.is_node(j):
+            return literal(self.plan.with_literals(self.data)[j])
         return literal(self.data[j]) if self.inline[j] else self.names[j]
 
     def expression(self, i: int) -> str:
@@ -96,7 +95,7 @@ class Recipe:
         return step.format(*texts)  # type: ignore[union-attr]
 
     def _written_as_number(self, j: int) -> bool:
-        return j >= len(self.plan) or self.inline[j]
+        return not self.plan.is_node(j) or self.inline[j]
 
     def lines(self) -> list[str]:
         out = []
@@ -132,4 +131,4 @@ class Recipe:
 
 def _is_node_op(plan: Plan, j: int) -> bool:
     """Is operand ``j`` a node that is not a constant (a leaf or an op's result)?"""
-    return j < len(plan) and plan.steps[j] is not CONSTANT
+    return plan.is_node(j) and plan.steps[j] is not CONSTANT

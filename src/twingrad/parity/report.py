@@ -20,8 +20,6 @@ JSON has no nan or infinity, so `to_dict` writes the strings ``"nan"``, ``"inf"`
 
 from __future__ import annotations
 
-import html
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
@@ -30,100 +28,15 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..ops import Op
-from .mirror import LEAF, Plan
 from .numeric import Witness
+from .plan import LEAF, Plan
 from .recipe import Recipe, literal, node_names
+from .rendering import html_table, jsonable, number_text, text_table, ulps_text
 from .tolerances import Tolerance, differences
 
 OK, DRIFT, INHERITED, DIVERGED, NOT_COMPARED = "ok", "drift", "inherited", "diverged", "n/a"
 ACCEPTED = frozenset({OK, DRIFT, NOT_COMPARED})
 TABLE_ROWS = 40  # rows a text or HTML table shows before it keeps to the mismatches
-
-
-# -- formatting helpers shared by every report ---------------------------------------------
-
-
-def number_text(x: float | None) -> str:
-    """A float exactly (shortest round-trip repr), ``—`` for no number."""
-    if x is None:
-        return "—"
-    return repr(float(x))
-
-
-def json_number(x: float | None) -> float | str | None:
-    """A float for JSON: ``"nan"``, ``"inf"``, ``"-inf"`` for the values JSON cannot hold."""
-    if x is None:
-        return None
-    x = float(x)
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x
-
-
-def jsonable(value: Any) -> Any:
-    """Floats made JSON-safe throughout dicts, lists and tuples."""
-    if isinstance(value, float):
-        return json_number(value)
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return value
-
-
-Triple = tuple[float | None, float | None, float | None]
-
-
-def nudge_sides(engine: Triple, torch: Triple) -> dict[str, dict[str, float | None]]:
-    """A nudge's ``(before, after, predicted change)`` on each side, as JSON-ready dicts."""
-    keys = ("before", "after", "predicted")
-    return {"engine": dict(zip(keys, engine)), "torch": dict(zip(keys, torch))}
-
-
-def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(h), *(len(r[k]) for r in rows)) if rows else len(h) for k, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines.extend("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
-    return "\n".join(lines)
-
-
-HTML_STYLE = (
-    "<style>.tg-parity td,.tg-parity th{padding:2px 8px;text-align:right;font-family:monospace}"
-    ".tg-parity caption{text-align:left;white-space:pre-line}"
-    ".tg-parity td.tg-text{text-align:left}.tg-parity .tg-bad{background:#fdd;color:#a00}"
-    ".tg-parity .tg-culprit{font-weight:bold;outline:2px solid #d00}.tg-parity .tg-side{background:#f4f8ff}"
-    "</style>"
-)
-
-
-def marked(rows: Sequence[Sequence[str]], oks: Sequence[bool]) -> list[list[tuple[str, str]]]:
-    """Cells for `html_table`, every cell of a row that is not ok marked as a mismatch."""
-    return [[(cell, "" if ok else "tg-bad") for cell in row] for row, ok in zip(rows, oks)]
-
-
-def html_table(
-    headers: Sequence[str], rows: Sequence[Sequence[tuple[str, str]]], caption: str, side: Sequence[int] = ()
-) -> str:
-    """An HTML table; each cell is ``(text, css class)``; columns in ``side`` are tinted (torch's)."""
-    side_class = ' class="tg-side"'
-    head = "".join(
-        f"<th{side_class if k in side else ''}>{html.escape(h)}</th>" for k, h in enumerate(headers)
-    )
-    body = []
-    for row in rows:
-        cells = []
-        for k, (text, css) in enumerate(row):
-            classes = " ".join(c for c in (css, "tg-side" if k in side else "") if c)
-            attr = f' class="{classes}"' if classes else ""
-            cells.append(f"<td{attr}>{html.escape(text)}</td>")
-        body.append(f"<tr>{''.join(cells)}</tr>")
-    return (
-        f'{HTML_STYLE}<table class="tg-parity"><caption>{html.escape(caption)}</caption>'
-        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-    )
 
 
 class Columns(NamedTuple):
@@ -133,40 +46,6 @@ class Columns(NamedTuple):
     torch_data: np.ndarray
     engine_grad: np.ndarray
     torch_grad: np.ndarray
-
-
-class CheckTable:
-    """A summary over a table of checks, one row each with an ok/MISMATCH verdict: what the
-    function and training reports share. Subclasses give ``HEADERS`` (torch's numbers in
-    column 3), ``summary``, ``_rows()`` and ``_row_oks()``."""
-
-    HEADERS: tuple[str, ...] = ()
-    summary: str
-
-    def _rows(self) -> list[list[str]]:
-        raise NotImplementedError
-
-    def _row_oks(self) -> list[bool]:
-        raise NotImplementedError
-
-    def table(self) -> str:
-        return text_table(self.HEADERS, self._rows())
-
-    def __str__(self) -> str:
-        return f"{self.summary}\n\n{self.table()}"
-
-    def failure_message(self) -> str:
-        return str(self)
-
-    def _repr_html_(self) -> str:
-        return html_table(self.HEADERS, marked(self._rows(), self._row_oks()), self.summary, side=(3,))
-
-
-def require(report: Any) -> Any:
-    """Return ``report`` if it is ok; otherwise raise AssertionError with its failure message."""
-    if not report.ok:
-        raise AssertionError(report.failure_message())
-    return report
 
 
 # -- rows ------------------------------------------------------------------------------------
@@ -309,7 +188,7 @@ class ParityReport:
 
     @cached_property
     def _consumers(self) -> list[list[tuple[int, int]]]:
-        return self.plan.consumers()
+        return self.plan.uses()
 
     def mismatched(self) -> list[int]:
         """Positions of the nodes whose data or grad is not accepted, in topological order."""
@@ -530,7 +409,7 @@ class ParityReport:
         for _, field, group in columns:
             value = getattr(row, field)
             if field.endswith("ulps"):
-                text = _ulps_text(value)
+                text = ulps_text(value)
             elif field == "witness":
                 text = "" if value is None else f"{value.estimate:.10g} ({value.verdict})"
             elif field == "status":
@@ -610,9 +489,3 @@ class ParityReport:
         from ..draw import draw_dot
 
         return draw_dot(self.plan.graph.root, report=self, graph=self.plan.graph, **options)
-
-
-def _ulps_text(ulps: float | None) -> str:
-    if ulps is None or (isinstance(ulps, float) and math.isnan(ulps)):
-        return ""
-    return "inf" if math.isinf(ulps) else f"{ulps:.0f}" if ulps < 1e6 else f"{ulps:.2g}"

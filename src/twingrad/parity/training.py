@@ -20,7 +20,7 @@ import torch
 
 from ..examples import LECTURE_XS, LECTURE_YS, hinge, squared_error
 from ..nn import MLP
-from .report import CheckTable, jsonable, number_text
+from .rendering import CheckTable, jsonable, number_text
 from .tolerances import Tolerance, difference
 
 LossFunction = Callable[[Sequence[Any], Sequence[float], Sequence[Any]], Any]
