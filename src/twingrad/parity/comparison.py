@@ -53,7 +53,8 @@ def compare(
     _check_witness_mode(witness)
     with gc_paused():
         plan = make_plan(root, resolver)
-        return judge(plan, tolerance, both_sides(plan, backward=backward), witness=witness)
+        columns = both_sides(plan, backward=backward)
+        return judge(plan, tolerance, columns, witness=witness, backward=backward, resolver=resolver)
 
 
 def both_sides(plan: Plan, *, backward: bool) -> Columns:
@@ -94,6 +95,8 @@ def judge(
     tainted: Collection[int] = (),
     witness: str = "auto",
     title: str = "engine vs torch",
+    backward: bool = False,
+    resolver: Resolver | None = None,
 ) -> ParityReport:
     """Statuses for every node from the engine's and torch's columns (see `ParityReport`).
 
@@ -101,7 +104,8 @@ def judge(
     mismatch, what the engine's own numbers say they should be (a nudge does:
     ``before + step * grad``); without it a leaf has no local explanation. ``tainted``
     leaves carry a divergence found elsewhere (a nudge's step along a gradient that
-    diverged): what follows from them is inherited, not drift.
+    diverged): what follows from them is inherited, not drift. ``backward`` and
+    ``resolver`` say how the columns were had, for the report's reproducer.
     """
     engine_data, torch_data, engine_grad, torch_grad = columns
     differentiable = np.array(plan.differentiable, dtype=bool)
@@ -142,6 +146,8 @@ def judge(
         witnesses=witnesses,
         grads_checked=grads,
         title=title,
+        backward=backward,
+        resolver=resolver,
     )
 
 

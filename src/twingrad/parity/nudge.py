@@ -20,7 +20,7 @@ from .comparison import both_sides, judge
 from .mirror import Mirror, gc_paused
 from .plan import LEAF, Plan, Resolver, make_plan, read_numbers
 from .rendering import html_table, jsonable, nudge_sides, text_table
-from .report import Columns, ParityReport
+from .report import TABLE_ROWS, Columns, ParityReport, reproducer_text
 from .tolerances import Tolerance
 
 
@@ -78,9 +78,20 @@ class NudgeReport:
         sides = [[(cell, "tg-text" if k == 0 else "") for k, cell in enumerate(row)] for row in self._sides()]
         return html_table(self._HEADERS, sides, self.summary.splitlines()[0]) + self.after._repr_html_()
 
+    def reproducer(self) -> str:
+        """Python that rebuilds the graph as it was before the step and nudges it again."""
+        names = self.before.names
+        arguments = [f"step={self.step!r}"]
+        if self.leaves != self.before.plan.leaf_positions():
+            arguments.append(f"leaves=[{', '.join(names[i] for i in self.leaves)}]")
+        return self.before.reproducer("compare_nudge", arguments)
+
     def failure_message(self) -> str:
-        failing = [r.failure_message() for r in (self.before, self.after) if not r.ok]
-        return "\n\n".join([self.summary, *failing])
+        failing = [r.failure_message(reproducer=False) for r in (self.before, self.after) if not r.ok]
+        parts = [self.summary, *failing]
+        if len(self.before) <= TABLE_ROWS:
+            parts.append(reproducer_text(self.reproducer))
+        return "\n\n".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable(
@@ -132,7 +143,9 @@ def compare_nudge(
         positions = _leaf_positions(plan, leaves)
         columns = both_sides(plan, backward=backward)
         data_before, torch_data, grad_before, torch_grad = columns
-        before = judge(plan, tolerance, columns, title="before the nudge")
+        before = judge(
+            plan, tolerance, columns, title="before the nudge", backward=backward, resolver=resolver
+        )
 
         for i in positions:  # the seed's cell, on the engine's own numbers
             node = plan.nodes[i]

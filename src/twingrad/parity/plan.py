@@ -13,7 +13,7 @@ witness, the reproducer, the checker's diagnosis) never loads torch:
   micrograd's ``'**2'``. The result is a `Plan`.
 * `Plan` stores an operand as a position; a position past the last node stands for one
   of those numbers (a *literal*). That rule is written here once: `Plan.is_node`,
-  `Plan.node_inputs`, `Plan.operand_values`, `Plan.operand_column` and `Plan.with_literals`
+  `Plan.literal`, `Plan.node_inputs`, `Plan.operand_values`, `Plan.operand_column` and `Plan.with_literals`
   are how everything else reads operands.
 
 The default resolver, `resolve_node`, reads twingrad's own nodes (their ``_op`` *is* a
@@ -126,6 +126,9 @@ def symbol_resolver(aliases: Mapping[str, str | Op] | None = None) -> Resolver:
             f"_op {str(symbol)!r} is {op.name}, which takes {op.arity} inputs, not {len(inputs)}"
         )
 
+    # How a reproducer writes this resolver: the same call, when the aliases are names.
+    spelled = {k: v.name if isinstance(v, Op) else v for k, v in (aliases or {}).items()}
+    resolve.source = f"symbol_resolver({spelled!r})" if aliases else "symbol_resolver()"  # type: ignore[attr-defined]
     return resolve
 
 
@@ -170,6 +173,10 @@ class Plan:
     def is_node(self, position: int) -> bool:
         """Is operand ``position`` a node of the graph (not a literal number)?"""
         return position < len(self.graph.nodes)
+
+    def literal(self, position: int) -> float:
+        """The number an operand position past the nodes stands for."""
+        return self.literals[position - len(self.graph.nodes)]
 
     def node_inputs(self, i: int) -> tuple[int, ...]:
         """The positions of node ``i``'s operands that are nodes, one per use (literals dropped)."""

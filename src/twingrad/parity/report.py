@@ -20,19 +20,20 @@ JSON has no nan or infinity, so `to_dict` writes the strings ``"nan"``, ``"inf"`
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..engine import Value
 from ..ops import Op
 from .numeric import Witness
-from .plan import LEAF, Plan
-from .recipe import Recipe, literal, node_names
+from .plan import LEAF, Plan, Resolver
+from .recipe import NotReproducibleError, Recipe, importable, literal, node_names
 from .rendering import html_table, jsonable, number_text, text_table, ulps_text
-from .tolerances import Tolerance, differences
+from .tolerances import DEFAULT_ATOL, DEFAULT_RTOL, Tolerance, differences
 
 OK, DRIFT, INHERITED, DIVERGED, NOT_COMPARED = "ok", "drift", "inherited", "diverged", "n/a"
 ACCEPTED = frozenset({OK, DRIFT, NOT_COMPARED})
@@ -153,8 +154,14 @@ class ParityReport:
         witnesses: dict[int, Witness],
         grads_checked: bool = True,
         title: str = "engine vs torch",
+        backward: bool = False,
+        resolver: Resolver | None = None,
     ) -> None:
         self.plan = plan
+        # How the numbers were had, so that the reproducer can have them again: whether
+        # the gradients came from a backward() the check ran, and the resolver it used.
+        self.backward = backward
+        self.resolver = resolver
         self.tolerance = tolerance
         self.engine_data, self.torch_data, self.engine_grad, self.torch_grad = columns
         self.grad_compared = grad_compared
@@ -214,7 +221,9 @@ class ParityReport:
 
     @cached_property
     def recipe(self) -> Recipe:
-        return Recipe(self.plan, self.engine_data, self.names)
+        root = self.plan.graph.root
+        engine = None if isinstance(root, Value) else type(root)
+        return Recipe(self.plan, self.engine_data, self.names, engine=engine)
 
     @property
     def rows(self) -> Rows:
@@ -473,15 +482,34 @@ class ParityReport:
             }
         )
 
-    def reproducer(self) -> str:
-        """Python source that rebuilds this graph (with twingrad) and checks it."""
-        return self.recipe.source()
+    def reproducer(self, check: str = "assert_parity", arguments: Sequence[str] = ()) -> str:
+        """Python that rebuilds this graph as the report saw it and runs ``check`` on it.
 
-    def failure_message(self, limit: int = TABLE_ROWS) -> str:
+        The graph is rebuilt with the engine that made it, and with the data and
+        gradients this report read: when the gradients did not come from a
+        ``backward()`` this check ran, they are written into the nodes and checked with
+        ``backward=False``. The resolver and tolerances the check used are passed on.
+        Raises `NotReproducibleError` (saying why) when a fresh script cannot name the
+        engine or the resolver.
+        """
+        imports: list[str] = []
+        options = [*arguments]
+        if not self.backward:
+            options.append("backward=False")
+        if self.resolver is not None:
+            options.append(f"resolver={resolver_source(self.resolver, imports)}")
+        if self.tolerance.rtol != DEFAULT_RTOL:
+            options.append(f"rtol={self.tolerance.rtol!r}")
+        if self.tolerance.atol != DEFAULT_ATOL:
+            options.append(f"atol={self.tolerance.atol!r}")
+        grads = None if self.backward else self.engine_grad
+        return self.recipe.source(check, grads=grads, arguments=options, imports=imports)
+
+    def failure_message(self, limit: int = TABLE_ROWS, *, reproducer: bool = True) -> str:
         """The summary and the offending rows; the reproducer too for a small graph."""
         text = f"{self.summary}\n\n{self.table(limit)}"
-        if len(self.plan) <= limit:
-            text += f"\n\nReproducer:\n{self.reproducer()}"
+        if reproducer and len(self.plan) <= limit:
+            text += "\n\n" + reproducer_text(self.reproducer)
         return text
 
     def draw(self, **options: Any) -> Any:
@@ -489,3 +517,23 @@ class ParityReport:
         from ..draw import draw_dot
 
         return draw_dot(self.plan.graph.root, report=self, graph=self.plan.graph, **options)
+
+
+def resolver_source(resolver: Resolver, imports: list[str]) -> str:
+    """How a script names ``resolver``; the import it needs is appended to ``imports``."""
+    source = getattr(resolver, "source", None)
+    if isinstance(source, str):  # made by symbol_resolver, which writes its own call
+        imports.append("from twingrad.parity import symbol_resolver")
+        return source
+    module, name = importable(resolver)
+    outer = name.split(".")[0]
+    imports.append(f"from {module} import {outer}")
+    return name
+
+
+def reproducer_text(make: Callable[[], str]) -> str:
+    """``Reproducer:`` and the script, or why there is none."""
+    try:
+        return f"Reproducer:\n{make()}"
+    except NotReproducibleError as exc:
+        return f"No reproducer: {exc}."
