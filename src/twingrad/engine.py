@@ -184,9 +184,11 @@ def _lift(x: Any) -> Value:
 def topological_order(root: Value) -> list[Value]:
     """Every node reachable from ``root``, each after its inputs; ``root`` is last.
 
-    An iterative depth-first search: a node is emitted once both inputs have been.
-    `twingrad.graph.trace` walks any micrograd-style graph through ``_prev``; this one
-    reads the two input slots directly because backward runs it on every call.
+    An iterative depth-first search: a node is emitted once both inputs have been, the
+    first input's subgraph before the second's, so nodes come in the order the
+    expression is written (``leaves(a * b + c)`` is ``[a, b, c]``) -- the order of
+    `twingrad.graph.trace`, which walks any micrograd-style graph through ``_prev``;
+    this one reads the two input slots directly because backward runs it on every call.
     """
     order: list[Value] = []
     done: set[Value] = set()
@@ -198,13 +200,15 @@ def topological_order(root: Value) -> list[Value]:
             continue
         a = node._a
         b = node._b
-        if a is not None and a not in done:
-            stack.append(a)
-            if b is not None and b not in done:
-                stack.append(b)
-            continue
+        waiting = False
+        # The second input goes on the stack first, so that the first is walked first.
         if b is not None and b not in done:
             stack.append(b)
+            waiting = True
+        if a is not None and a not in done:
+            stack.append(a)
+            waiting = True
+        if waiting:
             continue
         done.add(node)
         order.append(node)
