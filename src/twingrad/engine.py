@@ -93,6 +93,7 @@ class Value:
         so calling it twice doubles every gradient. (micrograd instead re-propagates the
         intermediates' accumulated grads, which counts the first call again.)
         """
+        _nudged.pop(id(self), None)  # fresh gradients: a drawing need no longer warn
         order = topological_order(self)
         # Set any earlier gradients aside so only this call's gradient propagates.
         carried = []
@@ -118,6 +119,7 @@ class Value:
 
     def zero_grad(self) -> None:
         """Set ``grad`` to 0 on every node of this graph."""
+        _nudged.pop(id(self), None)
         for node in topological_order(self):
             node.grad = 0.0
 
@@ -231,7 +233,26 @@ def nudge(root: Value, step: float = 0.01) -> float:
     step = _as_float(step, "nudge step")
     for leaf in leaves(root):
         leaf.data += step * leaf.grad
-    return root.recompute()
+    return mark_nudged(root, root.recompute())
+
+
+# Roots that a nudge moved since their last backward(), by id, with the data the root had
+# right after: a drawing then says that the gradients it shows predate the nudge. The
+# root is not held (nudging must not keep a graph alive); the data guards against a new
+# object at a recycled address.
+_nudged: dict[int, float] = {}
+
+
+def mark_nudged(root: Any, data: float) -> float:
+    """Record that ``root``'s leaves were nudged to give ``data``; return ``data``."""
+    _nudged[id(root)] = data
+    return data
+
+
+def gradients_predate_nudge(root: Any) -> bool:
+    """Were ``root``'s leaves nudged after its last ``backward()``?"""
+    data = _nudged.get(id(root))
+    return data is not None and (data == root.data or (data != data and root.data != root.data))
 
 
 # -- operator methods, generated from the op table ------------------------------------------

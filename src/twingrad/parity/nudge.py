@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..engine import Value, mark_nudged
 from .comparison import both_sides, judge
 from .mirror import Mirror, gc_paused
 from .plan import LEAF, Plan, Resolver, make_plan, read_numbers
@@ -151,6 +152,8 @@ def compare_nudge(
             node = plan.nodes[i]
             node.data += step * node.grad
         root.recompute()
+        if isinstance(root, Value):
+            mark_nudged(root, root.data)  # a drawing of the graph now says its grads predate this
         data_after = read_numbers(plan.nodes, "data")
 
         torch_start = torch_data.copy()
@@ -168,6 +171,7 @@ def compare_nudge(
             plan, tolerance, Columns(data_after, torch_after, grad_before, torch_grad),
             grads=False, leaf_data=stepped, tainted=misled, title="after the nudge",
         )
+        after.note = "after the nudge: data compared; grad (both sides) from before it"
     return NudgeReport(
         step=step,
         leaves=positions,

@@ -20,7 +20,7 @@ JSON has no nan or infinity, so `to_dict` writes the strings ``"nan"``, ``"inf"`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -38,6 +38,7 @@ from .tolerances import DEFAULT_ATOL, DEFAULT_RTOL, Tolerance, differences
 OK, DRIFT, INHERITED, DIVERGED, NOT_COMPARED = "ok", "drift", "inherited", "diverged", "n/a"
 ACCEPTED = frozenset({OK, DRIFT, NOT_COMPARED})
 TABLE_ROWS = 40  # rows a text or HTML table shows before it keeps to the mismatches
+EXCERPT = 40  # about how many nodes `ParityReport.around` keeps for the drawing of a large graph
 
 
 class Columns(NamedTuple):
@@ -162,6 +163,7 @@ class ParityReport:
         # the gradients came from a backward() the check ran, and the resolver it used.
         self.backward = backward
         self.resolver = resolver
+        self.note = ""  # a line for drawings, e.g. that the gradients predate a nudge
         self.tolerance = tolerance
         self.engine_data, self.torch_data, self.engine_grad, self.torch_grad = columns
         self.grad_compared = grad_compared
@@ -512,11 +514,35 @@ class ParityReport:
             text += "\n\n" + reproducer_text(self.reproducer)
         return text
 
-    def draw(self, **options: Any) -> Any:
-        """The graph with torch's values beside the engine's, mismatches in red."""
+    def draw(self, positions: Iterable[int] | None = None, **options: Any) -> Any:
+        """The graph with torch's values beside the engine's; what differs coloured (red
+        where a divergence starts, orange where it is inherited), the suspect op thick red.
+
+        ``positions`` draws only those nodes (an excerpt: see `around`), marked as in the
+        whole drawing. Nodes without a label are called by the report's names.
+        """
         from ..draw import draw_dot
 
-        return draw_dot(self.plan.graph.root, report=self, graph=self.plan.graph, **options)
+        graph = self.plan.graph
+        return draw_dot(graph.root, report=self, graph=graph, positions=positions, **options)
+
+    def around(self, centre: int | None = None, size: int = EXCERPT) -> list[int]:
+        """About ``size`` positions nearest ``centre`` (default: the first divergence, else
+        the root), both upstream and downstream, in order: the excerpt of a large graph
+        to draw. The ops this report suspects for ``centre`` are always among them."""
+        if centre is None:
+            first = self.first_divergences()
+            centre = first[0][0] if first else len(self.plan) - 1
+        graph = self.plan.graph
+        users = graph.consumers()
+        kept = {centre, *self._users(centre)}
+        ring = sorted(kept)
+        while ring and len(kept) < size:
+            nearby = {j for i in ring for j in (*graph.inputs[i], *users[i])} - kept
+            # Too many (a node used a hundred times)? Keep those numbered nearest the centre.
+            ring = sorted(nearby, key=lambda j: abs(j - centre))[: size - len(kept)]
+            kept.update(ring)
+        return sorted(kept)
 
 
 def resolver_source(resolver: Resolver, imports: list[str]) -> str:
