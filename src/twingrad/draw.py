@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .files import write_atomic
 from .graph import Graph, trace
+from .parity.rendering import number_text
 
 if TYPE_CHECKING:
     import graphviz
@@ -28,6 +29,7 @@ CULPRIT_COLOR = "red"  # where a divergence starts, and the op the report suspec
 INHERITED_COLOR = "darkorange"  # a node that only carries a divergence from elsewhere
 CULPRIT_FILL = "#ffe4e4"
 FORMATS = ("svg", "png", "pdf")
+DECIMALS = 4
 
 
 class Comparison(Protocol):
@@ -56,10 +58,7 @@ def _escape(text: str) -> str:
 
 def _number(x: Any) -> str:
     """A number as a drawing shows it: four decimals (the seed notebook's look)."""
-    try:
-        return f"{x:.4f}"
-    except TypeError:
-        return repr(x)
+    return number_text(x, places=DECIMALS)
 
 
 def _pair(ours: Any, theirs: Any, agree: bool) -> tuple[str, str]:

@@ -14,11 +14,16 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def number_text(x: float | None) -> str:
-    """A float exactly (shortest round-trip repr), ``—`` for no number."""
+def number_text(x: Any, places: int | None = None) -> str:
+    """A number as every report and drawing writes it: exactly (the shortest repr that
+    reads back the same float) or, with ``places``, rounded to that many decimals (the
+    drawings' ``data 2.0000``); ``—`` for no number; anything else by its repr."""
     if x is None:
         return "—"
-    return repr(float(x))
+    try:
+        return repr(float(x)) if places is None else f"{float(x):.{places}f}"
+    except (TypeError, ValueError):
+        return repr(x)
 
 
 def json_number(x: float | None) -> float | str | None:
