@@ -293,3 +293,14 @@ def test_engine_works_where_torch_cannot_be_imported() -> None:
     )
     out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split("\n")[:2] == [f"{round(4 * (1 - math.tanh(4.0) ** 2), 6)} 41", "no torch"]
+
+
+def test_trace_of_twingrad_values_is_the_general_walk() -> None:
+    from twingrad.graph import _trace_any
+
+    x, y = Value(0.5, label="x"), Value(-1.5, label="y")
+    shared = (x * y).tanh()
+    root = (shared + x) * (y - shared) + (2.0 * x).exp() + (x + x)
+    fast, general = trace(root), _trace_any(root)
+    assert fast.nodes == general.nodes and fast.inputs == general.inputs
+    assert [fast.position(n) for n in general.nodes] == list(range(len(general.nodes)))

@@ -93,29 +93,7 @@ class Value:
         so calling it twice doubles every gradient. (micrograd instead re-propagates the
         intermediates' accumulated grads, which counts the first call again.)
         """
-        _nudged.pop(id(self), None)  # fresh gradients: a drawing need no longer warn
-        order = topological_order(self)
-        # Set any earlier gradients aside so only this call's gradient propagates.
-        carried = []
-        for node in order:
-            if node.grad:
-                carried.append((node, node.grad))
-                node.grad = 0.0
-        self.grad = 1.0
-        for node in reversed(order):
-            op = node._op
-            if not op:
-                continue  # a leaf: nothing below it
-            a = node._a
-            b = node._b
-            if b is None:
-                a.grad += op.grad(node.grad, node.data, a.data)  # type: ignore[union-attr]
-            else:
-                grad_a, grad_b = op.grad(node.grad, node.data, a.data, b.data)  # type: ignore[union-attr]
-                a.grad += grad_a  # type: ignore[union-attr]
-                b.grad += grad_b
-        for node, earlier in carried:
-            node.grad += earlier
+        backpropagate(self, topological_order(self))
 
     def zero_grad(self) -> None:
         """Set ``grad`` to 0 on every node of this graph."""
@@ -216,6 +194,36 @@ def topological_order(root: Value) -> list[Value]:
         order.append(node)
         stack.pop()
     return order
+
+
+def backpropagate(root: Value, order: list[Value]) -> None:
+    """`Value.backward` along ``order``, the `topological_order` of ``root``.
+
+    Separate from the method only so that `twingrad.parity`, which has walked the graph
+    already, need not walk a large one twice.
+    """
+    _nudged.pop(id(root), None)  # fresh gradients: a drawing need no longer warn
+    # Set any earlier gradients aside so only this call's gradient propagates.
+    carried = []
+    for node in order:
+        if node.grad:
+            carried.append((node, node.grad))
+            node.grad = 0.0
+    root.grad = 1.0
+    for node in reversed(order):
+        op = node._op
+        if not op:
+            continue  # a leaf: nothing below it
+        a = node._a
+        b = node._b
+        if b is None:
+            a.grad += op.grad(node.grad, node.data, a.data)  # type: ignore[union-attr]
+        else:
+            grad_a, grad_b = op.grad(node.grad, node.data, a.data, b.data)  # type: ignore[union-attr]
+            a.grad += grad_a  # type: ignore[union-attr]
+            b.grad += grad_b
+    for node, earlier in carried:
+        node.grad += earlier
 
 
 def leaves(root: Value) -> list[Value]:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import Value, backpropagate
 from ..ops import Op
 from .mirror import Mirror, apply_op, gc_paused, op_vjp
 from .numeric import Witness, evaluate, witness
@@ -68,7 +69,11 @@ def both_sides(plan: Plan, *, backward: bool) -> Columns:
     if backward:
         for node in plan.nodes:
             node.grad = 0.0
-        plan.graph.root.backward()
+        root = plan.graph.root
+        if type(root) is Value:
+            backpropagate(root, plan.nodes)  # root.backward(), along the order traced already
+        else:
+            root.backward()
     engine_data = read_numbers(plan.nodes, "data")
     mirror = Mirror(plan)
     mirror.run(engine_data)
