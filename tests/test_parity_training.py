@@ -91,4 +91,4 @@ def test_one_conversion_to_torch_in_the_engines_order() -> None:
     assert [(tuple(w.shape), tuple(b.shape), act) for w, b, act in layers] == [
         ((3, 2), (3,), activations[0]), ((1, 3), (1,), activations[1])]
     assert in_engine_order((w, b) for w, b, _ in layers).tolist() == engine
-    assert [float(t) for t in twin_parameters(torch_twin(model))] == engine
+    assert [t.item() for t in twin_parameters(torch_twin(model))] == engine
