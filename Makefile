@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 # the stored one; the sanitize file masks only memory addresses and graphviz's version line.
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: install dot chromium node demo test lint bench notebooks reference clean
+.PHONY: install dot chromium node demo test lint bench notebooks jupyter reference clean
 
 install: $(STAMP) dot chromium node
 
@@ -74,6 +74,11 @@ test: install
 # Re-run the notebooks and store their outputs (commit the result): what `make test` verifies.
 notebooks: install
 	$(PY) notebooks/execute.py
+
+# Open the notebooks in JupyterLab, running on this project's environment (.venv, with
+# twingrad installed in it): what a learner types to follow along.
+jupyter: install
+	$(VENV)/bin/jupyter lab notebooks/
 
 # Times every workload twice, with the import-time heap frozen and with CPython's GC as
 # it is, then prints the ratio tables and draws the chart. BENCH_ARGS="-k moons" narrows it.

@@ -17,6 +17,7 @@ from micrograd.engine import Value as MicrogradValue
 
 from benchmarks.workloads import MOONS, Engine, Outcome, Run, clear_grads, demo_model
 from twingrad.nn import MLP
+from twingrad.parity.training import in_engine_order, mlp_tensors
 
 # Scalar autograd gains nothing from threads, and the machine is shared.
 torch.set_num_threads(1)
@@ -46,12 +47,7 @@ MICROGRAD = Engine(
 
 def tensor_layers(model: MLP) -> list[tuple[torch.Tensor, torch.Tensor, str]]:
     """(weight matrix, bias vector, activation) per layer, float64, requiring grad."""
-    layers = []
-    for layer in model.layers:
-        w = torch.tensor([[w.data for w in n.w] for n in layer.neurons], dtype=torch.float64)
-        b = torch.tensor([n.b.data for n in layer.neurons], dtype=torch.float64)
-        layers.append((w.requires_grad_(), b.requires_grad_(), layer.neurons[0].activation))
-    return layers
+    return [(w.requires_grad_(), b.requires_grad_(), act) for w, b, act in mlp_tensors(model)]
 
 
 def tensor_forward(layers: list[tuple[torch.Tensor, torch.Tensor, str]], x: torch.Tensor) -> torch.Tensor:
@@ -64,8 +60,7 @@ def tensor_forward(layers: list[tuple[torch.Tensor, torch.Tensor, str]], x: torc
 
 def tensor_grads(layers: list[tuple[torch.Tensor, torch.Tensor, str]]) -> list[float]:
     """The gradients in `MLP.parameters` order: each neuron's weights, then its bias."""
-    per_layer = [torch.cat([w.grad, b.grad[:, None]], dim=1).flatten() for w, b, _ in layers]
-    return torch.cat(per_layer).tolist()
+    return in_engine_order((w.grad, b.grad) for w, b, _ in layers).tolist()
 
 
 def _clear_tensor_grads(layers: list[tuple[torch.Tensor, torch.Tensor, str]]) -> None:

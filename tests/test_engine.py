@@ -15,6 +15,7 @@ import torch
 
 from twingrad import Constant, Value, leaves, nudge, topological_order
 from twingrad.examples import lecture_neuron, seed_graph
+from twingrad.graph import trace
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -102,6 +103,18 @@ def test_topological_order_puts_inputs_first() -> None:
         for child in v._prev:
             assert position[id(child)] < position[id(v)]
     assert len(order) == 7
+
+
+def test_nodes_come_in_the_order_the_expression_is_written() -> None:
+    n = seed_graph()
+    assert [v.label for v in leaves(n["L"])] == ["a", "b", "c", "f"]
+    assert [v.label for v in topological_order(n["L"])] == ["a", "b", "e", "c", "d", "f", "L"]
+    # The same order as trace, which reports and drawings use, also with reuse and depth.
+    x, y = Value(0.5, label="x"), Value(-1.5, label="y")
+    shared = (x * y).tanh()
+    root = (shared + x) * (y - shared) + (2.0 * x).exp()
+    assert topological_order(root) == trace(root).nodes
+    assert leaves(root) == [x, y]
 
 
 def test_million_node_chain_runs_backward() -> None:
@@ -280,3 +293,14 @@ def test_engine_works_where_torch_cannot_be_imported() -> None:
     )
     out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split("\n")[:2] == [f"{round(4 * (1 - math.tanh(4.0) ** 2), 6)} 41", "no torch"]
+
+
+def test_trace_of_twingrad_values_is_the_general_walk() -> None:
+    from twingrad.graph import _trace_any
+
+    x, y = Value(0.5, label="x"), Value(-1.5, label="y")
+    shared = (x * y).tanh()
+    root = (shared + x) * (y - shared) + (2.0 * x).exp() + (x + x)
+    fast, general = trace(root), _trace_any(root)
+    assert fast.nodes == general.nodes and fast.inputs == general.inputs
+    assert [fast.position(n) for n in general.nodes] == list(range(len(general.nodes)))

@@ -159,3 +159,11 @@ def test_editing_a_committed_number_makes_nbval_fail(case: str, tmp_path: Path) 
     assert "1 failed" in result.stdout and "Cell outputs differ" in result.stdout, result.stdout
     # It fails for the edit: the diff shows the stored (edited) text and the recomputed one.
     assert new in result.stdout and old in result.stdout, result.stdout
+
+
+def test_the_live_timing_runs_torch_on_one_thread_as_the_benchmarks_do() -> None:
+    # Without it, torch's thread pool on a shared 2-core machine turned the vectorised
+    # step (well under a millisecond) into 40-56 ms in 4 of 9 re-runs.
+    nb = nbformat.read(NOTEBOOKS / "05_benchmarks.ipynb", as_version=4)
+    (timing,) = [c.source for c in nb.cells if "median_seconds(twin_step" in c.source]
+    assert timing.index("torch.set_num_threads(1)") < timing.index("median_seconds(twin_step")

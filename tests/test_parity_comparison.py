@@ -258,7 +258,7 @@ def test_assert_parity_raises_with_summary_rows_and_reproducer() -> None:
     message = str(failure.value)
     assert "First divergence: grad of b (leaf)" in message
     assert "diverged *" in message  # the offending row of the table
-    assert "Reproducer:" in message and "b = Value((-3.0), label='b')" in message
+    assert "Reproducer:" in message and "b = Value(-3.0, label='b')" in message
     assert assert_parity(seed_graph()["L"]).ok
 
 

@@ -13,7 +13,8 @@ from twingrad import Constant, Value, op_named
 from twingrad.examples import seed_graph
 from twingrad.graph import trace
 from twingrad.parity import CONSTANT, LEAF, Mirror, ResolveError, compare, make_plan, symbol_resolver
-from twingrad.parity.mirror import apply_op, op_vjp, resolve_node
+from twingrad.parity.mirror import apply_op, op_vjp
+from twingrad.parity.plan import resolve_node
 
 
 def test_plan_of_the_seed_graph() -> None:
@@ -24,7 +25,7 @@ def test_plan_of_the_seed_graph() -> None:
     assert plan.operands[2] == (0, 1) and plan.operands[6] == (4, 5)
     assert plan.differentiable == [True] * 7
     assert plan.leaf_positions() == [0, 1, 3, 5]
-    assert plan.consumers()[4] == [(6, 0)]
+    assert plan.uses()[4] == [(6, 0)]
 
 
 def test_constants_are_not_differentiable_and_ops_on_constants_neither() -> None:

@@ -9,8 +9,8 @@ import pytest
 from twingrad import Value
 from twingrad.examples import lecture_neuron, seed_graph
 from twingrad.parity import compare, make_plan
-from twingrad.parity.mirror import read_numbers
 from twingrad.parity.numeric import downstream, evaluate, witness
+from twingrad.parity.plan import read_numbers
 
 
 def test_evaluate_reproduces_the_engines_forward() -> None:

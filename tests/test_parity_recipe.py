@@ -11,7 +11,7 @@ from twingrad import Constant, Value
 from twingrad.examples import seed_graph
 from twingrad.graph import trace
 from twingrad.parity import make_plan
-from twingrad.parity.mirror import read_numbers
+from twingrad.parity.plan import read_numbers
 from twingrad.parity.recipe import Recipe, literal, node_names
 
 
@@ -52,13 +52,13 @@ def test_seed_graph_source() -> None:
         "from twingrad import Value\n"
         "from twingrad.parity import assert_parity\n\n"
         "a = Value(2.0, label='a')\n"
-        "b = Value((-3.0), label='b')\n"
+        "b = Value(-3.0, label='b')\n"
         "e = a * b\n"
         "e.label = 'e'\n"
         "c = Value(10.0, label='c')\n"
         "d = e + c\n"
         "d.label = 'd'\n"
-        "f = Value((-2.0), label='f')\n"
+        "f = Value(-2.0, label='f')\n"
         "L = d * f\n"
         "L.label = 'L'\n\n"
         "assert_parity(L)\n"

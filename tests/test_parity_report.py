@@ -9,7 +9,7 @@ import pytest
 from twingrad import Value
 from twingrad.examples import seed_graph
 from twingrad.parity import compare
-from twingrad.parity.report import html_table, json_number, jsonable, text_table
+from twingrad.parity.rendering import html_table, json_number, jsonable, text_table
 
 
 def chain(n: int) -> Value:

@@ -34,7 +34,7 @@ def test_generates_the_shapes_that_break_engines(feature: str, pattern: str) -> 
 def test_generates_fan_out() -> None:
     def fans_out(case: GraphCase) -> bool:
         plan = make_plan(case.root)
-        return any(len({c for c, _ in users}) >= 3 for users in plan.consumers())
+        return any(len({c for c, _ in users}) >= 3 for users in plan.uses())
 
     assert fans_out(find(graphs(), fans_out, settings=FIRST_FOUND))
 

@@ -79,3 +79,16 @@ def test_needs_one_output_and_one_step() -> None:
         compare_training(MLP(3, [4, 2]))
     with pytest.raises(ValueError, match="at least one step"):
         compare_training(steps=0)
+
+
+def test_one_conversion_to_torch_in_the_engines_order() -> None:
+    from twingrad.parity.training import in_engine_order, mlp_tensors, twin_parameters
+
+    model = MLP(2, [3, 1], rng=4)
+    engine = [p.data for p in model.parameters()]
+    layers = mlp_tensors(model)
+    activations = [layer.neurons[0].activation for layer in model.layers]
+    assert [(tuple(w.shape), tuple(b.shape), act) for w, b, act in layers] == [
+        ((3, 2), (3,), activations[0]), ((1, 3), (1,), activations[1])]
+    assert in_engine_order((w, b) for w, b, _ in layers).tolist() == engine
+    assert [t.item() for t in twin_parameters(torch_twin(model))] == engine

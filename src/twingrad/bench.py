@@ -20,6 +20,7 @@ from .files import write_atomic
 
 BASELINE = "twingrad"
 CONTEXT = "torch vectorised"  # not the same graph: shown for context, not as a race
+TORCH_SCALAR = "torch scalar"
 DEFAULT_RESULTS = ("benchmarks/results/frozen.json", "benchmarks/results/default.json")
 
 
@@ -176,8 +177,32 @@ def table(results: Results) -> str:
         lines.extend(_align(rows))
         if workload.note:
             lines.append(f"  note: {workload.note}")
+        if workload.name == PARITY_COMPARE:
+            costs = compare_cost(results)
+            shown = ", ".join(f"{format_ratio(v)} ({p} GC)" for p, v in costs.items() if v is not None)
+            target = f"target ≤ {COMPARE_TARGET}×"
+            lines.append(f"  parity.compare costs {shown} what torch alone takes ({target})")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+PARITY_COMPARE = "parity-compare"
+COMPARE_TARGET = 1.5  # the issue's bound for a full node-by-node check, as a multiple of torch alone
+
+
+def compare_cost(results: Results) -> dict[str, float | None]:
+    """Per GC policy: `parity.compare`'s time on the moons step ÷ torch alone building and
+    back-propagating the same graph (the workload's two rows)."""
+    costs: dict[str, float | None] = {}
+    for workload in results.workloads:
+        if workload.name != PARITY_COMPARE:
+            continue
+        for policy in results.policies:
+            entries = workload.runs.get(policy, {})
+            torch_alone = entries.get(TORCH_SCALAR)
+            value = ratio(torch_alone, entries.get(BASELINE)) if torch_alone is not None else None
+            costs[policy] = None if not value else 1.0 / value
+    return costs
 
 
 def _align(rows: list[list[str]]) -> list[str]:

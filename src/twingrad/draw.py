@@ -3,25 +3,33 @@
 Left to right, a record ``label | data | grad`` per value and a small node per operation,
 with one edge per use (``a + a`` shows two). Node names are positions in topological
 order, so the DOT text of a graph is the same on every run. Given a parity report, each
-value also shows torch's numbers, and the nodes that disagree are drawn in red.
+value also shows torch's numbers, and what disagrees is coloured: red where a divergence
+starts, orange where it is only inherited. A graph that `nudge` moved says that its
+gradients are from before the nudge.
 
 graphviz is imported when a drawing is made, never by ``import twingrad``.
 """
 
 from __future__ import annotations
 
+import html
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .files import write_atomic
 from .graph import Graph, trace
+from .parity.rendering import number_text
 
 if TYPE_CHECKING:
     import graphviz
 
-MISMATCH_COLOR = "red"
+CULPRIT_COLOR = "red"  # where a divergence starts, and the op the report suspects
+INHERITED_COLOR = "darkorange"  # a node that only carries a divergence from elsewhere
+CULPRIT_FILL = "#ffe4e4"
 FORMATS = ("svg", "png", "pdf")
+DECIMALS = 4
 
 
 class Comparison(Protocol):
@@ -30,11 +38,13 @@ class Comparison(Protocol):
     ``rows[i]`` describes node ``i`` of the trace with ``torch_data`` and ``torch_grad``
     (None where torch has no such number) and the verdicts ``data_ok`` and ``grad_ok``;
     ``culprits()`` names the positions where a divergence starts. A report may also
-    offer ``suspect_ops()``: the positions whose op node to blame (for a gradient that
-    goes wrong, the op it flows back from, not the one that made the value).
+    offer ``suspect_ops()`` (the positions whose op node to blame: for a gradient that
+    goes wrong, the op it flows back from, not the one that made the value), ``names``
+    (what its text calls each node, shown for nodes without a label) and ``note`` (a
+    line the drawing carries, such as "grad: from before the nudge").
     """
 
-    rows: list[Any]
+    rows: Sequence[Any]
 
     def culprits(self) -> set[int]: ...
 
@@ -46,33 +56,51 @@ def _escape(text: str) -> str:
     return text
 
 
-def _num(x: Any) -> str:
-    try:
-        return f"{x:.4f}"
-    except TypeError:
-        return _escape(repr(x))
+def _number(x: Any) -> str:
+    """A number as a drawing shows it: four decimals (the seed notebook's look)."""
+    return number_text(x, places=DECIMALS)
 
 
 def _pair(ours: Any, theirs: Any, agree: bool) -> tuple[str, str]:
     """Both numbers at 4 decimals -- or in full where they disagree but 4 decimals hide it."""
-    a, b = _num(ours), _num(theirs)
+    a, b = _number(ours), _number(theirs)
     if a == b and not agree:
-        a, b = _escape(repr(ours)), _escape(repr(theirs))
+        a, b = repr(ours), repr(theirs)
     return a, b
 
 
-def _value_label(node: Any, row: Any | None) -> str:
+def _record_label(node: Any) -> str:
     label = _escape(str(getattr(node, "label", "") or ""))
-    data = f"data {_num(node.data)}"
-    grad = f"grad {_num(getattr(node, 'grad', 0.0))}"
-    if row is not None:
-        if row.torch_data is not None:
-            ours, theirs = _pair(node.data, row.torch_data, row.data_ok)
-            data = f"data {ours} (torch {theirs})"
-        if row.torch_grad is not None:
-            ours, theirs = _pair(getattr(node, "grad", 0.0), row.torch_grad, row.grad_ok)
-            grad = f"grad {ours} (torch {theirs})"
+    data = f"data {_escape(_number(node.data))}"
+    grad = f"grad {_escape(_number(getattr(node, 'grad', 0.0)))}"
     return f"{{ {label} | {data} | {grad} }}"
+
+
+def _compared_label(node: Any, row: Any, name: str, colour: str, culprit: bool) -> str:
+    """The record's three cells as an HTML-like table, so that only the quantity that
+    differs from torch is coloured; the culprit's table is thick and tinted."""
+    label = str(getattr(node, "label", "") or "") or name
+    cells = [(html.escape(label), True)]
+    for quantity, ours, theirs, ok in (
+        ("data", node.data, row.torch_data, row.data_ok),
+        ("grad", getattr(node, "grad", 0.0), row.torch_grad, row.grad_ok),
+    ):
+        if theirs is None:
+            cells.append((f"{quantity} {html.escape(_number(ours))}", True))
+            continue
+        a, b = _pair(ours, theirs, ok)
+        cells.append((f"{quantity} {html.escape(a)} (torch {html.escape(b)})", ok))
+    tds = "".join(
+        f"<td>{text}</td>" if ok else f'<td><font color="{colour}">{"<b>" if culprit else ""}{text}'
+        f'{"</b>" if culprit else ""}</font></td>'
+        for text, ok in cells
+    )
+    table = f'border="{2 if culprit else 0}" cellborder="1" cellspacing="0" cellpadding="4"'
+    if colour:
+        table += f' color="{colour}"'
+    if culprit:
+        table += f' bgcolor="{CULPRIT_FILL}"'
+    return f"<<table {table}><tr>{tds}</tr></table>>"
 
 
 def _op_text(node: Any) -> str:
@@ -85,12 +113,17 @@ def draw_dot(
     report: Comparison | None = None,
     rankdir: str = "LR",
     graph: Graph | None = None,
+    positions: Iterable[int] | None = None,
 ) -> graphviz.Digraph:
     """The graph under ``root`` as a `graphviz.Digraph` (displays inline in Jupyter).
 
     ``report`` (a parity report of this graph) adds torch's values to each record and
-    colours the nodes that disagree red, the earliest divergence with a thick border.
-    Works for any micrograd-style node: ``data``, ``grad``, ``label``, ``_op``, ``_prev``.
+    colours what disagrees: the quantity (data or grad) that differs, in red at a node
+    where a divergence starts (thick, tinted border) and in orange where a node only
+    inherits one; the op the report suspects is drawn thick and red. ``positions``
+    draws only those nodes of the trace (an excerpt of a large graph), with the
+    report's marks and the edges between them. Works for any micrograd-style node:
+    ``data``, ``grad``, ``label``, ``_op``, ``_prev``.
     """
     import graphviz
 
@@ -100,30 +133,48 @@ def draw_dot(
         raise ValueError(f"report has {len(rows)} rows but the graph has {len(g.nodes)} nodes")
     culprits = report.culprits() if report is not None else set()
     suspects = getattr(report, "suspect_ops", culprits.copy)() if report is not None else set()
+    names = getattr(report, "names", None)
+    shown = sorted(set(positions)) if positions is not None else range(len(g.nodes))
+    kept = set(shown)
 
     dot = graphviz.Digraph(format="svg", graph_attr={"rankdir": rankdir})
-    for i, node in enumerate(g.nodes):
+    note = getattr(report, "note", "") or _nudge_note(g.root)
+    if note:
+        dot.attr(label=note, labelloc="t", labeljust="l")
+    for i in shown:
+        node = g.nodes[i]
         name = f"n{i}"
         row = rows[i] if rows is not None else None
         attrs: dict[str, str] = {}
-        if row is not None and not (row.data_ok and row.grad_ok):
-            attrs = {"color": MISMATCH_COLOR, "fontcolor": MISMATCH_COLOR}
-            if i in culprits:
-                attrs["penwidth"] = "3"
-        if getattr(node, "is_constant", False):
-            dot.node(name, label=f"{{ const | data {_num(node.data)} }}", shape="record",
-                     style="dashed", **attrs)
+        constant = getattr(node, "is_constant", False)
+        if constant:
+            dot.node(name, label=f"{{ const | data {_escape(_number(node.data))} }}", shape="record",
+                     style="dashed")
+        elif row is None:
+            dot.node(name, label=_record_label(node), shape="record")
         else:
-            dot.node(name, label=_value_label(node, row), shape="record", **attrs)
+            culprit = i in culprits
+            colour = "" if row.data_ok and row.grad_ok else CULPRIT_COLOR if culprit else INHERITED_COLOR
+            label = names[i] if names is not None else f"n{i}"
+            dot.node(name, label=_compared_label(node, row, label, colour, culprit), shape="none", margin="0")
         if g.inputs[i]:
-            op_attrs = {k: v for k, v in attrs.items() if k != "penwidth"}
             if i in suspects:
-                op_attrs = {"color": MISMATCH_COLOR, "fontcolor": MISMATCH_COLOR, "penwidth": "3"}
-            dot.node(name + "_op", label=_op_text(node), **op_attrs)
+                attrs = {"color": CULPRIT_COLOR, "fontcolor": CULPRIT_COLOR, "penwidth": "3"}
+            dot.node(name + "_op", label=_op_text(node), **attrs)
             dot.edge(name + "_op", name)
             for j in g.inputs[i]:
-                dot.edge(f"n{j}", name + "_op")
+                if j in kept:
+                    dot.edge(f"n{j}", name + "_op")
     return dot
+
+
+def _nudge_note(root: Any) -> str:
+    """What a drawing of a nudged graph must say: its gradients predate the nudge."""
+    from .engine import gradients_predate_nudge
+
+    if gradients_predate_nudge(root):
+        return "after nudge(): data recomputed, grad still from the backward() before it"
+    return ""
 
 
 def save_graph(root: Any, path: str | os.PathLike[str], **draw_options: Any) -> Path:

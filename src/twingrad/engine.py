@@ -93,31 +93,11 @@ class Value:
         so calling it twice doubles every gradient. (micrograd instead re-propagates the
         intermediates' accumulated grads, which counts the first call again.)
         """
-        order = topological_order(self)
-        # Set any earlier gradients aside so only this call's gradient propagates.
-        carried = []
-        for node in order:
-            if node.grad:
-                carried.append((node, node.grad))
-                node.grad = 0.0
-        self.grad = 1.0
-        for node in reversed(order):
-            op = node._op
-            if not op:
-                continue  # a leaf: nothing below it
-            a = node._a
-            b = node._b
-            if b is None:
-                a.grad += op.grad(node.grad, node.data, a.data)  # type: ignore[union-attr]
-            else:
-                grad_a, grad_b = op.grad(node.grad, node.data, a.data, b.data)  # type: ignore[union-attr]
-                a.grad += grad_a  # type: ignore[union-attr]
-                b.grad += grad_b
-        for node, earlier in carried:
-            node.grad += earlier
+        backpropagate(self, topological_order(self))
 
     def zero_grad(self) -> None:
         """Set ``grad`` to 0 on every node of this graph."""
+        _nudged.pop(id(self), None)
         for node in topological_order(self):
             node.grad = 0.0
 
@@ -184,9 +164,11 @@ def _lift(x: Any) -> Value:
 def topological_order(root: Value) -> list[Value]:
     """Every node reachable from ``root``, each after its inputs; ``root`` is last.
 
-    An iterative depth-first search: a node is emitted once both inputs have been.
-    `twingrad.graph.trace` walks any micrograd-style graph through ``_prev``; this one
-    reads the two input slots directly because backward runs it on every call.
+    An iterative depth-first search: a node is emitted once both inputs have been, the
+    first input's subgraph before the second's, so nodes come in the order the
+    expression is written (``leaves(a * b + c)`` is ``[a, b, c]``) -- the order of
+    `twingrad.graph.trace`, which walks any micrograd-style graph through ``_prev``;
+    this one reads the two input slots directly because backward runs it on every call.
     """
     order: list[Value] = []
     done: set[Value] = set()
@@ -198,18 +180,50 @@ def topological_order(root: Value) -> list[Value]:
             continue
         a = node._a
         b = node._b
-        if a is not None and a not in done:
-            stack.append(a)
-            if b is not None and b not in done:
-                stack.append(b)
-            continue
+        waiting = False
+        # The second input goes on the stack first, so that the first is walked first.
         if b is not None and b not in done:
             stack.append(b)
+            waiting = True
+        if a is not None and a not in done:
+            stack.append(a)
+            waiting = True
+        if waiting:
             continue
         done.add(node)
         order.append(node)
         stack.pop()
     return order
+
+
+def backpropagate(root: Value, order: list[Value]) -> None:
+    """`Value.backward` along ``order``, the `topological_order` of ``root``.
+
+    Separate from the method only so that `twingrad.parity`, which has walked the graph
+    already, need not walk a large one twice.
+    """
+    _nudged.pop(id(root), None)  # fresh gradients: a drawing need no longer warn
+    # Set any earlier gradients aside so only this call's gradient propagates.
+    carried = []
+    for node in order:
+        if node.grad:
+            carried.append((node, node.grad))
+            node.grad = 0.0
+    root.grad = 1.0
+    for node in reversed(order):
+        op = node._op
+        if not op:
+            continue  # a leaf: nothing below it
+        a = node._a
+        b = node._b
+        if b is None:
+            a.grad += op.grad(node.grad, node.data, a.data)  # type: ignore[union-attr]
+        else:
+            grad_a, grad_b = op.grad(node.grad, node.data, a.data, b.data)  # type: ignore[union-attr]
+            a.grad += grad_a  # type: ignore[union-attr]
+            b.grad += grad_b
+    for node, earlier in carried:
+        node.grad += earlier
 
 
 def leaves(root: Value) -> list[Value]:
@@ -227,7 +241,26 @@ def nudge(root: Value, step: float = 0.01) -> float:
     step = _as_float(step, "nudge step")
     for leaf in leaves(root):
         leaf.data += step * leaf.grad
-    return root.recompute()
+    return mark_nudged(root, root.recompute())
+
+
+# Roots that a nudge moved since their last backward(), by id, with the data the root had
+# right after: a drawing then says that the gradients it shows predate the nudge. The
+# root is not held (nudging must not keep a graph alive); the data guards against a new
+# object at a recycled address.
+_nudged: dict[int, float] = {}
+
+
+def mark_nudged(root: Any, data: float) -> float:
+    """Record that ``root``'s leaves were nudged to give ``data``; return ``data``."""
+    _nudged[id(root)] = data
+    return data
+
+
+def gradients_predate_nudge(root: Any) -> bool:
+    """Were ``root``'s leaves nudged after its last ``backward()``?"""
+    data = _nudged.get(id(root))
+    return data is not None and (data == root.data or (data != data and root.data != root.data))
 
 
 # -- operator methods, generated from the op table ------------------------------------------

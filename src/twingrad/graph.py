@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .engine import Value, topological_order
+
 
 class GraphError(ValueError):
     """The object graph is not a DAG of nodes (a cycle, or ``_prev`` is not iterable)."""
@@ -37,10 +39,6 @@ class Graph:
     def __len__(self) -> int:
         return len(self.nodes)
 
-    def edges(self) -> list[tuple[int, int]]:
-        """(input, consumer) position pairs, one per use: ``a + a`` gives two."""
-        return [(j, i) for i, ins in enumerate(self.inputs) for j in ins]
-
     def consumers(self) -> list[list[int]]:
         """For each node, the positions of the nodes that use it (once per use)."""
         users: list[list[int]] = [[] for _ in self.nodes]
@@ -48,9 +46,6 @@ class Graph:
             for j in ins:
                 users[j].append(i)
         return users
-
-    def leaf_positions(self) -> list[int]:
-        return [i for i, ins in enumerate(self.inputs) if not ins]
 
 
 def children_of(node: Any) -> tuple[Any, ...]:
@@ -73,6 +68,13 @@ def trace(root: Any) -> Graph:
     Raises `GraphError` on a cycle -- a broken engine can build one -- instead of
     looping forever.
     """
+    if type(root) is Value:
+        return _trace_values(root, topological_order(root))
+    return _trace_any(root)
+
+
+def _trace_any(root: Any) -> Graph:
+    """`trace` through ``_prev``, for any engine."""
     nodes: list[Any] = []
     inputs: list[tuple[int, ...]] = []
     positions: dict[int, int] = {}  # id() is safe: `nodes` keeps every node alive
@@ -97,3 +99,21 @@ def trace(root: Any) -> Graph:
             nodes.append(node)
             inputs.append(tuple(positions[id(c)] for c in children))
     return Graph(root=root, nodes=nodes, inputs=inputs, _positions=positions)
+
+
+def _trace_values(root: Any, order: list[Any]) -> Graph:
+    """`trace` for twingrad's own graph, from `topological_order` (the same order: first
+    input first), reading the two input slots instead of ``_prev``: a third of the time
+    of the general walk on a 65k-node training step, where parity's cost is measured."""
+    positions = {id(node): i for i, node in enumerate(order)}
+    inputs: list[tuple[int, ...]] = []
+    append = inputs.append
+    for node in order:
+        a = node._a
+        if a is None:
+            append(())
+        elif node._b is None:
+            append((positions[id(a)],))
+        else:
+            append((positions[id(a)], positions[id(node._b)]))
+    return Graph(root=root, nodes=order, inputs=inputs, _positions=positions)

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..ops import OPS, Op, op_named
-from ..parity.mirror import CONSTANT, LEAF, Kind, Plan, Resolution, ResolveError, symbol_resolver
+from ..parity.plan import CONSTANT, LEAF, Kind, Plan, Resolution, ResolveError, symbol_resolver
 
 _WORDS = {
     "plus": "add", "minus": "sub", "times": "mul", "divide": "div", "^": "pow", "power": "pow",

@@ -1,21 +1,22 @@
 """twingrad.parity: prove, node by node, that a graph agrees with its PyTorch twin.
 
-Importing this package is cheap: each name loads its submodule (and torch) on first
-use, so the pytest plugin (`twingrad.parity.pytest_plugin`) is registered without torch.
-
     compare(root)               every node's data and grad against torch  -> ParityReport
     assert_parity(root)         the same, raising AssertionError unless it agrees
     compare_nudge(root, 0.01)   a step along the gradient on both sides   -> NudgeReport
     check_function(fn, inputs)  one function on any engine and on torch   -> FunctionReport
     compare_training()          an MLP and its torch twin under SGD       -> TrainingReport
+
+Importing this package does not import torch: `twingrad.parity.plan` (what a graph is)
+must stay usable without it, so each name below loads its submodule -- and, for the
+checks, torch -- on first use.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-# public name -> the submodule defining it
+# public name -> the submodule defining it: the one list of this package's exports
 _EXPORTS = {
     "compare": "comparison",
     "assert_parity": "comparison",
@@ -31,28 +32,25 @@ _EXPORTS = {
     "torch_twin": "training",
     "Witness": "numeric",
     "Mirror": "mirror",
-    "make_plan": "mirror",
-    "resolve_node": "mirror",
-    "symbol_resolver": "mirror",
-    "ResolveError": "mirror",
-    "LEAF": "mirror",
-    "CONSTANT": "mirror",
+    "op_vjp": "mirror",
+    "Plan": "plan",
+    "make_plan": "plan",
+    "Kind": "plan",
+    "LEAF": "plan",
+    "CONSTANT": "plan",
+    "Resolution": "plan",
+    "Resolver": "plan",
+    "ResolveError": "plan",
+    "resolve_node": "plan",
+    "symbol_resolver": "plan",
+    "Recipe": "recipe",
+    "node_names": "recipe",
     "Tolerance": "tolerances",
     "DEFAULT_RTOL": "tolerances",
     "DEFAULT_ATOL": "tolerances",
 }
 
 __all__ = sorted(_EXPORTS)
-
-if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads each on demand
-    from .comparison import assert_parity, compare  # noqa: F401
-    from .function import FunctionReport, Mismatch, check_function  # noqa: F401
-    from .mirror import CONSTANT, LEAF, Mirror, ResolveError, make_plan, resolve_node, symbol_resolver  # noqa: F401
-    from .nudge import NudgeReport, compare_nudge  # noqa: F401
-    from .numeric import Witness  # noqa: F401
-    from .report import ParityReport, Row  # noqa: F401
-    from .tolerances import DEFAULT_ATOL, DEFAULT_RTOL, Tolerance  # noqa: F401
-    from .training import TrainingReport, compare_training, torch_twin  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

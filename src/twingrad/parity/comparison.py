@@ -18,10 +18,13 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import Value, backpropagate
 from ..ops import Op
-from .mirror import LEAF, Mirror, Plan, Resolver, apply_op, gc_paused, make_plan, op_vjp, read_numbers
+from .mirror import Mirror, apply_op, gc_paused, op_vjp
 from .numeric import Witness, evaluate, witness
-from .report import DIVERGED, DRIFT, INHERITED, Columns, ParityReport, require
+from .plan import LEAF, Plan, Resolver, make_plan, read_numbers
+from .rendering import require
+from .report import DIVERGED, DRIFT, INHERITED, Columns, ParityReport
 from .tolerances import Tolerance
 
 WITNESS_MODES = ("auto", "leaves", "all", "none")
@@ -51,7 +54,8 @@ def compare(
     _check_witness_mode(witness)
     with gc_paused():
         plan = make_plan(root, resolver)
-        return judge(plan, tolerance, both_sides(plan, backward=backward), witness=witness)
+        columns = both_sides(plan, backward=backward)
+        return judge(plan, tolerance, columns, witness=witness, backward=backward, resolver=resolver)
 
 
 def both_sides(plan: Plan, *, backward: bool) -> Columns:
@@ -65,7 +69,11 @@ def both_sides(plan: Plan, *, backward: bool) -> Columns:
     if backward:
         for node in plan.nodes:
             node.grad = 0.0
-        plan.graph.root.backward()
+        root = plan.graph.root
+        if type(root) is Value:
+            backpropagate(root, plan.nodes)  # root.backward(), along the order traced already
+        else:
+            root.backward()
     engine_data = read_numbers(plan.nodes, "data")
     mirror = Mirror(plan)
     mirror.run(engine_data)
@@ -92,6 +100,8 @@ def judge(
     tainted: Collection[int] = (),
     witness: str = "auto",
     title: str = "engine vs torch",
+    backward: bool = False,
+    resolver: Resolver | None = None,
 ) -> ParityReport:
     """Statuses for every node from the engine's and torch's columns (see `ParityReport`).
 
@@ -99,7 +109,8 @@ def judge(
     mismatch, what the engine's own numbers say they should be (a nudge does:
     ``before + step * grad``); without it a leaf has no local explanation. ``tainted``
     leaves carry a divergence found elsewhere (a nudge's step along a gradient that
-    diverged): what follows from them is inherited, not drift.
+    diverged): what follows from them is inherited, not drift. ``backward`` and
+    ``resolver`` say how the columns were had, for the report's reproducer.
     """
     engine_data, torch_data, engine_grad, torch_grad = columns
     differentiable = np.array(plan.differentiable, dtype=bool)
@@ -140,21 +151,13 @@ def judge(
         witnesses=witnesses,
         grads_checked=grads,
         title=title,
+        backward=backward,
+        resolver=resolver,
     )
 
 
 def _witness(plan: Plan, base: list[float], i: int, engine_grad: float, torch_grad: float) -> Witness:
     return witness(plan, base, i, float(engine_grad), float(torch_grad))
-
-
-def _operand_columns(plan: Plan, values: np.ndarray, positions: list[int], slot: int) -> np.ndarray:
-    """Operand ``slot`` of each node in ``positions``, from ``values`` or the literals."""
-    n = len(plan)
-    out = np.empty(len(positions))
-    for k, i in enumerate(positions):
-        j = plan.operands[i][slot]
-        out[k] = values[j] if j < n else plan.literals[j - n]
-    return out
 
 
 def _by_op(plan: Plan, positions: Iterable[int]) -> dict[Op, list[int]]:
@@ -175,7 +178,7 @@ def _local_data(
     """Torch's op on the engine's own inputs, for each op node in ``positions``."""
     local: dict[int, float] = {}
     for op, group in _by_op(plan, positions).items():
-        args = [_operand_columns(plan, engine_data, group, slot) for slot in range(op.arity)]
+        args = [plan.operand_column(engine_data, group, slot) for slot in range(op.arity)]
         local.update(zip(group, map(float, apply_op(op, args))))
     leaves = [int(i) for i in positions if plan.steps[int(i)] is LEAF]
     if leaves and leaf_data is not None:
@@ -190,12 +193,12 @@ def _local_grad(
     the engine's numbers, and the sum of those terms' magnitudes (the scale for rtol)."""
     if not len(positions):
         return {}, {}
-    consumers = plan.consumers()
+    consumers = plan.uses()
     wanted = {int(j) for j in positions}
     users = {i for j in wanted for i, _ in consumers[j]}
     contributions: dict[tuple[int, int], float] = {}
     for op, group in _by_op(plan, users).items():
-        args = [_operand_columns(plan, engine_data, group, slot) for slot in range(op.arity)]
+        args = [plan.operand_column(engine_data, group, slot) for slot in range(op.arity)]
         per_slot = op_vjp(op, args, engine_data[group], engine_grad[group])
         for slot, column in enumerate(per_slot):
             contributions.update(((i, slot), float(g)) for i, g in zip(group, column))
@@ -228,14 +231,14 @@ def _mark_inherited(
     data_tainted = [False] * n
     for i in range(n):
         data_tainted[i] = i in sources or data_status.get(i) == DIVERGED or any(
-            j < n and data_tainted[j] for j in plan.operands[i]
+            data_tainted[j] for j in plan.node_inputs(i)
         )
-    consumers = plan.consumers()
+    uses = plan.uses()
     grad_tainted = [False] * n
     for j in range(n - 1, -1, -1):
         grad_tainted[j] = grad_status.get(j) == DIVERGED or any(
-            grad_tainted[i] or data_tainted[i] or any(k < n and data_tainted[k] for k in plan.operands[i])
-            for i, _ in consumers[j]
+            grad_tainted[i] or data_tainted[i] or any(data_tainted[k] for k in plan.node_inputs(i))
+            for i, _ in uses[j]
         )
     for status, tainted in ((data_status, data_tainted), (grad_status, grad_tainted)):
         for i, s in status.items():

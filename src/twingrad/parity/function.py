@@ -29,8 +29,9 @@ import torch
 from ..engine import Value
 from ..examples import name as set_label
 from .comparison import compare
-from .mirror import Resolver
-from .report import CheckTable, ParityReport, jsonable, nudge_sides, number_text
+from .plan import Resolver
+from .rendering import CheckTable, jsonable, nudge_sides, number_text
+from .report import ParityReport
 from .tolerances import Tolerance, difference
 
 PASS, FAIL, ERROR = "pass", "fail", "error"

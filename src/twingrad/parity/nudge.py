@@ -16,9 +16,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..engine import Value, mark_nudged
 from .comparison import both_sides, judge
-from .mirror import LEAF, Mirror, Plan, Resolver, gc_paused, make_plan, read_numbers
-from .report import Columns, ParityReport, html_table, jsonable, nudge_sides, text_table
+from .mirror import Mirror, gc_paused
+from .plan import LEAF, Plan, Resolver, make_plan, read_numbers
+from .rendering import html_table, jsonable, nudge_sides, text_table
+from .report import TABLE_ROWS, Columns, ParityReport, reproducer_text
 from .tolerances import Tolerance
 
 
@@ -76,9 +79,20 @@ class NudgeReport:
         sides = [[(cell, "tg-text" if k == 0 else "") for k, cell in enumerate(row)] for row in self._sides()]
         return html_table(self._HEADERS, sides, self.summary.splitlines()[0]) + self.after._repr_html_()
 
+    def reproducer(self) -> str:
+        """Python that rebuilds the graph as it was before the step and nudges it again."""
+        names = self.before.names
+        arguments = [f"step={self.step!r}"]
+        if self.leaves != self.before.plan.leaf_positions():
+            arguments.append(f"leaves=[{', '.join(names[i] for i in self.leaves)}]")
+        return self.before.reproducer("compare_nudge", arguments)
+
     def failure_message(self) -> str:
-        failing = [r.failure_message() for r in (self.before, self.after) if not r.ok]
-        return "\n\n".join([self.summary, *failing])
+        failing = [r.failure_message(reproducer=False) for r in (self.before, self.after) if not r.ok]
+        parts = [self.summary, *failing]
+        if len(self.before) <= TABLE_ROWS:
+            parts.append(reproducer_text(self.reproducer))
+        return "\n\n".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable(
@@ -130,12 +144,16 @@ def compare_nudge(
         positions = _leaf_positions(plan, leaves)
         columns = both_sides(plan, backward=backward)
         data_before, torch_data, grad_before, torch_grad = columns
-        before = judge(plan, tolerance, columns, title="before the nudge")
+        before = judge(
+            plan, tolerance, columns, title="before the nudge", backward=backward, resolver=resolver
+        )
 
         for i in positions:  # the seed's cell, on the engine's own numbers
             node = plan.nodes[i]
             node.data += step * node.grad
         root.recompute()
+        if isinstance(root, Value):
+            mark_nudged(root, root.data)  # a drawing of the graph now says its grads predate this
         data_after = read_numbers(plan.nodes, "data")
 
         torch_start = torch_data.copy()
@@ -153,6 +171,7 @@ def compare_nudge(
             plan, tolerance, Columns(data_after, torch_after, grad_before, torch_grad),
             grads=False, leaf_data=stepped, tainted=misled, title="after the nudge",
         )
+        after.note = "after the nudge: data compared; grad (both sides) from before it"
     return NudgeReport(
         step=step,
         leaves=positions,

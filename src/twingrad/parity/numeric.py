@@ -21,14 +21,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..ops import Op
-from .mirror import Plan
+from .plan import Plan
 
 EPS = sys.float_info.epsilon
 RELATIVE_STEP = 1e-6  # h = 1e-6 * max(1, |x|), as torch's gradcheck uses 1e-6
 SHRINK = 16.0  # the second, smaller step that tells a kink from curvature
 AGREEMENT = 1e-6  # how close (relative) an estimate must come to support a value
-
-VERDICTS = ("both", "torch", "engine", "neither", "kink", "undefined")
 
 
 @dataclass(frozen=True)
@@ -68,12 +66,11 @@ class Witness:
 
 def evaluate(plan: Plan, data: Sequence[float]) -> list[float]:
     """Every node's value from the leaves and constants in ``data``, by the op table."""
-    n = len(plan)
-    values = [float(x) for x in data[:n]] + plan.literals
+    values = plan.with_literals([float(x) for x in data])
     for i, step in enumerate(plan.steps):
         if isinstance(step, Op):
             values[i] = step.forward(*[values[j] for j in plan.operands[i]])
-    return values[:n]
+    return values[: len(plan)]
 
 
 def downstream(plan: Plan, position: int) -> list[int]:
@@ -83,7 +80,7 @@ def downstream(plan: Plan, position: int) -> list[int]:
     affected[position] = True
     cone = []
     for i in range(position + 1, n):
-        if any(j < n and affected[j] for j in plan.operands[i]):
+        if any(affected[j] for j in plan.node_inputs(i)):
             affected[i] = True
             cone.append(i)
     return cone
@@ -97,7 +94,7 @@ def witness(
     torch_grad: float,
 ) -> Witness:
     """Estimate ``d root / d node[position]`` around the values ``base`` (see `evaluate`)."""
-    values = list(base) + plan.literals
+    values = plan.with_literals(base)
     cone = downstream(plan, position)
     steps, operands = plan.steps, plan.operands
     root = len(plan) - 1

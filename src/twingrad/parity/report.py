@@ -20,110 +20,25 @@ JSON has no nan or infinity, so `to_dict` writes the strings ``"nan"``, ``"inf"`
 
 from __future__ import annotations
 
-import html
-import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..engine import Value
 from ..ops import Op
-from .mirror import LEAF, Plan
 from .numeric import Witness
-from .recipe import Recipe, literal, node_names
-from .tolerances import Tolerance, differences
+from .plan import LEAF, Plan, Resolver
+from .recipe import NotReproducibleError, Recipe, importable, literal, node_names
+from .rendering import html_table, jsonable, number_text, text_table, ulps_text
+from .tolerances import DEFAULT_ATOL, DEFAULT_RTOL, Tolerance, differences
 
 OK, DRIFT, INHERITED, DIVERGED, NOT_COMPARED = "ok", "drift", "inherited", "diverged", "n/a"
 ACCEPTED = frozenset({OK, DRIFT, NOT_COMPARED})
 TABLE_ROWS = 40  # rows a text or HTML table shows before it keeps to the mismatches
-
-
-# -- formatting helpers shared by every report ---------------------------------------------
-
-
-def number_text(x: float | None) -> str:
-    """A float exactly (shortest round-trip repr), ``—`` for no number."""
-    if x is None:
-        return "—"
-    return repr(float(x))
-
-
-def json_number(x: float | None) -> float | str | None:
-    """A float for JSON: ``"nan"``, ``"inf"``, ``"-inf"`` for the values JSON cannot hold."""
-    if x is None:
-        return None
-    x = float(x)
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x
-
-
-def jsonable(value: Any) -> Any:
-    """Floats made JSON-safe throughout dicts, lists and tuples."""
-    if isinstance(value, float):
-        return json_number(value)
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return value
-
-
-Triple = tuple[float | None, float | None, float | None]
-
-
-def nudge_sides(engine: Triple, torch: Triple) -> dict[str, dict[str, float | None]]:
-    """A nudge's ``(before, after, predicted change)`` on each side, as JSON-ready dicts."""
-    keys = ("before", "after", "predicted")
-    return {"engine": dict(zip(keys, engine)), "torch": dict(zip(keys, torch))}
-
-
-def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(h), *(len(r[k]) for r in rows)) if rows else len(h) for k, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines.extend("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
-    return "\n".join(lines)
-
-
-HTML_STYLE = (
-    "<style>.tg-parity td,.tg-parity th{padding:2px 8px;text-align:right;font-family:monospace}"
-    ".tg-parity caption{text-align:left;white-space:pre-line}"
-    ".tg-parity td.tg-text{text-align:left}.tg-parity .tg-bad{background:#fdd;color:#a00}"
-    ".tg-parity .tg-culprit{font-weight:bold;outline:2px solid #d00}.tg-parity .tg-side{background:#f4f8ff}"
-    "</style>"
-)
-
-
-def marked(rows: Sequence[Sequence[str]], oks: Sequence[bool]) -> list[list[tuple[str, str]]]:
-    """Cells for `html_table`, every cell of a row that is not ok marked as a mismatch."""
-    return [[(cell, "" if ok else "tg-bad") for cell in row] for row, ok in zip(rows, oks)]
-
-
-def html_table(
-    headers: Sequence[str], rows: Sequence[Sequence[tuple[str, str]]], caption: str, side: Sequence[int] = ()
-) -> str:
-    """An HTML table; each cell is ``(text, css class)``; columns in ``side`` are tinted (torch's)."""
-    side_class = ' class="tg-side"'
-    head = "".join(
-        f"<th{side_class if k in side else ''}>{html.escape(h)}</th>" for k, h in enumerate(headers)
-    )
-    body = []
-    for row in rows:
-        cells = []
-        for k, (text, css) in enumerate(row):
-            classes = " ".join(c for c in (css, "tg-side" if k in side else "") if c)
-            attr = f' class="{classes}"' if classes else ""
-            cells.append(f"<td{attr}>{html.escape(text)}</td>")
-        body.append(f"<tr>{''.join(cells)}</tr>")
-    return (
-        f'{HTML_STYLE}<table class="tg-parity"><caption>{html.escape(caption)}</caption>'
-        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-    )
+EXCERPT = 40  # about how many nodes `ParityReport.around` keeps for the drawing of a large graph
 
 
 class Columns(NamedTuple):
@@ -133,40 +48,6 @@ class Columns(NamedTuple):
     torch_data: np.ndarray
     engine_grad: np.ndarray
     torch_grad: np.ndarray
-
-
-class CheckTable:
-    """A summary over a table of checks, one row each with an ok/MISMATCH verdict: what the
-    function and training reports share. Subclasses give ``HEADERS`` (torch's numbers in
-    column 3), ``summary``, ``_rows()`` and ``_row_oks()``."""
-
-    HEADERS: tuple[str, ...] = ()
-    summary: str
-
-    def _rows(self) -> list[list[str]]:
-        raise NotImplementedError
-
-    def _row_oks(self) -> list[bool]:
-        raise NotImplementedError
-
-    def table(self) -> str:
-        return text_table(self.HEADERS, self._rows())
-
-    def __str__(self) -> str:
-        return f"{self.summary}\n\n{self.table()}"
-
-    def failure_message(self) -> str:
-        return str(self)
-
-    def _repr_html_(self) -> str:
-        return html_table(self.HEADERS, marked(self._rows(), self._row_oks()), self.summary, side=(3,))
-
-
-def require(report: Any) -> Any:
-    """Return ``report`` if it is ok; otherwise raise AssertionError with its failure message."""
-    if not report.ok:
-        raise AssertionError(report.failure_message())
-    return report
 
 
 # -- rows ------------------------------------------------------------------------------------
@@ -274,8 +155,15 @@ class ParityReport:
         witnesses: dict[int, Witness],
         grads_checked: bool = True,
         title: str = "engine vs torch",
+        backward: bool = False,
+        resolver: Resolver | None = None,
     ) -> None:
         self.plan = plan
+        # How the numbers were had, so that the reproducer can have them again: whether
+        # the gradients came from a backward() the check ran, and the resolver it used.
+        self.backward = backward
+        self.resolver = resolver
+        self.note = ""  # a line for drawings, e.g. that the gradients predate a nudge
         self.tolerance = tolerance
         self.engine_data, self.torch_data, self.engine_grad, self.torch_grad = columns
         self.grad_compared = grad_compared
@@ -309,7 +197,7 @@ class ParityReport:
 
     @cached_property
     def _consumers(self) -> list[list[tuple[int, int]]]:
-        return self.plan.consumers()
+        return self.plan.uses()
 
     def mismatched(self) -> list[int]:
         """Positions of the nodes whose data or grad is not accepted, in topological order."""
@@ -335,7 +223,9 @@ class ParityReport:
 
     @cached_property
     def recipe(self) -> Recipe:
-        return Recipe(self.plan, self.engine_data, self.names)
+        root = self.plan.graph.root
+        engine = None if isinstance(root, Value) else type(root)
+        return Recipe(self.plan, self.engine_data, self.names, engine=engine)
 
     @property
     def rows(self) -> Rows:
@@ -530,7 +420,7 @@ class ParityReport:
         for _, field, group in columns:
             value = getattr(row, field)
             if field.endswith("ulps"):
-                text = _ulps_text(value)
+                text = ulps_text(value)
             elif field == "witness":
                 text = "" if value is None else f"{value.estimate:.10g} ({value.verdict})"
             elif field == "status":
@@ -594,25 +484,82 @@ class ParityReport:
             }
         )
 
-    def reproducer(self) -> str:
-        """Python source that rebuilds this graph (with twingrad) and checks it."""
-        return self.recipe.source()
+    def reproducer(self, check: str = "assert_parity", arguments: Sequence[str] = ()) -> str:
+        """Python that rebuilds this graph as the report saw it and runs ``check`` on it.
 
-    def failure_message(self, limit: int = TABLE_ROWS) -> str:
+        The graph is rebuilt with the engine that made it, and with the data and
+        gradients this report read: when the gradients did not come from a
+        ``backward()`` this check ran, they are written into the nodes and checked with
+        ``backward=False``. The resolver and tolerances the check used are passed on.
+        Raises `NotReproducibleError` (saying why) when a fresh script cannot name the
+        engine or the resolver.
+        """
+        imports: list[str] = []
+        options = [*arguments]
+        if not self.backward:
+            options.append("backward=False")
+        if self.resolver is not None:
+            options.append(f"resolver={resolver_source(self.resolver, imports)}")
+        if self.tolerance.rtol != DEFAULT_RTOL:
+            options.append(f"rtol={self.tolerance.rtol!r}")
+        if self.tolerance.atol != DEFAULT_ATOL:
+            options.append(f"atol={self.tolerance.atol!r}")
+        grads = None if self.backward else self.engine_grad
+        return self.recipe.source(check, grads=grads, arguments=options, imports=imports)
+
+    def failure_message(self, limit: int = TABLE_ROWS, *, reproducer: bool = True) -> str:
         """The summary and the offending rows; the reproducer too for a small graph."""
         text = f"{self.summary}\n\n{self.table(limit)}"
-        if len(self.plan) <= limit:
-            text += f"\n\nReproducer:\n{self.reproducer()}"
+        if reproducer and len(self.plan) <= limit:
+            text += "\n\n" + reproducer_text(self.reproducer)
         return text
 
-    def draw(self, **options: Any) -> Any:
-        """The graph with torch's values beside the engine's, mismatches in red."""
+    def draw(self, positions: Iterable[int] | None = None, **options: Any) -> Any:
+        """The graph with torch's values beside the engine's; what differs coloured (red
+        where a divergence starts, orange where it is inherited), the suspect op thick red.
+
+        ``positions`` draws only those nodes (an excerpt: see `around`), marked as in the
+        whole drawing. Nodes without a label are called by the report's names.
+        """
         from ..draw import draw_dot
 
-        return draw_dot(self.plan.graph.root, report=self, graph=self.plan.graph, **options)
+        graph = self.plan.graph
+        return draw_dot(graph.root, report=self, graph=graph, positions=positions, **options)
+
+    def around(self, centre: int | None = None, size: int = EXCERPT) -> list[int]:
+        """About ``size`` positions nearest ``centre`` (default: the first divergence, else
+        the root), both upstream and downstream, in order: the excerpt of a large graph
+        to draw. The ops this report suspects for ``centre`` are always among them."""
+        if centre is None:
+            first = self.first_divergences()
+            centre = first[0][0] if first else len(self.plan) - 1
+        graph = self.plan.graph
+        users = graph.consumers()
+        kept = {centre, *self._users(centre)}
+        ring = sorted(kept)
+        while ring and len(kept) < size:
+            nearby = {j for i in ring for j in (*graph.inputs[i], *users[i])} - kept
+            # Too many (a node used a hundred times)? Keep those numbered nearest the centre.
+            ring = sorted(nearby, key=lambda j: abs(j - centre))[: size - len(kept)]
+            kept.update(ring)
+        return sorted(kept)
 
 
-def _ulps_text(ulps: float | None) -> str:
-    if ulps is None or (isinstance(ulps, float) and math.isnan(ulps)):
-        return ""
-    return "inf" if math.isinf(ulps) else f"{ulps:.0f}" if ulps < 1e6 else f"{ulps:.2g}"
+def resolver_source(resolver: Resolver, imports: list[str]) -> str:
+    """How a script names ``resolver``; the import it needs is appended to ``imports``."""
+    source = getattr(resolver, "source", None)
+    if isinstance(source, str):  # made by symbol_resolver, which writes its own call
+        imports.append("from twingrad.parity import symbol_resolver")
+        return source
+    module, name = importable(resolver)
+    outer = name.split(".")[0]
+    imports.append(f"from {module} import {outer}")
+    return name
+
+
+def reproducer_text(make: Callable[[], str]) -> str:
+    """``Reproducer:`` and the script, or why there is none."""
+    try:
+        return f"Reproducer:\n{make()}"
+    except NotReproducibleError as exc:
+        return f"No reproducer: {exc}."

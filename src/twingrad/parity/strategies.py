@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from ..engine import Value
 from ..ops import OPS, Op
-from .mirror import make_plan, read_numbers
+from .plan import make_plan, read_numbers
 from .recipe import Recipe
 
 SPECIAL_VALUES: tuple[float, ...] = (

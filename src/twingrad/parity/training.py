@@ -11,7 +11,7 @@ to the last few bits, not bit for bit, and stays within the default tolerance.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ import torch
 
 from ..examples import LECTURE_XS, LECTURE_YS, hinge, squared_error
 from ..nn import MLP
-from .report import CheckTable, jsonable, number_text
+from .rendering import CheckTable, jsonable, number_text
 from .tolerances import Tolerance, difference
 
 LossFunction = Callable[[Sequence[Any], Sequence[float], Sequence[Any]], Any]
@@ -36,27 +36,45 @@ _ACTIVATIONS: dict[str, Callable[[], torch.nn.Module]] = {
 }
 
 
+def mlp_tensors(model: MLP) -> list[tuple[torch.Tensor, torch.Tensor, str]]:
+    """The one conversion of an `MLP` to torch: per layer, its weight matrix (a row per
+    neuron), bias vector and activation name, float64 copies of the engine's numbers."""
+    layers = []
+    for layer in model.layers:
+        neurons = layer.neurons
+        weight = torch.tensor([[w.data for w in n.w] for n in neurons], dtype=torch.float64)
+        bias = torch.tensor([n.b.data for n in neurons], dtype=torch.float64)
+        layers.append((weight, bias, neurons[0].activation))
+    return layers
+
+
+def in_engine_order(layers: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """Weights and biases flattened in `MLP.parameters` order: each neuron's w..., then its b.
+
+    Differentiable (a concatenation), so it serves for values, gradients and a loss term.
+    """
+    return torch.cat([torch.cat([weight, bias[:, None]], dim=1).reshape(-1) for weight, bias in layers])
+
+
 def torch_twin(model: MLP) -> torch.nn.Sequential:
     """A float64 ``torch.nn.Sequential`` with ``model``'s layers, activations and weights."""
     modules: list[torch.nn.Module] = []
-    for layer in model.layers:
-        neurons = layer.neurons
-        linear = torch.nn.Linear(len(neurons[0].w), len(neurons), dtype=torch.float64)
+    for weight, bias, activation in mlp_tensors(model):
+        linear = torch.nn.Linear(weight.shape[1], weight.shape[0], dtype=torch.float64)
         with torch.no_grad():
-            linear.weight.copy_(torch.tensor([[w.data for w in n.w] for n in neurons], dtype=torch.float64))
-            linear.bias.copy_(torch.tensor([n.b.data for n in neurons], dtype=torch.float64))
-        modules += [linear, _ACTIVATIONS[neurons[0].activation]()]
+            linear.weight.copy_(weight)
+            linear.bias.copy_(bias)
+        modules += [linear, _ACTIVATIONS[activation]()]
     return torch.nn.Sequential(*modules)
 
 
+def _linears(twin: torch.nn.Sequential) -> list[torch.nn.Linear]:
+    return [module for module in twin if isinstance(module, torch.nn.Linear)]
+
+
 def twin_parameters(twin: torch.nn.Sequential) -> list[torch.Tensor]:
-    """The twin's parameters as 0-dim views, in the engine's order (each neuron: w..., b)."""
-    scalars: list[torch.Tensor] = []
-    for module in twin:
-        if isinstance(module, torch.nn.Linear):
-            for j in range(module.out_features):
-                scalars += [*module.weight[j].unbind(), module.bias[j]]
-    return scalars
+    """The twin's parameters as 0-dim tensors, in the engine's order (each neuron: w..., b)."""
+    return list(in_engine_order((m.weight, m.bias) for m in _linears(twin)).unbind())
 
 
 def parameter_names(model: MLP) -> list[str]:
@@ -278,9 +296,6 @@ def _size(vector: np.ndarray) -> float:
 
 def _flat(twin: torch.nn.Sequential, grad: bool = False) -> np.ndarray:
     """The twin's parameter values (or gradients) in the engine's order."""
-    columns = []
-    for module in twin:
-        if isinstance(module, torch.nn.Linear):
-            weight, bias = (module.weight.grad, module.bias.grad) if grad else (module.weight, module.bias)
-            columns.append(torch.cat([weight, bias[:, None]], dim=1).detach().reshape(-1))
-    return torch.cat(columns).numpy()
+    linears = _linears(twin)
+    pairs = [(m.weight.grad, m.bias.grad) if grad else (m.weight, m.bias) for m in linears]
+    return in_engine_order(pairs).detach().numpy()
