@@ -10,12 +10,11 @@ import pytest
 from micrograd.engine import Value as Micrograd
 
 from twingrad.check.cases import CASES_BY_NAME
-from twingrad.check.foreign import resolve_foreign
 from twingrad.check.locate import _partial_sum, precision_note
-from twingrad.check.picture import neighbourhood
 from twingrad.check.probes import first_broken, probe, shown
 from twingrad.ops import OPS, op_named
 from twingrad.parity import LEAF, ResolveError, compare
+from twingrad.parity.plan import resolve_foreign
 
 from .check_support import session_for
 
@@ -159,7 +158,7 @@ def test_a_drawing_of_a_big_graph_keeps_the_culprits_neighbourhood() -> None:
     case = CASES_BY_NAME["deep_chain"]
     out = case.fn(*(Value(x) for x in case.inputs))
     report = compare(out)
-    kept = neighbourhood(report, 150, size=40)
+    kept = report.around(150, size=40)
     assert 150 in kept and 30 <= len(kept) <= 40
     # The links of the chain next to it (and the leaves w and c they use), not the whole chain.
     assert sum(abs(k - 150) <= 40 for k in kept) >= len(kept) - 2

@@ -181,11 +181,13 @@ def test_a_notebook_without_the_class_says_so(tmp_path: Path) -> None:
 
 
 def test_the_engines_pyproject_names_what_cannot_be_found(tmp_path: Path) -> None:
-    source = (ENGINES / "reference.py").read_text() + "\n\nValue.run_back = Value.backward\ndel Value.backward\n"
+    renamed = "\n\nValue.run_back = Value.backward\ndel Value.backward\n"  # a name no one would guess
+    source = (ENGINES / "reference.py").read_text() + renamed
     (tmp_path / "engine.py").write_text(source)
     with pytest.raises(TargetError, match="has no backward method"):
         check_engine(f"{tmp_path / 'engine.py'}:Value", only=["seed_graph"])
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "mine"\n\n[tool.twingrad.check]\nbackward = "run_back"\n')
+    config = '[project]\nname = "mine"\n\n[tool.twingrad.check]\nbackward = "run_back"\n'
+    (tmp_path / "pyproject.toml").write_text(config)
     run = check_engine(f"{tmp_path / 'engine.py'}:Value", only=["seed_graph"])
     assert run.ok and "backward via run_back()" in run.reading
     (tmp_path / "pyproject.toml").write_text('[tool.twingrad.check]\ncolour = "red"\n')

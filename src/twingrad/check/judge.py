@@ -21,10 +21,10 @@ from typing import Any
 
 from ..ops import Op, op_named
 from ..parity.function import FunctionReport, judge_run
+from ..parity.plan import resolve_foreign
 from ..parity.tolerances import Tolerance
 from .conventions import backward_twice
 from .failures import Placer, declines, describe, innermost, place
-from .foreign import resolve_foreign
 from .locate import Evidence, Location, locate
 from .probes import Finding, Prober
 from .programs import NUDGE_STEP, CaseProgram

@@ -30,8 +30,8 @@ from ..graph import GraphError, trace
 from ..ops import Op
 from ..parity import ParityReport, ResolveError, compare
 from ..parity.mirror import op_vjp
+from ..parity.plan import resolve_foreign
 from .cases import Case
-from .foreign import operand_values, resolve_foreign
 from .probes import PROBE_Y, Finding, Prober, close, first_broken, probe, shown
 from .result import Mismatch
 
@@ -190,7 +190,7 @@ def _by_probes(
 
 
 def _operands(report: ParityReport, i: int) -> list[float]:
-    return operand_values(report.plan, report.engine_data, i)
+    return report.plan.operand_values(report.engine_data, i)
 
 
 def _probe_at(prober: Prober, op: Op, points: Sequence[float]) -> Finding | None:
@@ -245,7 +245,7 @@ def _share(report: ParityReport, c: int, slot: int, upstream: float) -> float:
 def _blame_grad(prober: Prober, report: ParityReport, i: int) -> tuple[str, Finding | None]:
     plan = report.plan
     name = report.names[i]
-    uses = plan.consumers()[i]
+    uses = plan.uses()[i]
     engine_grad = float(report.engine_grad[i])
     torch_grad = report.row(i).torch_grad
     if not uses:
