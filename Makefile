@@ -93,6 +93,7 @@ bench: install
 	$(VENV)/bin/twingrad bench $(BENCH_RESULTS)/frozen.json $(BENCH_RESULTS)/default.json \
 	  --chart $(BENCH_RESULTS)/bench.png > $(BENCH_RESULTS)/table.txt
 	$(PY) -m benchmarks.alone >> $(BENCH_RESULTS)/table.txt
+	$(PY) -m benchmarks.check_one >> $(BENCH_RESULTS)/table.txt
 	$(PY) -m benchmarks.batch >> $(BENCH_RESULTS)/table.txt
 	@cat $(BENCH_RESULTS)/table.txt
 

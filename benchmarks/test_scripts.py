@@ -1,4 +1,4 @@
-"""The scripts beside the suite run: ``alone``, ``gc_profile``, ``batch`` and ``sandbox_launch``."""
+"""The scripts beside the suite run: alone, gc_profile, batch, check_one and sandbox_launch."""
 
 from __future__ import annotations
 
@@ -37,3 +37,9 @@ def test_sandbox_launch_compares_a_plain_start_with_a_sandboxed_one() -> None:
     lines = _run("benchmarks.sandbox_launch", "1").splitlines()
     assert lines[0].startswith("python -c pass, 1 launches each")
     assert [line.split(" wall")[0].strip() for line in lines[1:]] == ["plain Popen", "Sandbox"]
+
+
+def test_check_one_times_the_whole_command_on_micrograd() -> None:
+    out = _run("benchmarks.check_one", "1")  # one round: the shape, not the figure
+    assert out.startswith("twingrad check micrograd.engine:Value: ")
+    assert out.rstrip().endswith("OK micrograd.engine:Value: 20 pass, 1 note, 14 unsupported (35 cases)")

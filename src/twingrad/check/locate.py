@@ -28,9 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..graph import GraphError, trace
 from ..ops import Op
-from ..parity import ParityReport, ResolveError, compare
-from ..parity.mirror import op_vjp
-from ..parity.plan import resolve_foreign
+from ..parity.plan import ResolveError, resolve_foreign
+from ..parity.report import ParityReport
 from .cases import Case
 from .probes import PROBE_Y, Finding, Prober, close, first_broken, probe, shown
 from .result import Mismatch
@@ -163,6 +162,8 @@ def _after_nudge(ev: Evidence, fallback: Mismatch | None) -> Location:
     if ev.nudged_out is None or not ev.graph_visible:
         return _by_probes(ev, fallback, "only the output after the nudge differs")
     try:
+        from ..parity.comparison import compare
+
         report = compare(ev.nudged_out, backward=False, resolver=resolve_foreign)
     except Exception as exc:
         return Location(
@@ -237,6 +238,8 @@ def _partial_sum(grad: float, shares: Sequence[float]) -> int:
 
 def _share(report: ParityReport, c: int, slot: int, upstream: float) -> float:
     """What node ``c`` passes back through operand ``slot`` under ``upstream``, by torch's rule."""
+    from ..parity.mirror import op_vjp
+
     op = report.plan.steps[c]
     assert isinstance(op, Op)
     return op_vjp(op, _operands(report, c), float(report.engine_data[c]), upstream)[slot]

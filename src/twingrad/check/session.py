@@ -118,7 +118,7 @@ def check_engine(
     """
     timeout = check_timeout(timeout)
     warm = threading.Thread(target=_import_judge, daemon=True)
-    warm.start()  # torch loads while the worker starts and runs the first cases
+    warm.start()  # the judge loads while the worker starts and runs the first cases
     cases = select(list(only) if only is not None else None)
     required = _required(cases, require)
     notify: Progress = progress or (lambda case, result: None)
@@ -165,7 +165,7 @@ def check_engine(
 
 
 def _import_judge() -> None:
-    from . import judge  # noqa: F401 -- torch and the parity machinery, loaded in the background
+    from . import judge  # noqa: F401 -- the parity machinery (numpy), loaded while the worker starts
 
 
 @functools.cache

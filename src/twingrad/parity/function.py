@@ -24,11 +24,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import torch
-
 from ..engine import Value
 from ..examples import name as set_label
-from .comparison import compare
 from .plan import Resolver
 from .rendering import CheckTable, jsonable, nudge_sides, number_text
 from .report import ParityReport
@@ -245,6 +242,8 @@ def _torch_run(
     fn: Callable[..., Any], names: list[str], values: list[float], keyword: bool, step: float
 ) -> tuple[float, list[float], float]:
     """Torch's output, input gradients and nudged output: the reference."""
+    import torch  # here, not at import: a judge with torch's numbers recorded may never need it
+
     ts = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in values]
     try:
         out = _call(fn, names, ts, keyword)
@@ -306,6 +305,8 @@ def _localise(
 ) -> tuple[ParityReport | None, BaseException | None]:
     """The engine's graph against torch's replay of it, or why it cannot be had."""
     try:
+        from .comparison import compare  # torch: only once something disagrees
+
         return compare(out, backward=False, rtol=tolerance.rtol, atol=tolerance.atol, resolver=resolver), None
     except Exception as exc:  # best effort: a graph we cannot mirror just goes without localisation
         return None, exc
