@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..files import write_atomic
+from ..verdict import BAD, ERROR, FAIL, NOTE, PASS, STATUSES, TIMEOUT, UNSUPPORTED, Mismatch
 
-PASS = "pass"
-FAIL = "fail"
-ERROR = "error"
-TIMEOUT = "timeout"
-UNSUPPORTED = "unsupported"
-NOTE = "note"
-# Summary order: what needs attention first.
-STATUSES = (FAIL, ERROR, TIMEOUT, PASS, NOTE, UNSUPPORTED)
-BAD = frozenset({FAIL, ERROR, TIMEOUT})
+__all__ = ["BAD", "ERROR", "FAIL", "NOTE", "PASS", "STATUSES", "TIMEOUT", "UNSUPPORTED", "CaseResult",
+           "CheckRun", "Drawing", "Mismatch", "SourceLine"]
 
 
 class Drawing(str):
@@ -40,27 +33,6 @@ class SourceLine:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}"
-
-
-@dataclass
-class Mismatch:
-    """The first number that disagrees: which node, data or grad, and both values."""
-
-    where: str
-    quantity: str  # "data" or "grad"
-    engine: float | str | None  # a str only after a trip through JSON ("nan", "inf")
-    torch: float | str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"where": self.where, "quantity": self.quantity, "engine": _json_number(self.engine),
-                "torch": _json_number(self.torch)}
-
-
-def _json_number(x: float | str | None) -> float | str | None:
-    """JSON has no nan or infinity: write them as "nan", "inf", "-inf", as parity's reports do."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
-    return x
 
 
 @dataclass

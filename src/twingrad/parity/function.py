@@ -26,12 +26,11 @@ from typing import Any
 
 from ..engine import Value
 from ..examples import name as set_label
+from ..verdict import ERROR, FAIL, PASS, Mismatch
 from .plan import Resolver
 from .rendering import CheckTable, jsonable, nudge_sides, number_text
 from .report import ParityReport
 from .tolerances import Tolerance, difference
-
-PASS, FAIL, ERROR = "pass", "fail", "error"
 
 
 class EngineProblemError(Exception):
@@ -50,19 +49,6 @@ class Check:
     rel: float
     ulps: float
     ok: bool
-
-
-@dataclass(frozen=True)
-class Mismatch:
-    """The first number that disagrees, in the shape issue 4's JSON uses."""
-
-    where: str
-    quantity: str
-    engine: float | None
-    torch: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return jsonable(asdict(self))
 
 
 @dataclass(repr=False)

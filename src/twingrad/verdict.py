@@ -1,0 +1,47 @@
+"""The vocabulary of every verdict, parity's and the checker's alike: statuses and the first mismatch.
+
+`twingrad.parity.check_function` gives ``pass``, ``fail`` or ``error``; `twingrad check`
+adds the statuses only an engine in another process can earn. A `Mismatch` is the first
+number that disagrees, in the shape every JSON report uses.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+PASS = "pass"
+FAIL = "fail"
+ERROR = "error"
+TIMEOUT = "timeout"
+UNSUPPORTED = "unsupported"
+NOTE = "note"
+# Summary order: what needs attention first.
+STATUSES = (FAIL, ERROR, TIMEOUT, PASS, NOTE, UNSUPPORTED)
+BAD = frozenset({FAIL, ERROR, TIMEOUT})
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """The first number that disagrees: which node, data or grad, and both values."""
+
+    where: str
+    quantity: str  # "data" or "grad"
+    engine: float | str | None  # a str only after a trip through JSON ("nan", "inf")
+    torch: float | str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"where": self.where, "quantity": self.quantity, "engine": json_number(self.engine),
+                "torch": json_number(self.torch)}
+
+
+def json_number(x: float | str | None) -> float | str | None:
+    """JSON has no nan or infinity: write them as "nan", "inf", "-inf"."""
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        x = float(x)
+        if math.isnan(x):
+            return "nan"
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+    return x
