@@ -13,17 +13,17 @@ engines legitimately differ by convention, and the nudge case makes the nudge it
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import inspect
-import itertools
 import operator
-import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
 from ..examples import LECTURE_NEURON_BIAS, LECTURE_XS, LECTURE_YS, hinge, make_moons, squared_error
+from ..nn import MLP
 from ..ops import OPS, Op
 
 Kind = Literal["function", "nudge", "backward_twice"]
@@ -200,44 +200,36 @@ def _unary_inputs(op: Op) -> tuple[float, float, float]:
 # -- small networks -----------------------------------------------------------------------------
 
 
-def _init(sizes: Sequence[int], seed: int) -> tuple[float, ...]:
-    """Weights then bias of each neuron, layer by layer, uniform in [-1, 1) from a fixed seed."""
-    rng = random.Random(seed)
-    count = sum((n_in + 1) * n_out for n_in, n_out in itertools.pairwise(sizes))
-    return tuple(round(rng.uniform(-1.0, 1.0), 4) for _ in range(count))
+def _network(model: MLP, parameters: Sequence[Any]) -> MLP:
+    """``model``'s structure with ``parameters`` (in `MLP.parameters` order) in place of its own:
+    the case's inputs become the network's weights and biases, in whatever engine runs it."""
+    net = copy.deepcopy(model)
+    it = iter(parameters)
+    for layer in net.layers:
+        for neuron in layer.neurons:
+            neuron.w = [next(it) for _ in neuron.w]
+            neuron.b = next(it)
+    return net
 
 
-def _mlp(params: Sequence[Any], x: Sequence[Any], sizes: Sequence[int], act: Callable[[Any], Any],
-         linear_last: bool) -> Any:
-    """The lecture's MLP, neuron by neuron: act(sum(w·x) + b) per neuron."""
-    it = iter(params)
-    layers = list(itertools.pairwise(sizes))
-    for depth, (n_in, n_out) in enumerate(layers):
-        last = depth == len(layers) - 1
-        outs = []
-        for _ in range(n_out):
-            w = [next(it) for _ in range(n_in)]
-            b = next(it)
-            total = sum((wi * xi for wi, xi in zip(w, x)), b)
-            outs.append(total if last and linear_last else act(total))
-        x = outs
-    return x[0]
-
-
-_LECTURE_SIZES = (3, 4, 4, 1)
-_MOONS_SIZES = (2, 6, 1)
+_LECTURE_NET = MLP(3, [4, 4, 1], activation="tanh", rng=0)
+_MOONS_NET = MLP(2, [6, 1], activation="relu", output_activation="linear", rng=1)
 _MOONS = make_moons(n_samples=6, noise=0.1, rng=1)
 
 
+def _initial(model: MLP) -> tuple[float, ...]:
+    return tuple(p.data for p in model.parameters())
+
+
 def mlp_tanh_squared_error(*p: Any) -> Any:
-    preds = [_mlp(p, x, _LECTURE_SIZES, lambda v: v.tanh(), linear_last=False) for x in LECTURE_XS]
-    return squared_error(preds, LECTURE_YS)
+    net = _network(_LECTURE_NET, p)
+    return squared_error([net(x) for x in LECTURE_XS], LECTURE_YS)
 
 
 def mlp_relu_hinge(*p: Any) -> Any:
     points, labels = _MOONS
-    scores = [_mlp(p, x, _MOONS_SIZES, lambda v: v.relu(), linear_last=True) for x in points]
-    return hinge(scores, labels, p, alpha=1e-3)
+    net = _network(_MOONS_NET, p)
+    return hinge([net(x) for x in points], labels, p, alpha=1e-3)
 
 
 def backward_twice(a: Any) -> Any:
@@ -283,9 +275,9 @@ CASES: tuple[Case, ...] = (
     Case("softmax_nll", "softmax of three logits and the negative log-likelihood of the first",
          softmax_nll, (1.0, -0.5, 2.0)),
     Case("mlp_tanh_squared_error", "the lecture's 3-4-4-1 tanh MLP on its four examples, squared error",
-         mlp_tanh_squared_error, _init(_LECTURE_SIZES, seed=0)),
+         mlp_tanh_squared_error, _initial(_LECTURE_NET)),
     Case("mlp_relu_hinge", "micrograd's demo: a 2-6-1 ReLU MLP, hinge loss and L2 on six moons points",
-         mlp_relu_hinge, _init(_MOONS_SIZES, seed=1)),
+         mlp_relu_hinge, _initial(_MOONS_NET)),
     Case("nudge_step", "the seed graph nudged: leaf.data += 0.01 * leaf.grad, then forward again",
          seed_graph, (2.0, -3.0, 10.0, -2.0), kind="nudge"),
     Case("backward_twice", "a*a + 1, backward() called twice: compared with torch's accumulation",
