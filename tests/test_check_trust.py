@@ -258,31 +258,42 @@ def test_an_importable_class_is_loaded_by_name_in_the_worker() -> None:
     assert check_engine(Value, only=["seed_graph"]).ok
 
 
-def test_a_notebook_class_is_sent_as_the_cells_that_define_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    """In Jupyter, ``In`` holds the cells run so far; the class's cells go to the worker as source,
-    so whatever the class does at definition time happens there, never in this process."""
-    main_module = sys.modules["__main__"]
+def test_a_notebook_class_is_sent_as_the_definitions_of_the_cells_run_so_far() -> None:
+    """IPython caches each cell's source for its tracebacks; the class's cells, and later cells
+    that patch it, go to the worker as source -- their definitions only, so a cell that calls
+    `check_engine` or trains is not run there, and nothing of the class runs in this process."""
+    import linecache
+
     cells = [
-        "import math",
+        "import math\n%matplotlib inline",
         (ENGINES / "reference.py").read_text(),
-        "%matplotlib inline\nimport os\n"
-        "class Mine(Value):\n"
-        "    def accumulate(self, g):\n"
-        "        self.grad = g  # = where += belongs\n",
-        "run = check_engine(Mine)",
+        "class Mine(Value):\n    def accumulate(self, g):\n        self.grad = g  # = where += belongs\n",
+        "run = check_engine(Mine)\nfor step in range(10**9):\n    pass  # a training loop: never replayed",
+        "def fixed(self, g):\n    self.grad += g\n\nMine.accumulate = fixed\nfixed_run = check_engine(Mine)",
     ]
-    monkeypatch.setattr(main_module, "In", cells, raising=False)
     namespace: dict = {"__name__": "__main__"}
-    exec(cells[1], namespace)
-    exec(cells[2].split("\n", 1)[1], namespace)
+    names = []
+    for k, cell in enumerate(cells):
+        name = f"<ipython-input-{k + 1}-{abs(hash(cell)) % 10**8:08d}>"
+        linecache.cache[name] = (len(cell), None, cell.splitlines(keepends=True), name)
+        names.append(name)
+        if k in (1, 2):  # this process defines the class, as the kernel did; the rest is the worker's
+            exec(compile(cell, name, "exec"), namespace)
     mine = namespace["Mine"]
-    assert mine.__module__ == "__main__" and spec_of(mine) is None
-    run = check_engine(mine, only=["seed_graph", "reuse_a_plus_a"], draw=True)
-    assert run.exit_code == 1
-    verdict = run.result("reuse_a_plus_a")
-    assert verdict.status == "fail" and "is only 1 of their 2 shares" in verdict.detail
-    assert verdict.svg is not None and 'stroke="red"' in verdict.svg
-    assert run.result("seed_graph").svg is None  # passing cases are not drawn
+    try:
+        assert mine.__module__ == "__main__" and spec_of(mine) is None
+        del linecache.cache[names[-1]]  # before the fix was run
+        run = check_engine(mine, only=["seed_graph", "reuse_a_plus_a"], draw=True)
+        assert run.exit_code == 1
+        verdict = run.result("reuse_a_plus_a")
+        assert verdict.status == "fail" and "is only 1 of their 2 shares" in verdict.detail
+        assert verdict.svg is not None and 'stroke="red"' in verdict.svg
+        assert run.result("seed_graph").svg is None  # passing cases are not drawn
+        linecache.cache[names[-1]] = (len(cells[-1]), None, cells[-1].splitlines(keepends=True), names[-1])
+        assert check_engine(mine, only=["seed_graph", "reuse_a_plus_a"]).ok  # the fix cell is replayed
+    finally:
+        for name in names:
+            linecache.cache.pop(name, None)
 
 
 def test_an_engine_that_hides_its_graph_is_still_checked_by_its_numbers(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ from .cases import Case, select
 from .programs import CaseProgram, ProbeProgram, compile_case
 from .protocol import EngineInfo, ProtocolError, Trace, WorkerInfo
 from .result import ERROR, FAIL, NOTE, PASS, TIMEOUT, UNSUPPORTED, CaseResult, CheckRun
-from .target import OWN_ENGINE, Prepared, Target, TargetError, locate, prepare
+from .target import OWN_ENGINE, Prepared, Target, TargetError, definitions, locate, prepare
 from .worker import Worker, WorkerDiedError, WorkerTimeoutError, exec_command, python_command
 
 if TYPE_CHECKING:  # the judge needs torch: imported while the worker starts, not with this module
@@ -56,34 +57,50 @@ def spec_of(engine: Any) -> str | None:
     return f"{module}:{qualname}"
 
 
-def _source_of(engine: Any) -> str:
-    """The code that defines a class no other process can import: the notebook cells up to its
-    definition (IPython keeps them in ``In``), else the class's own source."""
+def _session_cells(engine: Any) -> list[str] | None:
+    """The cells this IPython session has run, in order (IPython caches each one's source for
+    tracebacks, history or not), found from the cell that defined ``engine``; None elsewhere."""
+    import linecache
+    import os
+
+    defined = [getattr(getattr(f, "__code__", None), "co_filename", "") for f in vars(engine).values()]
+    cell = next((f for f in defined if f.startswith("<ipython-input-") or "ipykernel_" in f), None)
+    if cell is None:
+        return None
+    cache = getattr(linecache, "_ipython_cache", None) or linecache.cache
+    same_session = (
+        (lambda n: n.startswith("<ipython-input-"))
+        if cell.startswith("<")
+        else (lambda n: os.path.dirname(n) == os.path.dirname(cell))
+    )
+    return ["".join(entry[2]) for name, entry in list(cache.items()) if same_session(name)]
+
+
+def _prepared_source(engine: Any, folder: Path) -> Prepared:
+    """A class no other process can import, as source for the worker: in a notebook, the
+    definitions of the cells run so far (`target.definitions`); else the class's own source."""
     name = getattr(engine, "__name__", "Value")
-    main = sys.modules.get("__main__")
-    cells = getattr(main, "In", None)
-    if getattr(engine, "__module__", None) == "__main__" and isinstance(cells, list):
-        kept = []
-        for cell in cells:
-            code = "\n".join(
-                line for line in str(cell).splitlines() if not line.lstrip().startswith(("%", "!"))
-            )
-            if "twingrad: skip" in code or "check_engine(" in code:
-                continue
-            kept.append(code)
-            if f"class {name}" in code:
-                # Each cell compiled alone, so a __future__ import may open any of them; in one file
-                # they must come first.
-                lines = "\n\n".join(kept).splitlines()
-                future = [line for line in lines if line.startswith("from __future__ import")]
-                return "\n".join(future + [line for line in lines if line not in future])
-    try:
-        return textwrap.dedent(inspect.getsource(engine))
-    except (OSError, TypeError):
-        raise TargetError(
-            f"cannot find the source of {name} to run it in the worker: save it in a file "
-            "and check path/to/file.py:Name"
-        ) from None
+    module = folder / "notebook_engine.py"
+    cells = _session_cells(engine)
+    where: list[tuple[int, int]] = []
+    if cells is not None:
+        code, where = definitions(cells, name)
+    else:
+        try:
+            code = textwrap.dedent(inspect.getsource(engine))
+        except (OSError, TypeError):
+            raise TargetError(
+                f"cannot find the source of {name} to run it in the worker: save it in a file "
+                "and check path/to/file.py:Name"
+            ) from None
+    module.write_text(code, encoding="utf-8")
+    prepared = prepare(Target(f"{name} (from this session)", None, module, name))
+    return replace(
+        prepared,
+        originals={},
+        cells={"engine/notebook_engine.py": where} if where else {},
+        notebook="this notebook",
+    )
 
 
 def check_engine(
@@ -203,14 +220,10 @@ def _prepared(engine: str | type | None, stack: contextlib.ExitStack) -> tuple[P
     spec = spec_of(engine)
     if spec is not None:
         return prepare(locate(spec)), spec
-    name = getattr(engine, "__name__", "Value")
     folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="twingrad-source-")))
-    (folder / "notebook_engine.py").write_text(_source_of(engine))
-    target = Target(f"{name} (from this session)", None, folder / "notebook_engine.py", name)
-    prepared = prepare(target)
-    return Prepared(
-        prepared.copy_in, prepared.load, {}, prepared.path
-    ), f"{getattr(engine, '__module__', '?')}.{name}"
+    return _prepared_source(
+        engine, folder
+    ), f"{getattr(engine, '__module__', '?')}.{getattr(engine, '__name__', '?')}"
 
 
 def _reading(info: EngineInfo) -> str:

@@ -9,6 +9,7 @@ with status 2.
 
 from __future__ import annotations
 
+import ast
 import importlib.machinery
 import json
 import sys
@@ -80,14 +81,14 @@ class Prepared:
     cells: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # module made of a notebook's
     # cells -> (cell number, line in that cell) for each of its lines
     names: dict[str, str] = field(default_factory=dict)  # from the engine's pyproject.toml
+    notebook: str = ""  # what the cells' module is shown as (a notebook file, or this session)
 
     def place(self, source: Source) -> SourceLine:
         """A place the worker reported, in the user's own terms: their file, or their notebook's cell."""
         lines = self.cells.get(source.file)
         if lines and 0 < source.line <= len(lines):
             cell, line = lines[source.line - 1]
-            notebook = self.shown(source.file).removesuffix(NOTEBOOK_MODULE) + ".ipynb"
-            return SourceLine(notebook, line, f"{source.function}, cell {cell}")
+            return SourceLine(self.notebook, line, f"{source.function}, cell {cell}")
         return SourceLine(self.shown(source.file), source.line, source.function)
 
     def shown(self, reported: str) -> str:
@@ -159,35 +160,67 @@ def project_names(folder: Path) -> dict[str, str]:
     return {}
 
 
-def notebook_code(notebook: Path, name: str) -> tuple[str, list[tuple[int, int]]]:
-    """The code cells of ``notebook`` up to the one defining class ``name``, as one module.
+# Cell statements that only define: what a notebook's engine is made of, run in the worker.
+_DEFINING = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_ASSIGNING = (ast.Assign, ast.AnnAssign, ast.AugAssign)
 
-    Lines of IPython magic (``%``, ``!``) are left out, and so is any cell containing
-    ``twingrad: skip`` (a cell that trains or plots, say). Also returns, for each line of the
-    module, its cell (counted from 1 over all cells) and its line in that cell.
-    """
+
+def _defines(statement: ast.stmt) -> bool:
+    """An import, a def, a class, or an assignment that calls nothing (``Value.__add__ = fixed``):
+    never a loop that trains, a plot, or a call to `check_engine` itself."""
+    if isinstance(statement, _DEFINING):
+        return True
+    value = getattr(statement, "value", None)
+    return isinstance(statement, _ASSIGNING) and not any(
+        isinstance(n, ast.Call) for n in ast.walk(value or statement)
+    )
+
+
+def definitions(cells: list[str], name: str) -> tuple[str, list[tuple[int, int]]]:
+    """The definitions of ``cells`` (`_defines`), in order, as one module; and for each of its
+    lines, its cell (counted from 1) and its line there. A cell containing ``twingrad: skip``
+    is left out whole; lines of IPython magic (``%``, ``!``) are blanked."""
+    code: list[str] = []
+    where: list[tuple[int, int]] = []
+    defined = False
+    for number, cell in enumerate(cells, 1):
+        if "twingrad: skip" in cell:
+            continue
+        lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in cell.splitlines()]
+        try:
+            tree = ast.parse("\n".join(lines))
+        except SyntaxError:
+            continue  # a cell that never ran either
+        for statement in tree.body:
+            if not _defines(statement):
+                continue
+            first = min([statement.lineno, *(d.lineno for d in getattr(statement, "decorator_list", []))])
+            for k in range(first, (statement.end_lineno or statement.lineno) + 1):
+                code.append(lines[k - 1])
+                where.append((number, k))
+            defined = defined or (isinstance(statement, ast.ClassDef) and statement.name == name)
+    if not defined:
+        raise TargetError(f"no cell defines `class {name}`")
+    future = [i for i, line in enumerate(code) if line.startswith("from __future__ import")]
+    order = future + [i for i in range(len(code)) if i not in future]  # first, as in a file
+    return "\n".join(code[i] for i in order) + "\n", [where[i] for i in order]
+
+
+def notebook_code(notebook: Path, name: str) -> tuple[str, list[tuple[int, int]]]:
+    """`definitions` of every code cell of the notebook file (cells counted over all cells)."""
     try:
         cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise TargetError(f"cannot read {notebook} as a notebook: {exc}") from None
-    code: list[str] = []
-    where: list[tuple[int, int]] = []
-    for number, cell in enumerate(cells, 1):
-        if cell.get("cell_type") != "code":
-            continue
+    sources = []
+    for cell in cells:
         source = cell.get("source", "")
-        lines = ("".join(source) if isinstance(source, list) else str(source)).splitlines()
-        if any("twingrad: skip" in line for line in lines):
-            continue
-        for k, line in enumerate(lines, 1):
-            magic = line.lstrip().startswith(("%", "!"))
-            code.append("" if magic else line)
-            where.append((number, k))
-        if any(line.startswith(f"class {name}") for line in lines):
-            future = [i for i, line in enumerate(code) if line.startswith("from __future__ import")]
-            order = future + [i for i in range(len(code)) if i not in future]  # first, as in a file
-            return "\n".join(code[i] for i in order) + "\n", [where[i] for i in order]
-    raise TargetError(f"{notebook} has no code cell defining `class {name}`")
+        text = "".join(source) if isinstance(source, list) else str(source)
+        sources.append(text if cell.get("cell_type") == "code" else "# twingrad: skip (not code)")
+    try:
+        return definitions(sources, name)
+    except TargetError:
+        raise TargetError(f"{notebook} has no code cell defining `class {name}`") from None
 
 
 def prepare(target: Target, workspace: Path | None = None) -> Prepared:
@@ -216,6 +249,7 @@ def _prepare(target: Target, workspace: Path | None = None) -> Prepared:
             {"engine": str(folder)},
             typed=str(target.path),
             cells={f"engine/{module}": where},
+            notebook=str(target.path),
         )
     if target.path is not None:
         file = target.path.expanduser().resolve()
