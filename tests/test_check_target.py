@@ -193,3 +193,13 @@ def test_the_engines_pyproject_names_what_cannot_be_found(tmp_path: Path) -> Non
     (tmp_path / "pyproject.toml").write_text('[tool.twingrad.check]\ncolour = "red"\n')
     with pytest.raises(TargetError, match=r"\[tool.twingrad.check\] names the engine's attributes"):
         check_engine(f"{tmp_path / 'engine.py'}:Value", only=["seed_graph"])
+
+
+def test_an_engine_among_other_files_sends_only_its_python_sources(tmp_path: Path) -> None:
+    (tmp_path / "engine.py").write_text((ENGINES / "reference.py").read_text())
+    (tmp_path / "big.bin").write_bytes(b"\0" * (80 << 20))  # more than a worker may receive
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("not an engine")
+    prepared = prepare(parse(f"{tmp_path / 'engine.py'}:Value"))
+    assert set(prepared.copy_in) == {"engine/engine.py"}
+    assert _loads(f"{tmp_path / 'engine.py'}:Value")

@@ -116,7 +116,7 @@ class _BoundedOutput:
             self.total += len(chunk)
             room = self._half - len(self._head)
             self._head += chunk[:room]
-            self._tail += chunk[max(room, 0):]
+            self._tail += chunk[max(room, 0) :]
             del self._tail[: max(0, len(self._tail) - self._half)]
 
     def kept(self) -> int:
@@ -138,8 +138,14 @@ class Sandbox:
     ...     answer = box.receive(timeout=5.0)
     """
 
-    def __init__(self, argv: Sequence[str], *, limits: Limits | None = None,
-                 copy_in: Mapping[str, Path] | None = None, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        limits: Limits | None = None,
+        copy_in: Mapping[str, Path] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         if not argv:
             raise ValueError("argv is empty: it needs at least the program to run")
         program = shutil.which(argv[0])
@@ -180,11 +186,15 @@ class Sandbox:
             target.parent.mkdir(parents=True, exist_ok=True)
             if Path(source).is_dir():
                 # Links stay links: followed here, as root, they could copy in what nobody may read.
-                # Hidden entries (.git, .venv) and bytecode are no part of an engine, and can be big.
-                shutil.copytree(source, target, symlinks=True,
-                                ignore=shutil.ignore_patterns("__pycache__", ".*"))
+                shutil.copytree(source, target, symlinks=True, ignore=self._not_copied)
             else:
                 shutil.copy2(source, target)
+
+    def _not_copied(self, folder: str, names: list[str]) -> set[str]:
+        """Hidden entries (.git, .venv) and bytecode are no part of an engine, and can be big; a
+        folder holding the scratch folder itself (an engine in /tmp) is not copied into it."""
+        return {n for n in names if n.startswith(".") or n == "__pycache__"
+                or os.path.join(folder, n) == str(self.scratch)}
 
     def _give_scratch_to_nobody(self) -> None:
         for directory, _, names in os.walk(self.scratch):
@@ -207,8 +217,10 @@ class Sandbox:
                     self.applied["unavailable"] = "; ".join(f"{c}: {why}" for c, why in _unavailable.items())
                 return
             if containment in _established:
-                raise SandboxError(f"could not start the worker with {containment}, which worked before "
-                                   f"in this process: {failure}")
+                raise SandboxError(
+                    f"could not start the worker with {containment}, which worked before "
+                    f"in this process: {failure}"
+                )
             _unavailable[containment] = failure
         raise SandboxError("could not start the worker: " + "; ".join(_unavailable.values()))
 
@@ -224,8 +236,13 @@ class Sandbox:
             # The launcher gets the scrubbed environment too: it passes on nothing of ours.
             # A session of its own, so a Ctrl-C in the terminal reaches only us; we then close().
             process = subprocess.Popen(
-                _launcher(plan, containment, self.argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, env=plan["env"], cwd=self.scratch, start_new_session=True,
+                _launcher(plan, containment, self.argv),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=plan["env"],
+                cwd=self.scratch,
+                start_new_session=True,
                 pass_fds=[plan["status_fd"]],
             )
         finally:
@@ -297,7 +314,7 @@ class Sandbox:
             if not select.select([], [fd], [], max(0.0, deadline - time.monotonic()))[1]:
                 raise SandboxError(f"the worker did not read its input within {timeout:g} s")
             try:
-                data = data[os.write(fd, data):]
+                data = data[os.write(fd, data) :]
             except BlockingIOError:
                 continue
             except BrokenPipeError:
@@ -316,8 +333,9 @@ class Sandbox:
                 del self._pending[: end + 1]
                 return line
             if len(self._pending) > self.limits.line_bytes:
-                raise SandboxOverflow(f"the worker sent more than {self.limits.line_bytes} bytes "
-                                  "without a newline")
+                raise SandboxOverflow(
+                    f"the worker sent more than {self.limits.line_bytes} bytes without a newline"
+                )
             if self._eof:
                 return None
             remaining = deadline - time.monotonic()
@@ -426,8 +444,14 @@ def _launcher(plan: dict, containment: _Containment, argv: list[str]) -> list[st
 
 
 def _environment(scratch: Path, extra: Mapping[str, str]) -> dict[str, str]:
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(scratch), "TMPDIR": str(scratch),
-            "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", **extra}
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(scratch),
+        "TMPDIR": str(scratch),
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        **extra,
+    }
 
 
 def _interpreter_trees(program: str) -> list[str]:
@@ -445,8 +469,11 @@ def _hidden_trees(program: str, scratch: Path) -> dict[str, list[str]]:
     """
     covered = {os.path.realpath(d) for d in (*_COVERED, os.path.expanduser("~"))}
     visible = [*_interpreter_trees(program), str(scratch)]
-    return {top: [v for v in visible if v.startswith(top + os.sep)]
-            for top in sorted(covered) if os.path.isdir(top) and top != "/"}
+    return {
+        top: [v for v in visible if v.startswith(top + os.sep)]
+        for top in sorted(covered)
+        if os.path.isdir(top) and top != "/"
+    }
 
 
 def _kernel_limits(limits: Limits, containment: _Containment) -> dict[str, int]:
@@ -457,8 +484,9 @@ def _kernel_limits(limits: Limits, containment: _Containment) -> dict[str, int]:
     return kernel
 
 
-def _plan(program: str, scratch: Path, limits: Limits, containment: _Containment,
-          env: Mapping[str, str]) -> dict:
+def _plan(
+    program: str, scratch: Path, limits: Limits, containment: _Containment, env: Mapping[str, str]
+) -> dict:
     return {
         "namespaces": containment.namespaces,
         "user": _nobody() if containment.drop_to_nobody else None,
@@ -496,13 +524,14 @@ def _describe(containment: _Containment, limits: Limits, refused: list[str]) -> 
             "processes": "PID namespace: every process the worker starts dies with it",
             "network": "none (empty network namespace)",
             "filesystem": "read-only except scratch; /root, the caller's home, /tmp, /var/tmp, /run "
-                          "and /dev/shm hidden except the interpreter and scratch",
+            "and /dev/shm hidden except the interpreter and scratch",
         }
     else:
         applied |= {
             "processes": "process group: a process that calls setsid() can outlive the worker",
             "network": "the host's",
-            "filesystem": "whatever the user may write" if not containment.drop_to_nobody
+            "filesystem": "whatever the user may write"
+            if not containment.drop_to_nobody
             else "whatever nobody may write (world-writable places)",
         }
     wording = {

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import importlib.machinery
 import json
+import os
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -109,20 +110,46 @@ MAX_FILES = 2000
 MAX_BYTES = 64 << 20
 
 
+# Folders that are never part of an engine: an environment, a cache, a repository's history.
+_NOT_ENGINE = {"__pycache__", "node_modules", "site-packages", "venv", "env"}
+
+
+def _walk(folder: Path, suffix: str | None) -> dict[str, Path]:
+    """Files below ``folder`` (of ``suffix`` only, if given) by their path relative to it, or a
+    refusal past `MAX_FILES` or `MAX_BYTES`: what a worker's scratch folder receives of it."""
+    found: dict[str, Path] = {}
+    size = 0
+    for directory, subdirectories, names in os.walk(folder):
+        subdirectories[:] = sorted(
+            d
+            for d in subdirectories
+            if not d.startswith(".")
+            and d not in _NOT_ENGINE
+            and not (Path(directory) / d / "pyvenv.cfg").exists()
+        )
+        for name in sorted(names):
+            path = Path(directory) / name
+            if name.startswith(".") or (suffix and not name.endswith(suffix)) or not path.is_file():
+                continue
+            size += path.stat().st_size
+            found[path.relative_to(folder).as_posix()] = path
+            if len(found) > MAX_FILES or size > MAX_BYTES:
+                raise TargetError(
+                    f"{folder} holds more than {MAX_FILES} files or {MAX_BYTES >> 20} MiB that "
+                    "the worker would need: put the engine in a folder of its own"
+                )
+    return found
+
+
+def python_sources(folder: Path, prefix: str) -> dict[str, Path]:
+    """The Python files of ``folder``, named for the worker's scratch folder under ``prefix``:
+    only sources, so an engine saved among other things (Downloads, /tmp) takes nothing else."""
+    return {f"{prefix}/{name}": path for name, path in _walk(folder, ".py").items()}
+
+
 def bounded(folder: Path) -> Path:
-    """``folder``, once it is known to be small enough to copy into a worker's scratch folder."""
-    count = size = 0
-    for path in folder.rglob("*"):
-        parts = path.relative_to(folder).parts
-        if any(p.startswith(".") or p == "__pycache__" for p in parts) or not path.is_file():
-            continue
-        count += 1
-        size += path.stat().st_size
-        if count > MAX_FILES or size > MAX_BYTES:
-            raise TargetError(
-                f"{folder} holds more than {MAX_FILES} files or {MAX_BYTES >> 20} MiB, all of which the "
-                "worker would get: put the engine in a folder of its own"
-            )
+    """``folder``, once it is known to be small enough to copy whole into a worker's scratch folder."""
+    _walk(folder, None)
     return folder
 
 
@@ -242,9 +269,9 @@ def _prepare(target: Target, workspace: Path | None = None) -> Prepared:
         module = f"{notebook.stem}{NOTEBOOK_MODULE}"
         code, where = notebook_code(notebook, target.attribute.split(".")[0])
         (workspace / module).write_text(code, encoding="utf-8")
-        folder = bounded(notebook.parent)
+        folder = notebook.parent
         return Prepared(
-            {"engine": folder, f"engine/{module}": workspace / module},
+            {**python_sources(folder, "engine"), f"engine/{module}": workspace / module},
             {"file": f"engine/{module}", "attribute": target.attribute},
             {"engine": str(folder)},
             typed=str(target.path),
@@ -258,16 +285,15 @@ def _prepare(target: Target, workspace: Path | None = None) -> Prepared:
             top = top.parent
         if top != file.parent:
             package = file.relative_to(top).parts[0]
-            folder = bounded(top / package)
             return Prepared(
-                {f"engine/{package}": folder},
+                python_sources(top / package, f"engine/{package}"),
                 {"file": f"engine/{file.relative_to(top)}", "attribute": target.attribute},
                 {"engine": str(top)},
                 typed=str(target.path),
             )
-        folder = bounded(file.parent)
+        folder = file.parent
         return Prepared(
-            {"engine": folder},
+            python_sources(folder, "engine"),
             {"file": f"engine/{file.name}", "attribute": target.attribute},
             {"engine": str(folder)},
             typed=str(target.path),
