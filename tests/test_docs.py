@@ -31,7 +31,7 @@ README = ROOT / "README.md"
 BENCH_README = ROOT / "benchmarks" / "README.md"
 RECORDED = [ROOT / "notebooks" / "data" / f"bench-{policy}.json" for policy in ("frozen", "default")]
 SKIP = "<!-- docs-test: skip."
-SKIPPABLE_SECTION = "## Check your own engine"
+EXAMPLES = ROOT / "docs" / "examples"
 
 
 def blocks(path: Path) -> list[tuple[str, str, bool, str]]:
@@ -48,15 +48,19 @@ def blocks(path: Path) -> list[tuple[str, str, bool, str]]:
 
 
 def python_blocks() -> list[tuple[str, str]]:
-    return [(f"{path.name}:{k}", code) for path in (README, BENCH_README)
-            for k, (lang, code, skipped, _) in enumerate(blocks(path)) if lang == "python" and not skipped]
+    return [
+        (f"{path.name}:{k}", code)
+        for path in (README, BENCH_README)
+        for k, (lang, code, skipped, _) in enumerate(blocks(path))
+        if lang == "python" and not skipped
+    ]
 
 
-def test_only_the_check_section_is_skipped_and_the_rest_is_run() -> None:
+def test_no_block_is_skipped() -> None:
     for path in (README, BENCH_README):
         for _, code, skipped, section in blocks(path):
-            assert not skipped or section == SKIPPABLE_SECTION, (path.name, section, code[:60])
-    assert len(python_blocks()) >= 4
+            assert not skipped, (path.name, section, code[:60])
+    assert len(python_blocks()) >= 5
 
 
 @pytest.mark.parametrize(("where", "code"), python_blocks(), ids=[w for w, _ in python_blocks()])
@@ -73,12 +77,15 @@ def test_python_block_runs_on_its_own(where: str, code: str, tmp_path: Path, mon
     exec(compile(code, where, "exec"), namespace)
     out = capsys.readouterr().out
     # What the blocks promise in their comments:
-    if "report = compare(n[\"L\"], backward=False)" in code:
+    if 'report = compare(n["L"], backward=False)' in code:
         assert namespace["report"].ok and "all 7 nodes agree" in out
     if "compare_training(steps=20)" in code:
         assert namespace["report"].ok and len(namespace["report"].steps) == 20
         assert namespace["n"]["L"].data == pytest.approx(-7.286496, abs=1e-12)  # compare_nudge took the step
-    if "save_graph(L, \"L.svg\")" in code:
+    if "run = check_engine(Value, draw=True)" in code:
+        assert namespace["run"].ok and namespace["run"].summary["pass"] == 20
+        assert "propagates again the gradients" in namespace["run"].result("backward_twice").detail
+    if 'save_graph(L, "L.svg")' in code:
         assert (tmp_path / "L.svg").read_text().startswith("<?xml")
         assert namespace["L"].data == pytest.approx(-7.286496, abs=1e-12)
 
@@ -124,8 +131,10 @@ def test_figures_quoted_in_prose_are_the_recorded_runs() -> None:
     engines, policies = ("micrograd", "torch scalar"), ("frozen", "default")
     moons = {(e, p): one_decimal("moons-step", e, p) for e in engines for p in policies}
     readme = " ".join(README.read_text().split())
-    assert (f"twingrad was {moons['micrograd', 'frozen'].rstrip('×')}× faster than micrograd and "
-            f"{moons['torch scalar', 'frozen'].rstrip('×')}× faster than torch scalar autograd") in readme
+    assert (
+        f"twingrad was {moons['micrograd', 'frozen'].rstrip('×')}× faster than micrograd and "
+        f"{moons['torch scalar', 'frozen'].rstrip('×')}× faster than torch scalar autograd"
+    ) in readme
     mg, ts = moons["micrograd", "default"], moons["torch scalar", "default"]
     assert f"and {mg} and {ts} in a process" in readme
     cost = compare_cost(load(RECORDED))
@@ -150,3 +159,49 @@ def test_the_node_count_quoted_is_the_moons_step_graph() -> None:
         text = path.read_text()
         others = re.findall(r"\b6\d,\d{3} (?:twingrad )?nodes", text.replace(count, ""))
         assert count in text and not others, (path, others)
+
+
+# -- the check's example: a real run ---------------------------------------------------------------
+
+
+def _check_example(engine: Path, tmp_path: Path) -> list[str]:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "twingrad.cli",
+            "check",
+            f"{engine.name}:Value",
+            "--svg",
+            str(tmp_path / "drawings"),
+        ],
+        cwd=engine.parent,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return [line.rstrip() for line in done.stdout.splitlines()]
+
+
+def test_the_check_example_in_the_readme_is_a_real_run(tmp_path: Path) -> None:
+    text = README.read_text()
+    start = text.index("$ twingrad check my_engine.py:Value --svg drawings\n")
+    excerpt = text[start : text.index("```", start)].splitlines()[1:]
+    real = _check_example(EXAMPLES / "my_engine.py", tmp_path)
+    shown = [
+        line.rstrip() for line in excerpt if line.strip() and not line.startswith(("│ …", "…", "drawn:"))
+    ]
+    missing = [line for line in shown if line not in real]
+    assert not missing, "\n".join(missing)
+    assert real[-1] == shown[-1]  # the summary line, exactly
+    fixed = tmp_path / "fixed" / "my_engine.py"
+    fixed.parent.mkdir()
+    source = (EXAMPLES / "my_engine.py").read_text()
+    repaired = source.replace(
+        "self.grad = 1.0 * out.grad  # the classic bug: = where += belongs", "self.grad += out.grad"
+    )
+    repaired = repaired.replace("other.grad = 1.0 * out.grad", "other.grad += out.grad")
+    assert repaired != source
+    fixed.write_text(repaired)
+    summary = _check_example(fixed, tmp_path)[-1]
+    assert f"`{summary}`" in text  # "Fix the `=` and the last line reads ..."
