@@ -24,6 +24,7 @@ from .cases import Case, select
 from .programs import CaseProgram, ProbeProgram, compile_case
 from .protocol import EngineInfo, ProtocolError, Trace, WorkerInfo
 from .result import ERROR, FAIL, NOTE, PASS, TIMEOUT, UNSUPPORTED, CaseResult, CheckRun
+from .sandbox import SandboxError
 from .target import OWN_ENGINE, Prepared, Target, TargetError, definitions, locate, prepare
 from .worker import Worker, WorkerDiedError, WorkerTimeoutError, exec_command, python_command
 
@@ -269,7 +270,10 @@ class _Session:
 
     def start(self) -> EngineInfo:
         self.close()
-        self.worker = Worker(self.argv, copy_in=self.prepared.copy_in)
+        try:
+            self.worker = Worker(self.argv, copy_in=self.prepared.copy_in)
+        except (ValueError, OSError) as exc:  # no such program, a file that cannot be copied
+            raise TargetError(f"cannot prepare the worker ({' '.join(self.argv[:1])}): {exc}") from None
         self.starts += 1
         try:
             self.worker_info = self.worker.start(max(self.timeout, 10.0))
@@ -283,7 +287,7 @@ class _Session:
             raise TargetError(f"loading the engine ended the worker: {died}") from None
         except ProtocolError as broken:
             raise TargetError(f"the worker broke the protocol while loading: {broken}") from None
-        except OSError as exc:
+        except (OSError, SandboxError) as exc:
             raise TargetError(f"cannot start the worker ({' '.join(self.argv[:1])}): {exc}") from None
         if not answer.ok:
             assert answer.error is not None

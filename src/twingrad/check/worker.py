@@ -27,7 +27,7 @@ from .protocol import (
     read_answer,
     request,
 )
-from .sandbox import Limits, Sandbox, SandboxOverflow, SandboxTimeout
+from .sandbox import Limits, Sandbox, SandboxError, SandboxOverflow, SandboxTimeout
 from .target import bounded
 
 PYWORKER = Path(__file__).with_name("untrusted") / "pyworker.py"
@@ -161,7 +161,11 @@ class Worker:
             raise ValueError(f"timeout must be a positive finite number of seconds, not {timeout!r}")
         sent = request(self._requests, kind, **fields)
         self._requests += 1
-        self._sandbox.send((_dumps(sent) + "\n").encode())
+        try:
+            self._sandbox.send((_dumps(sent) + "\n").encode())
+        except SandboxError as exc:  # it exited since its last answer, or stopped reading
+            self.close()
+            raise WorkerDiedError(str(exc)) from None
         deadline = time.monotonic() + timeout
         at: int | None = None
         while True:
