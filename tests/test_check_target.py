@@ -203,3 +203,26 @@ def test_an_engine_among_other_files_sends_only_its_python_sources(tmp_path: Pat
     prepared = prepare(parse(f"{tmp_path / 'engine.py'}:Value"))
     assert set(prepared.copy_in) == {"engine/engine.py"}
     assert _loads(f"{tmp_path / 'engine.py'}:Value")
+
+
+def test_definitions_keep_what_defines_and_drop_what_runs() -> None:
+    from twingrad.check.target import definitions
+
+    cells = [
+        "import math\nfrom twingrad.check import check_engine  # the checker: not part of the engine",
+        "class Value:\n    pass\n\nN = 3\nrun = check_engine(Value)\nprint(run)",
+        "for _ in range(10**9):\n    pass",
+        "@staticmethod\ndef helper():\n    return 1\n\nValue.helper = helper",
+    ]
+    code, where = definitions(cells, "Value")
+    assert code.splitlines() == [
+        "import math",
+        "class Value:",
+        "    pass",
+        "N = 3",
+        "@staticmethod",
+        "def helper():",
+        "    return 1",
+        "Value.helper = helper",
+    ]
+    assert where[0] == (1, 1) and where[-1] == (4, 5)

@@ -344,7 +344,7 @@ def test_an_engine_that_ends_its_worker_between_cases_costs_one_case_only(tmp_pa
         class Hostile(Wrong):
             def backward(self):
                 super().backward()
-                threading.Timer(0.05, os._exit, (0,)).start()  # gone after its answer, before the next request
+                threading.Timer(0.05, os._exit, (0,)).start()  # gone after its answer
     """,
     )
     run = check_engine(target, only=QUICK)

@@ -25,7 +25,16 @@ from .programs import CaseProgram, ProbeProgram, compile_case
 from .protocol import EngineInfo, ProtocolError, Trace, WorkerInfo
 from .result import ERROR, FAIL, NOTE, PASS, TIMEOUT, UNSUPPORTED, CaseResult, CheckRun
 from .sandbox import SandboxError
-from .target import OWN_ENGINE, Prepared, Target, TargetError, definitions, locate, prepare
+from .target import (
+    OWN_ENGINE,
+    Prepared,
+    Target,
+    TargetError,
+    definitions,
+    locate,
+    prepare,
+    python_sources,
+)
 from .worker import Worker, WorkerDiedError, WorkerTimeoutError, exec_command, python_command
 
 if TYPE_CHECKING:  # the judge needs torch: imported while the worker starts, not with this module
@@ -96,6 +105,9 @@ def _prepared_source(engine: Any, folder: Path) -> Prepared:
             ) from None
     module.write_text(code, encoding="utf-8")
     prepared = prepare(Target(f"{name} (from this session)", None, module, name))
+    # The notebook's own folder, for the modules its cells import (when it is an engine's size).
+    with contextlib.suppress(TargetError):
+        prepared = replace(prepared, copy_in={**python_sources(Path.cwd(), "engine"), **prepared.copy_in})
     return replace(
         prepared,
         originals={},

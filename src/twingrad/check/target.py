@@ -194,7 +194,15 @@ _ASSIGNING = (ast.Assign, ast.AnnAssign, ast.AugAssign)
 
 def _defines(statement: ast.stmt) -> bool:
     """An import, a def, a class, or an assignment that calls nothing (``Value.__add__ = fixed``):
-    never a loop that trains, a plot, or a call to `check_engine` itself."""
+    never a loop that trains, a plot, or a call to `check_engine` itself. Imports of twingrad
+    are left out too: the checker is no part of an engine (and the worker cannot import it)."""
+    if isinstance(statement, (ast.Import, ast.ImportFrom)):
+        modules = (
+            [a.name for a in statement.names]
+            if isinstance(statement, ast.Import)
+            else [statement.module or ""]
+        )
+        return not any(m == "twingrad" or m.startswith("twingrad.") for m in modules)
     if isinstance(statement, _DEFINING):
         return True
     value = getattr(statement, "value", None)
