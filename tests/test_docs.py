@@ -205,3 +205,8 @@ def test_the_check_example_in_the_readme_is_a_real_run(tmp_path: Path) -> None:
     fixed.write_text(repaired)
     summary = _check_example(fixed, tmp_path)[-1]
     assert f"`{summary}`" in text  # "Fix the `=` and the last line reads ..."
+
+
+def test_the_javascript_adapters_size_is_the_files() -> None:
+    lines = len((ROOT / "examples" / "javascript" / "adapter.js").read_text().splitlines())
+    assert f"its adapter ({lines} lines," in README.read_text()

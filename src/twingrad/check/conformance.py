@@ -27,7 +27,12 @@ def conformance(command: str, timeout: float) -> list[str]:
         for op in OPS
         for spelled, kinds in spellings(op, 0.7, 1.3)
     ]
-    programs += [compile_case(case).program for case in CASES if case.name in _CASES]
+    programs += [
+        compile_case(case, detailed).program
+        for case in CASES
+        if case.name in _CASES
+        for detailed in (False, True)
+    ]
     worker = None
     try:
         for index, program in enumerate([None, *programs]):

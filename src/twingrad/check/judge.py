@@ -28,7 +28,7 @@ from .failures import Placer, declines, describe, innermost, place
 from .locate import Evidence, Location, locate
 from .probes import Finding, Prober
 from .programs import NUDGE_STEP, CaseProgram
-from .protocol import EngineInfo, Trace
+from .protocol import EngineInfo, StepResult, Trace
 from .result import ERROR, FAIL, PASS, UNSUPPORTED, CaseResult, Drawing, Mismatch, SourceLine
 from .traced import rebuild
 
@@ -48,6 +48,43 @@ class Judge:
     @property
     def graph_visible(self) -> bool:
         return self.engine.spellings.get("inputs") is not None
+
+    def numbers(self, program: CaseProgram, trace: Trace) -> CaseResult | None:
+        """The verdict from a numbers-only run (``read`` steps), when it can be given there: a
+        failed step, or every number agreeing with torch. None when something disagrees: the
+        case is then run again with its graph observed, for `case` to say where and why."""
+        case = program.case
+        failed = trace.failed_at
+        if failed is not None:
+            return self._failed_step(program, trace, failed, CaseResult(case.name, case.ops, PASS))
+        read: dict[str, list[StepResult]] = {}
+        for role, k in program.reads:
+            read.setdefault(role, []).append(trace.steps[k])
+        out, out_after = read["out"][0].data, read["out'"][0].data
+        grads = [step.grad for step in read["in"]]
+        moved = [step.data for step in read["in'"]]
+        before, torch_grads, after = _torch_numbers(case.name)
+        if out is None or out_after is None or any(g is None for g in grads):
+            return None
+        expected_moved = [x + NUDGE_STEP * g for x, g in zip(case.inputs, grads)]  # type: ignore[operator]
+        close = self.tolerance.close
+        if not (
+            close(out, before)
+            and close(out_after, after)
+            and moved == expected_moved
+            and all(close(g, t) for g, t in zip(grads, torch_grads))
+        ):  # type: ignore[arg-type]
+            return None
+        result = CaseResult(
+            case.name, case.ops, PASS, "output, input gradients and nudged output agree with torch"
+        )
+        if case.kind == "backward_twice":
+            again = [step.grad or 0.0 for step in read["again"]]
+            verdict = backward_twice(case, grads, again)  # type: ignore[arg-type]
+            result.status, result.detail, result.mismatch = verdict.status, verdict.detail, verdict.mismatch
+        elif case.kind == "nudge":
+            result.detail = _nudged(out, out_after, NUDGE_STEP * sum(g * g for g in torch_grads))
+        return result
 
     def case(self, program: CaseProgram, trace: Trace) -> CaseResult:
         case = program.case
@@ -113,7 +150,7 @@ class Judge:
         step = program.step_at(k)
         error = trace.steps[k].error
         assert error is not None
-        nudge = k > program.backward_step + 1  # past the first observation
+        nudge = k >= program.nudge_start
         before = "after the nudge: " if nudge and "backward" not in step else ""
         if "backward" in step:
             second = nudge and program.case.kind == "backward_twice"
@@ -185,13 +222,18 @@ def _spelled(program: CaseProgram, step: dict[str, Any], depth: int = 0) -> str:
     return op.format(*(operand(a) for a in step["args"]))
 
 
+def _torch_numbers(name: str) -> tuple[float, tuple[float, ...], float]:
+    from .reference import torch_side
+
+    return torch_side(name)
+
+
 def _reference(name: str) -> FunctionReport:
     """A report holding torch's side of the case, for `judge_run` to fill in the engine's."""
     from .cases import CASES_BY_NAME
-    from .reference import torch_side
 
     case = CASES_BY_NAME[name]
-    before, grads, after = torch_side(name)
+    before, grads, after = _torch_numbers(name)
     report = FunctionReport(name, dict(zip(case.input_names, case.inputs)), PASS, "", step=NUDGE_STEP)
     report.torch_before, report.torch_grads, report.torch_after = before, list(grads), after
     report.torch_predicted = NUDGE_STEP * sum(g * g for g in grads)
@@ -201,10 +243,14 @@ def _reference(name: str) -> FunctionReport:
 def _agreement(kind: str, checked: FunctionReport) -> str:
     if kind != "nudge" or checked.engine_after is None or checked.engine_before is None:
         return checked.detail
-    predicted = checked.engine_before + checked.torch_predicted  # type: ignore[operator]
+    return _nudged(checked.engine_before, checked.engine_after, checked.torch_predicted or 0.0)
+
+
+def _nudged(before: float, after: float, torch_predicted: float) -> str:
+    """The nudge case's verdict: the step, the output before and after, torch's first-order guess."""
     return (
-        f"nudged by {checked.step:g} x grad: {checked.engine_before:.7g} -> {checked.engine_after:.7g} "
-        f"on both sides (first-order prediction {predicted:.7g})"
+        f"nudged by {NUDGE_STEP:g} x grad: {before:.7g} -> {after:.7g} on both sides "
+        f"(first-order prediction {before + torch_predicted:.7g})"
     )
 
 

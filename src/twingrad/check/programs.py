@@ -130,14 +130,22 @@ def record(fn: Callable[..., Any], names: Sequence[str], prefix: str = "") -> tu
 
 @dataclass(frozen=True)
 class CaseProgram:
-    """A case's program and where its parts are: which steps are which, which observation is which."""
+    """A case's program and where its parts are.
+
+    ``detailed`` programs ``observe`` the whole graph (after the first backward, after the
+    nudge, after a second backward); the others only ``read`` the numbers a verdict needs,
+    each ``reads`` entry naming what it read: ``("out", k)``, ``("in", k)`` for the inputs,
+    ``("out'", k)`` and ``("in'", k)`` after the nudge, ``("again", k)`` after a second backward.
+    """
 
     case: Case
     program: dict[str, Any]
-    forward: tuple[int, int]  # the first forward steps' indices, [start, stop)
     output: str  # the let name of the output
     nudged_output: str
     backward_step: int  # index of the first backward
+    nudge_start: int  # index of the first nudged input
+    detailed: bool
+    reads: tuple[tuple[str, int], ...] = ()
 
     @property
     def steps(self) -> list[Step]:
@@ -147,7 +155,7 @@ class CaseProgram:
         return self.steps[index]
 
 
-def compile_case(case: Case) -> CaseProgram:
+def compile_case(case: Case, detailed: bool = True) -> CaseProgram:
     names = case.input_names
     inputs: list[Step] = [
         {"let": n, "value": _arg(x)["number"], "label": n} for n, x in zip(names, case.inputs)
@@ -155,25 +163,26 @@ def compile_case(case: Case) -> CaseProgram:
     forward, out = record(case.fn, names)
     nudged = [{"let": f"{n}'", "nudged": n, "step": NUDGE_STEP, "label": n} for n in names]
     again, out_again = record(case.fn, [f"{n}'" for n in names], prefix="'")
-    steps: list[Step] = [
-        *inputs,
-        *forward,
-        {"backward": out},
-        {"observe": out},
-        *nudged,
-        *again,
-        {"observe": out_again},
-    ]
+
+    def look(role: str, output: str, leaves: list[str]) -> list[tuple[str, Step]]:
+        if detailed:
+            return [("", {"observe": output})]
+        return [(role, {"read": output}), *((f"in{role[3:]}", {"read": n}) for n in leaves)]
+
+    parts: list[tuple[str, Step]] = [("", s) for s in (*inputs, *forward, {"backward": out})]
+    parts += look("out", out, list(names))
+    nudge_start = len(parts)
+    parts += [("", s) for s in (*nudged, *again)]
+    parts += look("out'", out_again, [f"{n}'" for n in names])
     if case.kind == "backward_twice":
-        steps += [{"backward": out}, {"observe": out}]
-    start = len(inputs)
+        parts.append(("", {"backward": out}))
+        parts += [("", {"observe": out})] if detailed else [("again", {"read": n}) for n in names]
+    steps = [step for _, step in parts]
+    reads = tuple((role, k) for k, (role, _) in enumerate(parts) if role)
+    name = case.name if detailed else f"{case.name} (numbers)"
+    backward_step = len(inputs) + len(forward)
     return CaseProgram(
-        case,
-        {"name": case.name, "steps": steps},
-        (start, start + len(forward)),
-        out,
-        out_again,
-        start + len(forward),
+        case, {"name": name, "steps": steps}, out, out_again, backward_step, nudge_start, detailed, reads
     )
 
 

@@ -106,8 +106,10 @@ class Observation:
 @dataclass(frozen=True)
 class StepResult:
     ok: bool
-    node: int | None = None
+    node: int | None = None  # what a `let` made
     error: WorkerError | None = None
+    data: float | None = None  # what a `read` read
+    grad: float | None = None
 
 
 @dataclass(frozen=True)
@@ -397,7 +399,7 @@ def _trace(at: _At, value: Any, program: Mapping[str, Any]) -> Trace:
     steps = []
     for k, item in enumerate(results):
         where = at / "steps" / k
-        entry = where.object(item, ("ok",), ("node", "error"))
+        entry = where.object(item, ("ok",), ("node", "error", "data", "grad"))
         ok = (where / "ok").boolean(entry["ok"])
         if not ok:
             if k != len(results) - 1:
@@ -405,6 +407,17 @@ def _trace(at: _At, value: Any, program: Mapping[str, Any]) -> Trace:
             steps.append(StepResult(False, error=_error(where / "error", entry.get("error"))))
         elif "let" in planned[k]:
             steps.append(StepResult(True, node=(where / "node").integer(entry.get("node"))))
+        elif "read" in planned[k]:
+            if "data" not in entry or "grad" not in entry:
+                raise where.fail("a read answers with the node's data and grad")
+            grad = entry["grad"]
+            steps.append(
+                StepResult(
+                    True,
+                    data=(where / "data").number(entry["data"]),
+                    grad=None if grad is None else (where / "grad").number(grad),
+                )
+            )
         else:
             steps.append(StepResult(True))
     finished = len(steps) == len(planned) and (not steps or steps[-1].ok)

@@ -165,7 +165,7 @@ def check_engine(
         session = _Session(argv, prepared, load, {**prepared.names, **(spellings or {})}, timeout)
         stack.callback(session.close)
         info = session.start()
-        traces = session.prefetch([compile_case_cached(case.name, case) for case in cases[:1]])
+        traces = session.prefetch([compile_case_cached(case.name, case, False) for case in cases[:1]])
         warm.join()
         from ..parity.tolerances import Tolerance
         from .judge import Judge
@@ -174,9 +174,7 @@ def check_engine(
         results = []
         for case in cases:
             notify(case, None)
-            result = session.run_case(
-                compile_case_cached(case.name, case), judge, traces.pop(case.name, None)
-            )
+            result = session.run_case(case, judge, traces.pop(case.name, None))
             if case.name in required and result.status == UNSUPPORTED:
                 result.status = FAIL
                 result.detail = f"required (--require), but unsupported: {result.detail}"
@@ -199,8 +197,8 @@ def _import_judge() -> None:
 
 
 @functools.cache
-def compile_case_cached(name: str, case: Case) -> CaseProgram:
-    return compile_case(case)
+def compile_case_cached(name: str, case: Case, detailed: bool = True) -> CaseProgram:
+    return compile_case(case, detailed)
 
 
 def _required(cases: Sequence[Case], require: Iterable[str]) -> set[str]:
@@ -338,13 +336,19 @@ class _Session:
                 done[program.case.name] = exc
         return done
 
-    def run_case(self, program: CaseProgram, judge: Judge, ran: Trace | BaseException | None) -> CaseResult:
-        case = program.case
+    def run_case(self, case: Case, judge: Judge, ran: Trace | BaseException | None) -> CaseResult:
+        """A case's verdict: from its numbers alone when they agree (or a step failed), else
+        from a second run that observes the graph, for the judge to say where and why."""
         began = time.perf_counter()
+        program = compile_case_cached(case.name, case, False)
         try:
             if isinstance(ran, BaseException):
                 raise ran
             trace = ran if ran is not None else self.run([program.program])[0]
+            result = judge.numbers(program, trace)
+            if result is None:
+                program = compile_case_cached(case.name, case, True)
+                result = judge.case(program, self.run([program.program])[0])
         except WorkerTimeoutError as exc:
             result = CaseResult(case.name, case.ops, TIMEOUT, f"{exc} ({_phase(program, exc.at)})")
         except WorkerDiedError as exc:
@@ -353,8 +357,6 @@ class _Session:
             result = CaseResult(case.name, case.ops, ERROR, f"the worker broke the protocol: {exc}")
         except TargetError as exc:  # a fresh worker could not load it again
             result = CaseResult(case.name, case.ops, ERROR, str(exc))
-        else:
-            result = judge.case(program, trace)
         result.seconds = time.perf_counter() - began
         return result
 
