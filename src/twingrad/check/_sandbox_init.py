@@ -32,6 +32,7 @@ _AT_FDCWD, _AT_RECURSIVE = -100, 0x8000
 _SYS_MOUNT_SETATTR = 442
 _PR_SET_NO_NEW_PRIVS, _PR_SET_PDEATHSIG = 38, 1
 _SIGKILL = 9
+_ADDR_NO_RANDOMIZE = 0x0040000
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 _RLIMITS = {
@@ -82,6 +83,13 @@ class _Libc:
 
     def prctl(self, option: int, value: int) -> None:
         self._check(self._libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0), f"prctl {option}")
+
+    def keep_addresses(self) -> None:
+        """Turn off address-space randomisation for the programs this one execs (best effort:
+        a kernel or seccomp policy that refuses it leaves the worker randomised, nothing worse)."""
+        current = self._libc.personality(0xFFFFFFFF)
+        if current != -1:
+            self._libc.personality(current | _ADDR_NO_RANDOMIZE)
 
     def drop_all_capabilities(self) -> None:
         header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
@@ -169,6 +177,10 @@ def _become_the_worker(plan: dict, program: list[str], status: int) -> None:
         # give the worker the defaults, as subprocess does.
         for number in (_signal.SIGPIPE, _signal.SIGXFSZ):
             _signal.signal(number, _signal.SIG_DFL)
+        if libc is not None:
+            # Without address randomisation the same requests give the same addresses, so an
+            # engine keeping nodes in sets walks them in one order (pyworker.stable_addresses).
+            libc.keep_addresses()
         os.execve(program[0], program, plan["env"])
     except (OSError, ValueError, AttributeError) as exc:  # AttributeError: no prctl, not Linux
         message = f"{type(exc).__name__}: {exc}" if isinstance(exc, AttributeError) else str(exc)
