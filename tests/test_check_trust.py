@@ -358,3 +358,76 @@ def _tanh_named_or_ended(run) -> None:
         assert result.status in ("pass", "fail", "error"), result
         if result.status == "error":
             assert "the engine ended its worker" in result.detail
+
+
+def test_files_the_engine_writes_or_deletes_outside_its_scratch_folder_are_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = tmp_path / "cwd"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    project_file = Path(__file__).resolve()  # a file of the project: the engine tries to delete it
+    before = project_file.read_bytes()
+    target = _engine(
+        tmp_path / "engine",
+        f"""
+        import os
+        for path in ({str(here / "pwned")!r}, {str(project_file.parent / "pwned.py")!r}):
+            try:
+                with open(path, "w") as handle:
+                    handle.write("owned")
+            except OSError:
+                pass
+        try:
+            os.remove({str(project_file)!r})
+        except OSError:
+            pass
+    """,
+    )
+    _tanh_named(check_engine(target, only=QUICK))
+    assert not (here / "pwned").exists() and not (project_file.parent / "pwned.py").exists()
+    assert project_file.read_bytes() == before
+
+
+def test_no_process_the_engine_starts_outlives_the_check(tmp_path: Path) -> None:
+    marker = "60.4242"  # a sleep no one else runs: found by its command line
+    target = _engine(
+        tmp_path,
+        f"""
+        import subprocess
+        subprocess.Popen(["sleep", {marker!r}], start_new_session=True)  # a daemon, detached
+        subprocess.Popen(["sh", "-c", "sleep {marker} & sleep {marker}"], start_new_session=True)
+    """,
+    )
+    _tanh_named(check_engine(target, only=QUICK))
+    time.sleep(0.2)
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    alive.append(entry.name)
+            except OSError:
+                continue
+    assert not alive, f"processes left behind: {alive}"
+
+
+def test_a_memory_flood_is_that_cases_error_and_the_run_goes_on(tmp_path: Path) -> None:
+    target = _engine(
+        tmp_path,
+        """
+        class Hostile(Wrong):
+            def exp(self):
+                hoard = []
+                while True:  # far past the sandbox's address-space limit
+                    hoard.append(bytearray(64 << 20))
+    """,
+    )
+    run = check_engine(target, only=["seed_graph", "unary_exp", "unary_tanh"])
+    assert run.result("unary_exp").status == "error"
+    assert (
+        "MemoryError" in run.result("unary_exp").detail
+        or "ended its worker" in run.result("unary_exp").detail
+    )
+    assert run.result("seed_graph").status == "pass"
+    _tanh_named(run)
