@@ -37,11 +37,13 @@ class Mismatch:
 
 
 def json_number(x: float | str | None) -> float | str | None:
-    """JSON has no nan or infinity: write them as "nan", "inf", "-inf"."""
-    if isinstance(x, (int, float)) and not isinstance(x, bool):
-        x = float(x)
-        if math.isnan(x):
-            return "nan"
-        if math.isinf(x):
-            return "inf" if x > 0 else "-inf"
+    """A number for JSON: ``"nan"``, ``"inf"``, ``"-inf"`` for the values JSON cannot hold (a
+    string that already says so passes through, as after a trip through JSON)."""
+    if x is None or isinstance(x, str):
+        return x
+    x = float(x)  # numpy's scalars too
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
     return x

@@ -13,6 +13,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from ..verdict import json_number
+
 
 def number_text(x: Any, places: int | None = None) -> str:
     """A number as every report and drawing writes it: exactly (the shortest repr that
@@ -26,16 +28,6 @@ def number_text(x: Any, places: int | None = None) -> str:
         return repr(x)
 
 
-def json_number(x: float | None) -> float | str | None:
-    """A float for JSON: ``"nan"``, ``"inf"``, ``"-inf"`` for the values JSON cannot hold."""
-    if x is None:
-        return None
-    x = float(x)
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x
 
 
 def jsonable(value: Any) -> Any:
