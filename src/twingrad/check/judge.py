@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..ops import Op, op_named
-from ..parity.function import FunctionReport, judge_run
+from ..parity.function import AGREE, FunctionReport, judge_run
 from ..parity.plan import resolve_foreign
 from ..parity.tolerances import Tolerance
 from .conventions import backward_twice
@@ -63,27 +63,25 @@ class Judge:
         out, out_after = read["out"][0].data, read["out'"][0].data
         grads = [step.grad for step in read["in"]]
         moved = [step.data for step in read["in'"]]
-        before, torch_grads, after = _torch_numbers(case.name)
+        torch = _reference(case.name)
         if out is None or out_after is None or any(g is None for g in grads):
             return None
         expected_moved = [x + NUDGE_STEP * g for x, g in zip(case.inputs, grads)]  # type: ignore[operator]
         close = self.tolerance.close
         if not (
-            close(out, before)
-            and close(out_after, after)
+            close(out, torch.torch_before)
+            and close(out_after, torch.torch_after)
             and moved == expected_moved
-            and all(close(g, t) for g, t in zip(grads, torch_grads))
+            and all(close(g, t) for g, t in zip(grads, torch.torch_grads))
         ):  # type: ignore[arg-type]
             return None
-        result = CaseResult(
-            case.name, case.ops, PASS, "output, input gradients and nudged output agree with torch"
-        )
+        result = CaseResult(case.name, case.ops, PASS, AGREE)
         if case.kind == "backward_twice":
             again = [step.grad or 0.0 for step in read["again"]]
             verdict = backward_twice(case, grads, again)  # type: ignore[arg-type]
             result.status, result.detail, result.mismatch = verdict.status, verdict.detail, verdict.mismatch
         elif case.kind == "nudge":
-            result.detail = _nudged(out, out_after, NUDGE_STEP * sum(g * g for g in torch_grads))
+            result.detail = _nudged(out, out_after, torch.torch_predicted or 0.0)
         return result
 
     def case(self, program: CaseProgram, trace: Trace) -> CaseResult:
@@ -222,18 +220,13 @@ def _spelled(program: CaseProgram, step: dict[str, Any], depth: int = 0) -> str:
     return op.format(*(operand(a) for a in step["args"]))
 
 
-def _torch_numbers(name: str) -> tuple[float, tuple[float, ...], float]:
-    from .reference import torch_side
-
-    return torch_side(name)
-
-
 def _reference(name: str) -> FunctionReport:
     """A report holding torch's side of the case, for `judge_run` to fill in the engine's."""
     from .cases import CASES_BY_NAME
+    from .reference import torch_side
 
     case = CASES_BY_NAME[name]
-    before, grads, after = _torch_numbers(name)
+    before, grads, after = torch_side(name)
     report = FunctionReport(name, dict(zip(case.input_names, case.inputs)), PASS, "", step=NUDGE_STEP)
     report.torch_before, report.torch_grads, report.torch_after = before, list(grads), after
     report.torch_predicted = NUDGE_STEP * sum(g * g for g in grads)

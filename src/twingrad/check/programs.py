@@ -142,9 +142,7 @@ class CaseProgram:
     program: dict[str, Any]
     output: str  # the let name of the output
     nudged_output: str
-    backward_step: int  # index of the first backward
     nudge_start: int  # index of the first nudged input
-    detailed: bool
     reads: tuple[tuple[str, int], ...] = ()
 
     @property
@@ -180,10 +178,7 @@ def compile_case(case: Case, detailed: bool = True) -> CaseProgram:
     steps = [step for _, step in parts]
     reads = tuple((role, k) for k, (role, _) in enumerate(parts) if role)
     name = case.name if detailed else f"{case.name} (numbers)"
-    backward_step = len(inputs) + len(forward)
-    return CaseProgram(
-        case, {"name": name, "steps": steps}, out, out_again, backward_step, nudge_start, detailed, reads
-    )
+    return CaseProgram(case, {"name": name, "steps": steps}, out, out_again, nudge_start, reads)
 
 
 # -- probes: one op alone -----------------------------------------------------------------------

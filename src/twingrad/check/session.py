@@ -165,7 +165,7 @@ def check_engine(
         session = _Session(argv, prepared, load, {**prepared.names, **(spellings or {})}, timeout)
         stack.callback(session.close)
         info = session.start()
-        traces = session.prefetch([compile_case_cached(case.name, case, False) for case in cases[:1]])
+        traces = session.prefetch([program_of(case, False) for case in cases[:1]])
         warm.join()
         from ..parity.tolerances import Tolerance
         from .judge import Judge
@@ -196,9 +196,7 @@ def _import_judge() -> None:
     from . import judge  # noqa: F401 -- the parity machinery (numpy), loaded while the worker starts
 
 
-@functools.cache
-def compile_case_cached(name: str, case: Case, detailed: bool = True) -> CaseProgram:
-    return compile_case(case, detailed)
+program_of = functools.cache(compile_case)  # a case's programs are the same for every engine
 
 
 def _required(cases: Sequence[Case], require: Iterable[str]) -> set[str]:
@@ -269,9 +267,7 @@ class _Session:
         self.spellings = spellings
         self.timeout = timeout
         self.worker: Worker | None = None
-        self.info: EngineInfo | None = None
         self.worker_info: WorkerInfo | None = None
-        self.starts = 0
 
     def close(self) -> None:
         if self.worker is not None:
@@ -284,7 +280,6 @@ class _Session:
             self.worker = Worker(self.argv, copy_in=self.prepared.copy_in)
         except (ValueError, OSError) as exc:  # no such program, a file that cannot be copied
             raise TargetError(f"cannot prepare the worker ({' '.join(self.argv[:1])}): {exc}") from None
-        self.starts += 1
         try:
             self.worker_info = self.worker.start(max(self.timeout, 10.0))
             answer = self.worker.load(self.load, self.spellings, self.timeout, list(self.prepared.path))
@@ -303,7 +298,6 @@ class _Session:
             assert answer.error is not None
             raise TargetError(_load_failure(answer.error, self.prepared))
         assert answer.engine is not None
-        self.info = answer.engine
         return answer.engine
 
     def run(self, programs: Sequence[dict[str, Any]]) -> list[Trace]:
@@ -340,14 +334,14 @@ class _Session:
         """A case's verdict: from its numbers alone when they agree (or a step failed), else
         from a second run that observes the graph, for the judge to say where and why."""
         began = time.perf_counter()
-        program = compile_case_cached(case.name, case, False)
+        program = program_of(case, False)
         try:
             if isinstance(ran, BaseException):
                 raise ran
             trace = ran if ran is not None else self.run([program.program])[0]
             result = judge.numbers(program, trace)
             if result is None:
-                program = compile_case_cached(case.name, case, True)
+                program = program_of(case, True)
                 result = judge.case(program, self.run([program.program])[0])
         except WorkerTimeoutError as exc:
             result = CaseResult(case.name, case.ops, TIMEOUT, f"{exc} ({_phase(program, exc.at)})")

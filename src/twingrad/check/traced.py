@@ -54,12 +54,16 @@ def rebuild(observation: Observation, rank: Mapping[int, int] | None = None) -> 
     """Nodes by id, linked as the engine linked them. ``rank`` orders unordered inputs (the
     program step that made each node); unranked ones follow by their numbers."""
     rank = rank or {}
+    unranked = len(rank) + 1
+
+    def canonical(v: TracedValue) -> tuple[int, str, str]:
+        return rank.get(v.trace_id, unranked), repr(v.data), v._op
+
     nodes = {i: TracedValue(i, n.data, n.grad, n.op, n.label) for i, n in observation.nodes.items()}
     for i, n in observation.nodes.items():
         inputs = tuple(nodes[j] for j in n.inputs)
         if n.unordered:
-            key = lambda v: (rank.get(v.trace_id, len(rank) + 1), repr(v.data), v._op)  # noqa: E731
-            nodes[i]._prev = UnorderedInputs(tuple(sorted(inputs, key=key)))
+            nodes[i]._prev = UnorderedInputs(tuple(sorted(inputs, key=canonical)))
         else:
             nodes[i]._prev = inputs
     return nodes

@@ -8,6 +8,7 @@ the protocol or ends the process; the session then starts another for the next c
 
 from __future__ import annotations
 
+import json
 import math
 import shlex
 import sys
@@ -109,7 +110,6 @@ class Worker:
         env = PYTHON_ENV if files.get(PYWORKER.name) == PYWORKER else {}
         self._sandbox = Sandbox(self.command, limits=limits or Limits(), copy_in=files, env=env)
         self._requests = 0
-        self.info: WorkerInfo | None = None
         self.traffic: list[bytes] | None = None  # every line received, when a caller wants to see them
         self.stray: list[str] = []  # why each skipped line was skipped (conformance reports them)
 
@@ -131,7 +131,6 @@ class Worker:
                 f"the worker speaks protocol version {answer.protocol}; twingrad speaks {PROTOCOL}"
             )
         assert answer.worker is not None
-        self.info = answer.worker
         return answer.worker
 
     def load(
@@ -162,7 +161,7 @@ class Worker:
         sent = request(self._requests, kind, **fields)
         self._requests += 1
         try:
-            self._sandbox.send((_dumps(sent) + "\n").encode())
+            self._sandbox.send((json.dumps(sent, allow_nan=False) + "\n").encode())
         except SandboxError as exc:  # it exited since its last answer, or stopped reading
             self.close()
             raise WorkerDiedError(str(exc)) from None
@@ -204,9 +203,3 @@ class Worker:
                 at = answer
                 continue
             return answer
-
-
-def _dumps(message: Mapping[str, Any]) -> str:
-    import json
-
-    return json.dumps(message, allow_nan=False)

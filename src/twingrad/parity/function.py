@@ -32,6 +32,8 @@ from .rendering import CheckTable, jsonable, nudge_sides, number_text
 from .report import ParityReport
 from .tolerances import Tolerance, difference
 
+AGREE = "output, input gradients and nudged output agree with torch"  # a passing report's detail
+
 
 class EngineProblemError(Exception):
     """Something the engine did that a report describes (not a bug of this module)."""
@@ -303,7 +305,7 @@ def _verdict(
 ) -> FunctionReport:
     bad = [c for c in report.checks if not c.ok]
     if not bad:
-        report.detail = "output, input gradients and nudged output agree with torch"
+        report.detail = AGREE
         return report
     first = bad[0]
     report.mismatch = Mismatch(first.where, first.quantity, first.engine, first.torch)

@@ -10,6 +10,7 @@ every answer echoes the nonce of its request, which no code can know before the 
 is sent, and the parent discards whatever does not.
 """
 
+import collections
 import json
 import math
 import operator
@@ -561,10 +562,11 @@ class Run:
         """Every node reachable from ``root``, then the program's own values."""
         engine = self.engine
         nodes, seen = [], set()
-        queue = [root] + list(self.values.values())
+        queue = collections.deque([root])
+        queue.extend(self.values.values())
         try:
             while queue:
-                obj = queue.pop(0) if len(queue) < 64 else queue.pop()
+                obj = queue.popleft()
                 ident = self.node_id(obj)
                 if ident in seen:
                     continue
