@@ -492,17 +492,38 @@ print(json.dumps(outcomes))
 """
 
 
+def _reachable_by_anyone(paths: list[Path]) -> str:
+    """Shell commands that, in a private mount namespace, make ``paths`` reachable by any user:
+    each directory on the way that others may not enter (/root, a 0700 checkout folder) is
+    covered by an empty tmpfs with only the needed entries moved back, outermost first."""
+    lines = ["mount -t tmpfs tmpfs /mnt"]  # a place for the moves that leaves the real /mnt alone
+    done: set[Path] = set()
+    for depth in range(1, max(len(p.parts) for p in paths)):
+        for blocked in sorted({p.parents[len(p.parts) - 1 - depth] for p in paths if len(p.parts) > depth}):
+            if blocked in done or blocked.stat().st_mode & 0o001:
+                continue
+            done.add(blocked)
+            kept = sorted({p.parts[depth] for p in paths if p.parents[len(p.parts) - 1 - depth] == blocked})
+            spare = [f"/mnt/{len(done)}-{k}" for k in range(len(kept))]
+            lines += [f"mkdir -p {m} && mount --bind {blocked / name} {m}" for m, name in zip(spare, kept)]
+            lines.append(f"mount -t tmpfs -o mode=0755 tmpfs {blocked}")
+            lines += [f"mkdir -p {blocked / n} && mount --move {m} {blocked / n}"
+                      for m, n in zip(spare, kept)]
+    return " && ".join(lines)
+
+
 def test_a_parent_that_is_not_root_gets_a_user_namespace_whose_mounts_the_engine_cannot_undo() -> None:
-    # The parent runs as nobody, as on a laptop. It must be able to run this interpreter,
-    # which lives under /root (0700): a private mount namespace shows it /root/.pyenv only.
+    # The parent runs as nobody, as on a laptop. It must be able to run this interpreter (under
+    # /root, 0700, here) and read the project (wherever it was cloned): a private mount
+    # namespace shows it those and hides the rest of every folder that others may not enter.
     shared = Path(tempfile.mkdtemp(prefix="twingrad-sandbox-test-"))
     try:
         shared.chmod(0o777)  # the parent's own cwd: writable by it, so only the sandbox protects it
         (shared / "hostile.py").write_text(UNDO_THE_MOUNTS)
         (shared / "hostile.py").chmod(0o644)
         pyenv = Path(sys.executable).resolve().parents[3]
-        setup = (f"mount --bind {pyenv} /mnt && mount -t tmpfs -o mode=0755 tmpfs /root && "
-                 f"mkdir -p {pyenv} && mount --move /mnt {pyenv} && exec \"$@\"")
+        needed = [pyenv, Path(sys.executable).absolute().parent.parent, PROJECT_PACKAGE.parent, shared]
+        setup = f"{_reachable_by_anyone(needed)} && exec \"$@\""
         command = [shutil.which("unshare"), "--mount", "--propagation", "private", "sh", "-c", setup, "sh",
                    shutil.which("setpriv"), "--reuid=65534", "--regid=65534", "--clear-groups",
                    "env", "-i", sys.executable, "-I", "-c", NOT_ROOT_PARENT,
