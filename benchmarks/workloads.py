@@ -221,7 +221,7 @@ def parity_compare(engine: Engine) -> Run:
     building and back-propagating the same scalar graph alone (torch's row, = moons-step).
 
     twingrad's row builds the engine graph and runs the whole compare: trace, the engine's
-    backward, the torch replay of every node with its backward, and the verdict on each.
+    backward, the torch replay of every node (in layers) with its backward, and the verdict on each.
     """
     if engine is not TWINGRAD:
         return moons_step(engine)

@@ -43,8 +43,9 @@ def test_mirror_values_gradients_and_tensors() -> None:
     assert list(mirror.values()) == [2.0, -3.0, -6.0, 10.0, 4.0, -2.0, -8.0]
     assert list(mirror.gradients()) == [6.0, -4.0, -2.0, -2.0, -2.0, 4.0, 1.0]
     a = mirror.tensor(nodes["a"])
-    assert a.dtype == torch.float64 and a.requires_grad and a.is_leaf
-    assert mirror.tensor(nodes["e"]).grad_fn is not None
+    assert a.dtype == torch.float64 and a.requires_grad and a.item() == 2.0
+    assert a._base is not None and a._base.is_leaf  # an element of the leaves' one tensor
+    assert mirror.tensor(nodes["e"]).grad_fn is not None and mirror.tensor(nodes["e"]).item() == -6.0
     assert mirror.root.item() == -8.0
 
 
@@ -53,7 +54,7 @@ def test_constants_become_tensors_without_grad() -> None:
     root = 3 * x
     mirror = Mirror.of(root)
     mirror.run()
-    three = mirror.tensors[0]
+    three = mirror.tensor(mirror.plan.nodes[0])
     assert three.item() == 3.0 and not three.requires_grad and three.dtype == torch.float64
     assert math.isnan(mirror.gradients()[0])
 
@@ -181,3 +182,49 @@ def test_op_vjp_uses_the_engines_output() -> None:
     assert list(grads[0]) == [1.5]
     a, b = op_vjp(op_named("mul"), [np.array([2.0]), np.array([3.0])], np.array([6.0]), np.array([1.0]))
     assert (a[0], b[0]) == (3.0, 2.0)
+
+
+# -- the layered replay --------------------------------------------------------------------------------
+
+
+def test_layers_put_every_op_node_once_after_its_operands() -> None:
+    xs = [Value(float(k) / 7) for k in range(6)]
+    terms = [(x * 2.5).tanh() + x for x in xs]  # six nodes per depth, made by the same ops
+    root = sum(terms[1:], terms[0]) ** 2
+    plan = make_plan(root)
+    layers = plan.layers
+    made: dict[int, int] = {int(i): -1 for i in [*layers.leaves, *layers.constants]}
+    for k, layer in enumerate(layers.layers):
+        for i in map(int, layer.positions):
+            assert plan.steps[i] is layer.op and i not in made
+            assert all(made[j] < k for j in plan.node_inputs(i))  # every operand made before
+            made[i] = k
+    assert sorted(made) == list(range(len(plan)))
+    assert len(layers.layers) < len(plan) / 2  # the tanh terms share layers: far fewer calls than nodes
+    assert layers.layers[-1].positions.tolist() == [len(plan) - 1]  # the root is alone and last
+
+
+def test_the_layered_replay_matches_one_torch_op_per_node() -> None:
+    # Operands gathered from several earlier layers, literals among them, in any order.
+    a, b = Value(0.3), Value(-1.2)
+    c = a * b
+    d = (c + a).exp() * (b - c).tanh() + c ** 3 - (a / 2.0).sigmoid() * c
+    mirror = Mirror.of(d)
+    mirror.run()
+    plan = mirror.plan
+    one_by_one: list[torch.Tensor] = []
+    for i, step in enumerate(plan.steps):
+        if step is LEAF:
+            one_by_one.append(torch.tensor(plan.nodes[i].data, dtype=torch.float64, requires_grad=True))
+        elif step is CONSTANT:
+            one_by_one.append(torch.tensor(plan.nodes[i].data, dtype=torch.float64))
+        else:
+            ins = [one_by_one[j] if plan.is_node(j) else torch.tensor(plan.literal(j), dtype=torch.float64)
+                   for j in plan.operands[i]]
+            one_by_one.append(step.torch(*ins))
+    wanted = [t for t, tracked in zip(one_by_one, plan.differentiable) if tracked]
+    grads = torch.autograd.grad(one_by_one[-1], wanted)
+    np.testing.assert_allclose(mirror.values(), [t.item() for t in one_by_one], rtol=1e-15)
+    expected = np.full(len(plan), np.nan)
+    expected[np.array(plan.differentiable)] = [g.item() for g in grads]
+    np.testing.assert_allclose(mirror.gradients(), expected, rtol=1e-14)

@@ -1,8 +1,11 @@
 """The torch twin of a planned graph: the same nodes replayed in float64 from the op table.
 
 `twingrad.parity.plan` says what every node is (leaf, constant, or an op over
-operands); `Mirror` runs that plan on torch tensors with each op's ``torch`` entry and
-asks torch for the gradient of the root with respect to every differentiable node.
+operands) and cuts the plan into layers (`Plan.layers`); `Mirror` runs each layer as one
+call of its op's ``torch`` entry on columns of operands, and asks torch for the gradient
+of the root with respect to every layer, hence every differentiable node. Values and
+gradients are float64 throughout; vectorised kernels may round a transcendental op a
+last bit differently from a 0-d tensor, far inside every tolerance.
 `apply_op` and `op_vjp` are torch's op and derivative at the engine's own numbers, for
 the local checks of `twingrad.parity.comparison`. This is the only module of the
 parity core that needs torch at import time.
@@ -19,7 +22,18 @@ import numpy as np
 import torch
 
 from ..ops import Op
-from .plan import CONSTANT, LEAF, Plan, Resolver, make_plan, read_numbers
+from .plan import (
+    CONSTANT,
+    CONSTANTS,
+    FIRST_LAYER,
+    LEAF,
+    LEAVES,
+    Gather,
+    Plan,
+    Resolver,
+    make_plan,
+    read_numbers,
+)
 
 F64 = torch.float64
 
@@ -31,9 +45,10 @@ F64 = torch.float64
 def gc_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector for a replay, then restore it.
 
-    A replay allocates one tensor per node and no reference cycles, so reference
-    counting frees everything; the collector would only walk torch's ~165k import-time
-    objects again and again (~65 ms a full pass) while the tensors pile up.
+    Tracing, planning and reading a graph allocate a few Python objects per node and no
+    reference cycles, so reference counting frees everything; the collector would only
+    walk torch's ~165k import-time objects again and again (~65 ms a full pass) while
+    those objects pile up.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -45,7 +60,12 @@ def gc_paused() -> Iterator[None]:
 
 
 class Mirror:
-    """The torch replay of a `Plan`: one float64 tensor per node.
+    """The torch replay of a `Plan`, in float64, one tensor per layer of the plan.
+
+    Nodes of the same depth made by the same op are computed by one call of that op on
+    columns of their operands (`Plan.layers`): torch's own kernels and autograd, at a few
+    thousand tensor ops for a graph of tens of thousands of nodes instead of one op and
+    one autograd node per scalar. `values` and `gradients` read back one number per node.
 
     >>> from twingrad.examples import seed_graph
     >>> m = Mirror.of(seed_graph()["L"]); m.run(); float(m.root), float(m.gradients()[0])
@@ -54,19 +74,35 @@ class Mirror:
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        self.tensors: list[torch.Tensor] = []
+        self.sources: list[torch.Tensor] = []  # leaves, constants, literals, then each layer
 
     @classmethod
     def of(cls, root: Any, resolver: Resolver | None = None) -> Mirror:
         return cls(make_plan(root, resolver))
 
+    def _where(self, position: int) -> tuple[int, int]:
+        layers = self.plan.layers
+        for kind, members in ((LEAVES, layers.leaves), (CONSTANTS, layers.constants)):
+            hit = np.flatnonzero(members == position)
+            if len(hit):
+                return kind, int(hit[0])
+        for k, layer in enumerate(layers.layers):
+            hit = np.flatnonzero(layer.positions == position)
+            if len(hit):
+                return FIRST_LAYER + k, int(hit[0])
+        raise IndexError(position)
+
     def tensor(self, node: Any) -> torch.Tensor:
-        """The torch twin of an engine node (after `run`)."""
-        return self.tensors[self.plan.graph.position(node)]
+        """The torch twin of an engine node (after `run`): its element of its layer's tensor."""
+        kind, k = self._where(self.plan.graph.position(node))
+        return self.sources[kind][k]
 
     @property
     def root(self) -> torch.Tensor:
-        return self.tensors[len(self.plan) - 1]
+        # The root is deeper than every other node, so its layer holds it alone.
+        if self.plan.steps[-1] is LEAF or self.plan.steps[-1] is CONSTANT:
+            return self.tensor(self.plan.graph.root)
+        return self.sources[-1][0]
 
     def run(self, data: Sequence[float] | np.ndarray | None = None, *, grad: bool = True) -> None:
         """Build the torch graph; leaves and constants take their values from ``data``.
@@ -79,45 +115,58 @@ class Mirror:
 
     def _run(self, data: Sequence[float] | np.ndarray | None) -> None:
         plan = self.plan
-        n = len(plan)
+        layers = plan.layers
         if data is None:
             data = read_numbers(plan.nodes, "data")
-        tensors: list[Any] = [None] * (n + len(plan.literals))
-        constants = [i for i, step in enumerate(plan.steps) if step is CONSTANT]
-        if constants:
-            # One tensor unbound into views: 3x cheaper than a torch.tensor per constant.
-            shared = torch.tensor([float(data[i]) for i in constants], dtype=F64)
-            for i, view in zip(constants, shared.unbind()):
-                tensors[i] = view
-        for k, value in enumerate(plan.literals):
-            tensors[n + k] = torch.tensor(value, dtype=F64)
-        steps, operands = plan.steps, plan.operands
-        for i, step in enumerate(steps):
-            if step is LEAF:
-                tensors[i] = torch.tensor(float(data[i]), dtype=F64, requires_grad=torch.is_grad_enabled())
-            elif step is not CONSTANT:
-                ins = operands[i]
-                if len(ins) == 1:
-                    tensors[i] = step.torch(tensors[ins[0]])
-                else:
-                    tensors[i] = step.torch(tensors[ins[0]], tensors[ins[1]])
-        self.tensors = tensors[:n]
+        data = np.asarray(data, dtype=np.float64)
+        sources = [
+            torch.tensor(data[layers.leaves], dtype=F64, requires_grad=torch.is_grad_enabled()),
+            torch.tensor(data[layers.constants], dtype=F64),
+            torch.tensor(plan.literals, dtype=F64),
+        ]
+        for layer in layers.layers:
+            columns = [_gathered(sources, gather) for gather in layer.slots]
+            sources.append(layer.op.torch(*columns))
+        self.sources = sources
+
+    def _spread(self, columns: Sequence[torch.Tensor | None]) -> np.ndarray:
+        """One number per node from one column per source (None: nan), in plan order."""
+        layers = self.plan.layers
+        out = np.full(len(self.plan), np.nan)
+        positions = [layers.leaves, layers.constants, None, *(layer.positions for layer in layers.layers)]
+        for where, column in zip(positions, columns):
+            if where is not None and column is not None:
+                out[where] = column.numpy()
+        return out
 
     def values(self) -> np.ndarray:
-        # One stacked copy, not 65k `.item()` calls: the same float64 numbers, bit for bit.
         with torch.no_grad():
-            return torch.stack(self.tensors).numpy() if self.tensors else np.zeros(0)
+            return self._spread(self.sources)
 
     def gradients(self) -> np.ndarray:
         """d root / d node for every node torch differentiates; nan elsewhere (constants)."""
         plan = self.plan
-        grads = np.full(len(plan), np.nan)
-        wanted = [i for i, d in enumerate(plan.differentiable) if d]
         if not plan.differentiable[-1]:
-            return grads  # the root depends on no leaf: torch has no gradient at all
-        found = torch.autograd.grad(self.root, [self.tensors[i] for i in wanted])
-        grads[wanted] = torch.stack(found).numpy()
+            return np.full(len(plan), np.nan)  # the root depends on no leaf: torch has no gradient at all
+        tracked = [k for k, t in enumerate(self.sources) if t.requires_grad]
+        found = torch.autograd.grad(self.root, [self.sources[k] for k in tracked], allow_unused=True)
+        columns: list[torch.Tensor | None] = [None] * len(self.sources)
+        for k, column in zip(tracked, found):
+            columns[k] = column if column is not None else torch.zeros_like(self.sources[k])
+        grads = self._spread(columns)
+        grads[~np.array(plan.differentiable, dtype=bool)] = np.nan  # a layer may mix in constant-only nodes
         return grads
+
+
+def _gathered(sources: Sequence[torch.Tensor], gather: Gather) -> torch.Tensor:
+    """One operand column of a layer from the tensors made so far."""
+    pieces = [
+        sources[kind] if offsets is None else sources[kind].index_select(0, torch.from_numpy(offsets))
+        for kind, offsets in gather.pieces
+    ]
+    if gather.order is None:
+        return pieces[0]
+    return torch.cat(pieces).index_select(0, torch.from_numpy(gather.order))
 
 
 # -- ops on the engine's own numbers: the local checks' torch --------------------------------

@@ -329,6 +329,96 @@ class Plan:
         """
         return self._uses
 
+    @cached_property
+    def layers(self) -> Layers:
+        """The plan cut into vectorised calls, for a replay that costs hundreds of tensor ops
+        rather than one per node (see `Layers`)."""
+        return _layers(self)
+
+
+# Where a layer reads an operand from: the leaves, the constants, the literals, or layer k
+# (source ``FIRST_LAYER + k``).
+LEAVES, CONSTANTS, LITERALS, FIRST_LAYER = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Gather:
+    """One operand slot of a layer: ``offsets`` into each source, concatenated, then put in the
+    layer's order by ``order`` (None: already in order). ``offsets`` None takes a source whole."""
+
+    pieces: tuple[tuple[int, np.ndarray | None], ...]
+    order: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Layer:
+    """Every node of one depth made by one op: a single call of that op on operand columns."""
+
+    op: Op
+    positions: np.ndarray  # the nodes it makes, in plan order
+    slots: tuple[Gather, ...]
+
+
+@dataclass(frozen=True)
+class Layers:
+    """A plan in dependency order as column operations: the leaves, the constants, then layers.
+
+    A node's depth is one more than its deepest operand's (leaves, constants and literals
+    are depth 0), so every operand of a layer was made before it. The 65,818-node moons
+    step is about a thousand layers.
+    """
+
+    leaves: np.ndarray
+    constants: np.ndarray
+    layers: list[Layer]
+
+
+def _layers(plan: Plan) -> Layers:
+    n = len(plan)
+    steps, operands = plan.steps, plan.operands
+    depth = [0] * n
+    groups: dict[tuple[int, Op], list[int]] = {}
+    for i, step in enumerate(steps):
+        if step is LEAF or step is CONSTANT:
+            continue
+        deepest = 0
+        for j in operands[i]:
+            if j < n and depth[j] > deepest:
+                deepest = depth[j]
+        depth[i] = deepest + 1
+        groups.setdefault((deepest + 1, step), []).append(i)  # type: ignore[arg-type]
+    source = np.empty(n + len(plan.literals), dtype=np.int64)
+    offset = np.empty(n + len(plan.literals), dtype=np.int64)
+    leaves = np.array([i for i, s in enumerate(steps) if s is LEAF], dtype=np.int64)
+    constants = np.array([i for i, s in enumerate(steps) if s is CONSTANT], dtype=np.int64)
+    sizes = [len(leaves), len(constants), len(plan.literals)]
+    for kind, where in ((LEAVES, leaves), (CONSTANTS, constants)):
+        source[where], offset[where] = kind, np.arange(len(where))
+    source[n:], offset[n:] = LITERALS, np.arange(len(plan.literals))
+    layers = []
+    for k, ((_, op), members) in enumerate(sorted(groups.items(), key=lambda item: item[0][0])):
+        positions = np.array(members, dtype=np.int64)
+        slots = []
+        for slot in range(op.arity):
+            wanted = np.array([operands[i][slot] for i in members], dtype=np.int64)
+            slots.append(_gather(source[wanted], offset[wanted], sizes))
+        layers.append(Layer(op, positions, tuple(slots)))
+        source[positions], offset[positions] = FIRST_LAYER + k, np.arange(len(members))
+        sizes.append(len(members))
+    return Layers(leaves, constants, layers)
+
+
+def _gather(sources: np.ndarray, offsets: np.ndarray, sizes: list[int]) -> Gather:
+    kinds = np.unique(sources)
+    if len(kinds) == 1:
+        kind = int(kinds[0])
+        whole = len(offsets) == sizes[kind] and bool((offsets == np.arange(len(offsets))).all())
+        return Gather(((kind, None if whole else offsets),), None)
+    picked = [np.flatnonzero(sources == kind) for kind in kinds]
+    order = np.empty(len(sources), dtype=np.int64)
+    order[np.concatenate(picked)] = np.arange(len(sources))
+    return Gather(tuple((int(kind), offsets[at]) for kind, at in zip(kinds, picked)), order)
+
 
 def make_plan(root: Any, resolver: Resolver | None = None, *, graph: Graph | None = None) -> Plan:
     """Trace ``root`` (unless ``graph`` is given) and resolve every node."""
