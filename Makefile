@@ -77,8 +77,11 @@ notebooks: install
 
 # Open the notebooks in JupyterLab, running on this project's environment (.venv, with
 # twingrad installed in it): what a learner types to follow along.
+# JupyterLab on the notebooks, in .venv. As root (a container, CI) it needs --allow-root;
+# JUPYTER_ARGS adds options (tests/test_jupyter.py: --no-browser, a port and a token).
+JUPYTER_ARGS ?=
 jupyter: install
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root) $(JUPYTER_ARGS)
 
 # Times every workload twice, with the import-time heap frozen and with CPython's GC as
 # it is, then prints the ratio tables and draws the chart. BENCH_ARGS="-k moons" narrows it.
