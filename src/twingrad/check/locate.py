@@ -31,7 +31,7 @@ from ..ops import Op
 from ..parity.plan import ResolveError, resolve_foreign
 from ..parity.report import ParityReport
 from .cases import Case
-from .probes import PROBE_Y, Finding, Prober, close, first_broken, probe, shown
+from .probes import PROBE_Y, Finding, Prober, close, first_broken, probe, probe_each, shown
 from .result import Mismatch
 
 if TYPE_CHECKING:
@@ -257,10 +257,16 @@ def _blame_grad(prober: Prober, report: ParityReport, i: int) -> tuple[str, Find
         return _precision(report, report.row(i).grad_rel), None
     consumers = sorted({c for c, _ in uses})
     sources = ", ".join(report.expression(c) for c in consumers[:3]) + (" ..." if len(consumers) > 3 else "")
+    points = []
     for c in consumers:
         op = plan.steps[c]
         assert isinstance(op, Op)
-        finding = _probe_at(prober, op, _operands(report, c))
+        operands = _operands(report, c)
+        points.append((op, operands[0], operands[1] if len(operands) > 1 else PROBE_Y))
+    distinct = list(dict.fromkeys(points))
+    findings = dict(zip(distinct, probe_each(prober, distinct)))
+    for point in points:
+        op, finding = point[0], findings[point]
         if finding:
             return (
                 f"{name}'s gradient comes from {sources}, and {op.name} is wrong on its own: {finding}",

@@ -184,8 +184,32 @@ def probe(
     With ``upstream``, the op's output is multiplied by a Value of that size before
     backward: a rule that forgets ``out.grad`` shows (trust it only once ``*`` probes clean).
     """
-    programs = _programs(op, x, y, upstream)
-    for program, trace in zip(programs, prober(programs)):
+    return probe_each(prober, [(op, x, y)])[0]
+
+
+def probe_each(
+    prober: Prober, points: Sequence[tuple[Op, float, float]], upstream: float | None = None
+) -> list[Finding | None]:
+    """`probe` at each ``(op, x, y)``, every program in one request to the worker.
+
+    A node used 150 times has 150 uses to probe; one request instead of 150 round trips.
+    If the request as a whole is lost (a probe hung or ended the worker), each point is
+    probed again on its own, so one bad point does not hide what the others show.
+    """
+    batches = [_programs(op, x, y, upstream) for op, x, y in points]
+    flat = [program for batch in batches for program in batch]
+    traces = list(prober(flat)) if flat else []
+    if len(traces) != len(flat):
+        return [_first_finding(batch, prober(batch)) for batch in batches]
+    found = []
+    for batch in batches:
+        found.append(_first_finding(batch, traces[: len(batch)]))
+        traces = traces[len(batch) :]
+    return found
+
+
+def _first_finding(programs: Sequence[ProbeProgram], traces: Sequence[Trace]) -> Finding | None:
+    for program, trace in zip(programs, traces):
         finding = judge_probe(program, trace)
         if finding is not None:
             return finding
