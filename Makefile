@@ -87,7 +87,9 @@ jupyter: install
 # it is, then prints the ratio tables and draws the chart. BENCH_ARGS="-k moons" narrows it.
 BENCH_RESULTS := benchmarks/results
 BENCH_ARGS ?=
-BENCH_PYTEST := $(PY) -m pytest benchmarks/test_workloads.py --benchmark-only -q \
+# Without nbval: its import (IPython, Jupyter) adds ~138k GC-tracked objects that a
+# process using twingrad and torch would not have, and the default-GC column would time them.
+BENCH_PYTEST := $(PY) -m pytest benchmarks/test_workloads.py --benchmark-only -q -p no:nbval \
 	--benchmark-columns=min,median,rounds --benchmark-sort=name $(BENCH_ARGS)
 bench: install
 	@mkdir -p $(BENCH_RESULTS)
