@@ -11,7 +11,7 @@ from micrograd.engine import Value as Micrograd
 
 from twingrad.check.cases import CASES_BY_NAME
 from twingrad.check.locate import _partial_sum, precision_note
-from twingrad.check.probes import first_broken, probe, shown
+from twingrad.check.probes import first_broken, probe, probe_each, shown
 from twingrad.ops import OPS, op_named
 from twingrad.parity import LEAF, ResolveError, compare
 from twingrad.parity.plan import resolve_foreign
@@ -162,3 +162,53 @@ def test_a_drawing_of_a_big_graph_keeps_the_culprits_neighbourhood() -> None:
     assert 150 in kept and 30 <= len(kept) <= 40
     # The links of the chain next to it (and the leaves w and c they use), not the whole chain.
     assert sum(abs(k - 150) <= 40 for k in kept) >= len(kept) - 2
+
+
+FORGETS_UPSTREAM = """
+from micrograd.engine import Value
+
+
+class ForgetsUpstream(Value):
+    def __mul__(self, other):
+        other = other if isinstance(other, Value) else ForgetsUpstream(other)
+        out = ForgetsUpstream(self.data * other.data, (self, other), "*")
+
+        def _backward():
+            self.grad += other.data  # the local derivative alone: out.grad is forgotten
+            other.grad += self.data
+
+        out._backward = _backward
+        return out
+"""
+
+
+def test_a_probe_under_an_upstream_gradient_finds_a_rule_that_forgets_it(tmp_path) -> None:
+    (tmp_path / "forgets.py").write_text(FORGETS_UPSTREAM)
+    with session_for(f"{tmp_path / 'forgets.py'}:ForgetsUpstream") as session:
+        assert probe(session.probe, op_named("mul")) is None  # out.grad is 1 at the output itself
+        finding = probe(session.probe, op_named("mul"), upstream=2.5)
+    assert finding is not None and "under an upstream gradient of 2.5" in finding.problem
+
+
+def test_probing_many_points_in_one_request_finds_what_probing_each_finds(tmp_path) -> None:
+    (tmp_path / "mulbug.py").write_text(MUL_BUG)
+    points = [(op_named("mul"), 0.7, 1.3), (op_named("add"), 0.7, 1.3), (op_named("mul"), 2.0, 2.0),
+              (op_named("mul"), -1.5, 0.25)]
+    with session_for(f"{tmp_path / 'mulbug.py'}:MulBug") as session:
+        requests: list[int] = []
+
+        def counted(programs):
+            requests.append(len(programs))
+            return session.probe(programs)
+
+        each = [probe(session.probe, op, x, y) for op, x, y in points]
+        together = probe_each(counted, points)
+        assert len(requests) == 1  # every point's spellings in one request
+
+        def loses_big_requests(programs):  # as when one probe of the batch hangs the worker
+            return [] if len(programs) > 3 else session.probe(programs)
+
+        one_by_one = probe_each(loses_big_requests, points)
+    assert [str(f) for f in together] == [str(f) for f in each] == [str(f) for f in one_by_one]
+    assert each[0] is not None and each[1] is None and each[2] is None  # x * x at 2: both rules agree
+    assert each[3] is not None

@@ -184,7 +184,7 @@ def probe(
     With ``upstream``, the op's output is multiplied by a Value of that size before
     backward: a rule that forgets ``out.grad`` shows (trust it only once ``*`` probes clean).
     """
-    return probe_each(prober, [(op, x, y)])[0]
+    return probe_each(prober, [(op, x, y)], upstream)[0]
 
 
 def probe_each(
