@@ -39,14 +39,6 @@ class Graph:
     def __len__(self) -> int:
         return len(self.nodes)
 
-    def consumers(self) -> list[list[int]]:
-        """For each node, the positions of the nodes that use it (once per use)."""
-        users: list[list[int]] = [[] for _ in self.nodes]
-        for i, ins in enumerate(self.inputs):
-            for j in ins:
-                users[j].append(i)
-        return users
-
 
 def children_of(node: Any) -> tuple[Any, ...]:
     """A node's inputs as a tuple, through its ``_prev`` (tuple, list or set)."""

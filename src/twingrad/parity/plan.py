@@ -323,10 +323,7 @@ class Plan:
         return users
 
     def uses(self) -> list[list[tuple[int, int]]]:
-        """For each node, ``(consumer, slot)`` for every use of it as an operand.
-
-        (`Graph.consumers` gives the consumers' positions alone, for any traced graph.)
-        """
+        """For each node, ``(consumer, slot)`` for every use of it as an operand."""
         return self._uses
 
     @cached_property

@@ -534,11 +534,11 @@ class ParityReport:
             first = self.first_divergences()
             centre = first[0][0] if first else len(self.plan) - 1
         graph = self.plan.graph
-        users = graph.consumers()
+        uses = self._consumers
         kept = {centre, *self._users(centre)}
         ring = sorted(kept)
         while ring and len(kept) < size:
-            nearby = {j for i in ring for j in (*graph.inputs[i], *users[i])} - kept
+            nearby = {j for i in ring for j in (*graph.inputs[i], *(c for c, _ in uses[i]))} - kept
             # Too many (a node used a hundred times)? Keep those numbered nearest the centre.
             ring = sorted(nearby, key=lambda j: abs(j - centre))[: size - len(kept)]
             kept.update(ring)
