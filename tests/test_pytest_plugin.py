@@ -82,8 +82,7 @@ def test_plugin_is_declared_at_its_place_and_loads_neither_torch_nor_the_parity_
 
 
 def test_the_installed_entry_point_loads_the_fixture_without_torch() -> None:
-    # An environment installed before the move registers twingrad.parity.pytest_plugin,
-    # which re-exports the same hooks; either way the fixture is there and torch is not.
+    # The installed entry point is twingrad.pytest_plugin: the fixture is there, torch is not.
     code = (
         "import sys\n"
         "from importlib.metadata import entry_points\n"

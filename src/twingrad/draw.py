@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .engine import gradients_predate_nudge
 from .files import write_atomic
 from .graph import Graph, trace
 from .parity.rendering import number_text
@@ -170,8 +171,6 @@ def draw_dot(
 
 def _nudge_note(root: Any) -> str:
     """What a drawing of a nudged graph must say: its gradients predate the nudge."""
-    from .engine import gradients_predate_nudge
-
     if gradients_predate_nudge(root):
         return "after nudge(): data recomputed, grad still from the backward() before it"
     return ""

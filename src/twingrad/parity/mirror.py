@@ -23,11 +23,6 @@ import torch
 
 from ..ops import Op
 from .plan import (
-    CONSTANT,
-    CONSTANTS,
-    FIRST_LAYER,
-    LEAF,
-    LEAVES,
     Gather,
     Plan,
     Resolver,
@@ -80,29 +75,17 @@ class Mirror:
     def of(cls, root: Any, resolver: Resolver | None = None) -> Mirror:
         return cls(make_plan(root, resolver))
 
-    def _where(self, position: int) -> tuple[int, int]:
-        layers = self.plan.layers
-        for kind, members in ((LEAVES, layers.leaves), (CONSTANTS, layers.constants)):
-            hit = np.flatnonzero(members == position)
-            if len(hit):
-                return kind, int(hit[0])
-        for k, layer in enumerate(layers.layers):
-            hit = np.flatnonzero(layer.positions == position)
-            if len(hit):
-                return FIRST_LAYER + k, int(hit[0])
-        raise IndexError(position)
-
     def tensor(self, node: Any) -> torch.Tensor:
         """The torch twin of an engine node (after `run`): its element of its layer's tensor."""
-        kind, k = self._where(self.plan.graph.position(node))
-        return self.sources[kind][k]
+        return self._at(self.plan.graph.position(node))
 
     @property
     def root(self) -> torch.Tensor:
-        # The root is deeper than every other node, so its layer holds it alone.
-        if self.plan.steps[-1] is LEAF or self.plan.steps[-1] is CONSTANT:
-            return self.tensor(self.plan.graph.root)
-        return self.sources[-1][0]
+        return self._at(len(self.plan) - 1)
+
+    def _at(self, position: int) -> torch.Tensor:
+        layers = self.plan.layers
+        return self.sources[int(layers.source[position])][int(layers.offset[position])]
 
     def run(self, data: Sequence[float] | np.ndarray | None = None, *, grad: bool = True) -> None:
         """Build the torch graph; leaves and constants take their values from ``data``.

@@ -368,6 +368,8 @@ class Layers:
     leaves: np.ndarray
     constants: np.ndarray
     layers: list[Layer]
+    source: np.ndarray  # for every operand position (nodes, then literals): where it is made
+    offset: np.ndarray  # ... and its index there
 
 
 def _layers(plan: Plan) -> Layers:
@@ -402,7 +404,7 @@ def _layers(plan: Plan) -> Layers:
         layers.append(Layer(op, positions, tuple(slots)))
         source[positions], offset[positions] = FIRST_LAYER + k, np.arange(len(members))
         sizes.append(len(members))
-    return Layers(leaves, constants, layers)
+    return Layers(leaves, constants, layers, source, offset)
 
 
 def _gather(sources: np.ndarray, offsets: np.ndarray, sizes: list[int]) -> Gather:
@@ -429,9 +431,7 @@ def make_plan(root: Any, resolver: Resolver | None = None, *, graph: Graph | Non
     literals: list[float] = []
     differentiable: list[bool] = []
     for i, node in enumerate(graph.nodes):
-        op = getattr(node, "_op", None)
-        # twingrad's own op nodes resolve to themselves: skip the call (most of a big graph).
-        resolved = (op, None) if resolver is None and type(op) is Op else resolve(node)
+        resolved = resolve(node)
         if isinstance(resolved, Kind):
             if graph.inputs[i]:
                 raise ResolveError(f"node {i} has inputs but was resolved as a {resolved.value}")

@@ -114,18 +114,16 @@ class Recipe:
         self.data = [float(x) for x in data]
         self.names = names if names is not None else node_names(plan)
         self.engine = engine
-        uses = Counter(j for ins in plan.operands for j in ins)
-        n = len(plan)
-        self.inline = [False] * n
-        for i, step in enumerate(plan.steps):
-            if engine is not None:
-                break
-            if isinstance(step, Op) and step.arity == 2:
-                a, b = plan.operands[i]
-                for mine, other in ((a, b), (b, a)):
-                    alone = plan.is_node(mine) and plan.steps[mine] is CONSTANT and uses[mine] == 1
-                    if alone and _is_node_op(plan, other):
-                        self.inline[mine] = True
+        self.inline = [False] * len(plan)
+        if engine is None:
+            uses = Counter(j for ins in plan.operands for j in ins)
+            for i, step in enumerate(plan.steps):
+                if isinstance(step, Op) and step.arity == 2:
+                    a, b = plan.operands[i]
+                    for mine, other in ((a, b), (b, a)):
+                        alone = plan.is_node(mine) and plan.steps[mine] is CONSTANT and uses[mine] == 1
+                        if alone and _is_node_op(plan, other):
+                            self.inline[mine] = True
 
     def operand(self, j: int) -> str:
         if not self.plan.is_node(j):

@@ -195,10 +195,6 @@ class ParityReport:
         statuses = (self.data_status, self.grad_status)
         return frozenset(i for d in statuses for i, s in d.items() if s == DIVERGED)
 
-    @cached_property
-    def _consumers(self) -> list[list[tuple[int, int]]]:
-        return self.plan.uses()
-
     def mismatched(self) -> list[int]:
         """Positions of the nodes whose data or grad is not accepted, in topological order."""
         bad = {i for d in (self.data_status, self.grad_status) for i, s in d.items() if s not in ACCEPTED}
@@ -333,7 +329,7 @@ class ParityReport:
         return "\n".join(lines)
 
     def _users(self, i: int) -> list[int]:
-        return sorted({c for c, _ in self._consumers[i]})
+        return sorted({c for c, _ in self.plan.uses()[i]})
 
     def suspects(self, i: int, quantity: str) -> list[str]:
         """The ops to blame for a divergence of node ``i``'s ``quantity``: its own op for
@@ -534,7 +530,7 @@ class ParityReport:
             first = self.first_divergences()
             centre = first[0][0] if first else len(self.plan) - 1
         graph = self.plan.graph
-        uses = self._consumers
+        uses = self.plan.uses()
         kept = {centre, *self._users(centre)}
         ring = sorted(kept)
         while ring and len(kept) < size:
