@@ -15,24 +15,21 @@ with nothing of the engine's code in this process:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..ops import Op, op_named
-from ..parity.function import AGREE, FunctionReport, judge_run
+from ..parity.function import AGREE, FunctionReport, judge_run, torch_report
 from ..parity.plan import resolve_foreign
 from ..parity.tolerances import Tolerance
 from .conventions import backward_twice
 from .failures import Placer, declines, describe, innermost, place
 from .locate import Evidence, Location, locate
-from .probes import Finding, Prober
+from .probes import Prober
 from .programs import NUDGE_STEP, CaseProgram
 from .protocol import EngineInfo, StepResult, Trace
-from .result import ERROR, FAIL, PASS, UNSUPPORTED, CaseResult, Drawing, Mismatch, SourceLine
+from .result import ERROR, FAIL, PASS, UNSUPPORTED, CaseResult, Drawing, SourceLine
 from .traced import rebuild
-
-Misconception = Callable[[Finding], "str | None"]
 
 
 @dataclass
@@ -226,11 +223,7 @@ def _reference(name: str) -> FunctionReport:
     from .reference import torch_side
 
     case = CASES_BY_NAME[name]
-    before, grads, after = torch_side(name)
-    report = FunctionReport(name, dict(zip(case.input_names, case.inputs)), PASS, "", step=NUDGE_STEP)
-    report.torch_before, report.torch_grads, report.torch_after = before, list(grads), after
-    report.torch_predicted = NUDGE_STEP * sum(g * g for g in grads)
-    return report
+    return torch_report(name, dict(zip(case.input_names, case.inputs)), NUDGE_STEP, *torch_side(name))
 
 
 def _agreement(kind: str, checked: FunctionReport) -> str:
@@ -255,4 +248,4 @@ def _drawing(found: Location) -> tuple[Drawing | None, str]:
     return (Drawing(text) if text else None), note
 
 
-__all__ = ["Judge", "Mismatch"]
+__all__ = ["Judge"]

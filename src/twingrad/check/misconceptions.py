@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..ops import OPS_BY_NAME, ieee_cos, ieee_div, ieee_pow, ieee_sin
+from ..parity.tolerances import Tolerance
 
 Quantity = Literal["data", "grad"]
 # (a, b, out) -> one number per operand (grad) or the output (data); None: "not this form's
@@ -31,6 +32,7 @@ Formula = Callable[[float, float, float], tuple[float | None, ...]]
 # between two forms at the points a probe uses.
 RTOL = 1e-7
 ATOL = 1e-12
+SAME = Tolerance(RTOL, ATOL)
 
 
 @dataclass(frozen=True)
@@ -157,11 +159,7 @@ FORMS: dict[str, OpForms] = {
 
 def close(x: float, y: float) -> bool:
     """The same number up to the order of floating-point operations; nan matches nan."""
-    if math.isnan(x) or math.isnan(y):
-        return math.isnan(x) and math.isnan(y)
-    if math.isinf(x) or math.isinf(y):
-        return x == y
-    return abs(x - y) <= ATOL + RTOL * max(abs(x), abs(y))
+    return SAME.close(x, y, max(abs(x), abs(y)))
 
 
 def _all_close(xs: Sequence[float], ys: Sequence[float]) -> bool:

@@ -15,13 +15,14 @@ Every case program has the same shape, so the judge knows where to look:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..ops import Op
+from ..verdict import json_number
 from .cases import Case
-from .protocol import encode_number
 
 NUDGE_STEP = 0.01  # the seed notebook's step
 Step = dict[str, Any]
@@ -116,7 +117,7 @@ def _arg(value: Any) -> dict[str, Any]:
         return {"ref": value.name}
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"a case may combine Values with numbers only, not {type(value).__name__}")
-    return {"number": value if isinstance(value, int) else encode_number(float(value))}
+    return {"number": value if isinstance(value, int) else json_number(float(value))}
 
 
 def record(fn: Callable[..., Any], names: Sequence[str], prefix: str = "") -> tuple[list[Step], str]:
@@ -153,6 +154,7 @@ class CaseProgram:
         return self.steps[index]
 
 
+@functools.cache  # a case's programs are the same for every engine: compiled once per process
 def compile_case(case: Case, detailed: bool = True) -> CaseProgram:
     names = case.input_names
     inputs: list[Step] = [
@@ -214,15 +216,15 @@ def probe_program(
     args = []
     for name, point, is_value in zip(("x", "y"), points, as_value):
         if is_value:
-            steps.append({"let": name, "value": encode_number(point), "label": name})
+            steps.append({"let": name, "value": json_number(point), "label": name})
             args.append({"ref": name})
         else:
-            args.append({"number": encode_number(point)})
+            args.append({"number": json_number(point)})
     steps.append({"let": "out", "apply": op.name, "args": args})
     root = "out"
     if upstream is not None:
         steps += [
-            {"let": "up", "value": encode_number(upstream), "label": "up"},
+            {"let": "up", "value": json_number(upstream), "label": "up"},
             {"let": "scaled", "apply": "mul", "args": [{"ref": "out"}, {"ref": "up"}]},
         ]
         root = "scaled"

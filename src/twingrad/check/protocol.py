@@ -51,14 +51,6 @@ def request(number: int, kind: str, **fields: Any) -> dict[str, Any]:
     return {"id": number, "nonce": secrets.token_hex(12), "type": kind, **fields}
 
 
-def encode_number(x: float) -> float | str:
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x
-
-
 # -- what comes back ------------------------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..verdict import json_number
 from .cases import CASES, CASES_BY_NAME
 from .programs import NUDGE_STEP, compile_case
 
@@ -30,7 +31,7 @@ Side = tuple[float, tuple[float, ...], float]  # output, input gradients, output
 
 def catalogue_digest() -> str:
     """What the recorded numbers are numbers of: every case's name, inputs and program."""
-    parts = [[case.name, list(case.inputs), compile_case(case).program] for case in CASES]
+    parts = [[case.name, list(case.inputs), compile_case(case, True).program] for case in CASES]
     return hashlib.sha256(json.dumps([NUDGE_STEP, parts], sort_keys=True).encode()).hexdigest()
 
 
@@ -68,7 +69,7 @@ def torch_side(name: str) -> Side:
     record = _recorded()
     if record is not None and name in record["cases"]:
         before, grads, after = record["cases"][name]
-        return _number(before), tuple(_number(g) for g in grads), _number(after)
+        return float(before), tuple(float(g) for g in grads), float(after)  # "nan", "inf" too
     return compute(name)
 
 
@@ -93,17 +94,9 @@ def record() -> Path:
     cases = {}
     for case in CASES:
         before, grads, after = compute(case.name)
-        cases[case.name] = [_text(before), [_text(g) for g in grads], _text(after)]
+        cases[case.name] = [json_number(before), [json_number(g) for g in grads], json_number(after)]
     document = {"torch_version": installed_torch(), "catalogue": catalogue_digest(), "cases": cases}
     return write_atomic(RECORD, json.dumps(document, indent=1) + "\n")
-
-
-def _text(x: float) -> float | str:
-    return x if x == x and abs(x) != float("inf") else repr(x)  # nan, inf as strings: JSON has none
-
-
-def _number(x: float | str) -> float:
-    return float(x)
 
 
 if __name__ == "__main__":

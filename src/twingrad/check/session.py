@@ -7,7 +7,6 @@ hung or broke it; the verdicts are computed here, from the numbers it reports.
 from __future__ import annotations
 
 import contextlib
-import functools
 import inspect
 import math
 import sys
@@ -165,7 +164,7 @@ def check_engine(
         session = _Session(argv, prepared, load, {**prepared.names, **(spellings or {})}, timeout)
         stack.callback(session.close)
         info = session.start()
-        traces = session.prefetch([program_of(case, False) for case in cases[:1]])
+        traces = session.prefetch([compile_case(case, False) for case in cases[:1]])
         warm.join()
         from ..parity.tolerances import Tolerance
         from .judge import Judge
@@ -194,9 +193,6 @@ def check_engine(
 
 def _import_judge() -> None:
     from . import judge  # noqa: F401 -- the parity machinery (numpy), loaded while the worker starts
-
-
-program_of = functools.cache(compile_case)  # a case's programs are the same for every engine
 
 
 def _required(cases: Sequence[Case], require: Iterable[str]) -> set[str]:
@@ -334,14 +330,14 @@ class _Session:
         """A case's verdict: from its numbers alone when they agree (or a step failed), else
         from a second run that observes the graph, for the judge to say where and why."""
         began = time.perf_counter()
-        program = program_of(case, False)
+        program = compile_case(case, False)
         try:
             if isinstance(ran, BaseException):
                 raise ran
             trace = ran if ran is not None else self.run([program.program])[0]
             result = judge.numbers(program, trace)
             if result is None:
-                program = program_of(case, True)
+                program = compile_case(case, True)
                 result = judge.case(program, self.run([program.program])[0])
         except WorkerTimeoutError as exc:
             result = CaseResult(case.name, case.ops, TIMEOUT, f"{exc} ({_phase(program, exc.at)})")

@@ -183,11 +183,17 @@ def check_function(
 def start_report(fn: Callable[..., Any], names: Sequence[str], values: Sequence[float], keyword: bool,
                  step: float, name: str | None = None) -> FunctionReport:
     """A report holding torch's side of ``fn`` at ``values``: output, input gradients, nudged output."""
-    report = FunctionReport(name or getattr(fn, "__name__", "fn"), dict(zip(names, values)), PASS, "",
-                            step=step)
-    report.torch_before, report.torch_grads, report.torch_after = _torch_run(fn, list(names), list(values),
-                                                                             keyword, step)
-    report.torch_predicted = step * sum(g * g for g in report.torch_grads)
+    before, grads, after = _torch_run(fn, list(names), list(values), keyword, step)
+    title = name or getattr(fn, "__name__", "fn")
+    return torch_report(title, dict(zip(names, values)), step, before, grads, after)
+
+
+def torch_report(name: str, inputs: dict[str, float], step: float, before: float, grads: Sequence[float],
+                 after: float) -> FunctionReport:
+    """A report holding torch's numbers (run now, or recorded), for `judge_run` to add the engine's."""
+    report = FunctionReport(name, inputs, PASS, "", step=step)
+    report.torch_before, report.torch_grads, report.torch_after = before, list(grads), after
+    report.torch_predicted = step * sum(g * g for g in grads)
     return report
 
 
