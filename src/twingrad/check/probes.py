@@ -223,13 +223,10 @@ def first_broken(prober: Prober, ops: Sequence[Op]) -> Finding | None:
     broken ``*`` also breaks micrograd's ``x - y``, and the learner should hear about ``*``.
     All programs of a round go to the worker in one request.
     """
-    plain = [p for op in ops for p in _programs(op, PROBE_X, PROBE_Y, None)]
-    mul = _programs(op_named("mul"), PROBE_X, PROBE_Y, None)
-    traces = prober([*plain, *mul])
-    findings = [f for p, t in zip(plain, traces) if (f := judge_probe(p, t)) is not None]
-    mul_ok = all(judge_probe(p, t) is None for p, t in zip(mul, traces[len(plain) :]))
-    if not findings and mul_ok:
-        scaled = [p for op in ops for p in _programs(op, PROBE_X, PROBE_Y, 2.5)]
-        findings = [f for p, t in zip(scaled, prober(scaled)) if (f := judge_probe(p, t)) is not None]
+    *found, mul_broken = probe_each(prober, [(op, PROBE_X, PROBE_Y) for op in (*ops, op_named("mul"))])
+    findings = [f for f in found if f is not None]
+    if not findings and mul_broken is None:
+        scaled = probe_each(prober, [(op, PROBE_X, PROBE_Y) for op in ops], upstream=2.5)
+        findings = [f for f in scaled if f is not None]
     findings.sort(key=lambda f: f.composite)  # stable: table order within each group
     return findings[0] if findings else None
