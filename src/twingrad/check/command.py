@@ -250,7 +250,10 @@ def _write_reports(batch: BatchRun, args: argparse.Namespace, out: Console, err:
 def _protocol_only(out: Console, err: Console, command: str, timeout: float) -> int:
     from .conformance import conformance
 
-    problems = conformance(command, timeout)
+    try:
+        problems = conformance(command, timeout)
+    except TargetError as exc:
+        return _usage_error(err, str(exc))
     for problem in problems:
         out.print(Text(f"✗ {problem}", style="red"), soft_wrap=True)
     if problems:

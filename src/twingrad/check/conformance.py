@@ -11,6 +11,7 @@ from __future__ import annotations
 from .cases import CASES
 from .programs import compile_case, probe_program, spellings
 from .protocol import ProtocolError
+from .target import TargetError
 from .worker import Worker, WorkerDiedError, WorkerTimeoutError, exec_command
 
 # Whole cases that exercise every kind of step: numbers on both sides, reuse, the nudge, two backwards.
@@ -33,12 +34,18 @@ def conformance(command: str, timeout: float) -> list[str]:
         if case.name in _CASES
         for detailed in (False, True)
     ]
-    worker = None
+    try:
+        run = exec_command(command)
+        worker: Worker | None = Worker(run.argv, copy_in=run.copy_in)
+    except (ValueError, OSError) as exc:  # no such program, a file that cannot be copied
+        raise TargetError(f"cannot prepare the worker ({command}): {exc}") from None
+    started = False
     try:
         for index, program in enumerate([None, *programs]):
             if worker is None:
-                run = exec_command(command)
-                worker = Worker(run.argv, copy_in=run.copy_in)
+                worker, started = Worker(run.argv, copy_in=run.copy_in), False
+            if not started:
+                started = True
                 if not _step(problems, "hello", lambda w=worker: w.start(timeout)):
                     return problems
                 if not _step(problems, "load", lambda w=worker: w.load(None, {}, timeout)):
@@ -62,9 +69,7 @@ def conformance(command: str, timeout: float) -> list[str]:
 def _step(problems: list[str], what: str, call: object) -> bool:
     try:
         call()  # type: ignore[operator]
-    except ProtocolError as exc:
-        problems.append(f"{what}: {exc}")
-    except WorkerTimeoutError as exc:
+    except (ProtocolError, WorkerTimeoutError) as exc:
         problems.append(f"{what}: {exc}")
     except WorkerDiedError as exc:
         problems.append(f"{what}: the worker died: {exc}")

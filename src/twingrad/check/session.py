@@ -271,7 +271,16 @@ class _Session:
             self.worker = None
 
     def start(self) -> EngineInfo:
+        """A fresh worker with the engine loaded; on any failure, no worker is left behind (the
+        next request then starts another, instead of reusing one with nothing loaded)."""
         self.close()
+        try:
+            return self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self) -> EngineInfo:
         try:
             self.worker = Worker(self.argv, copy_in=self.prepared.copy_in)
         except (ValueError, OSError) as exc:  # no such program, a file that cannot be copied
@@ -313,8 +322,7 @@ class _Session:
         try:
             return self.run([p.program for p in probes])
         except (WorkerTimeoutError, WorkerDiedError, ProtocolError, TargetError):
-            self.close()
-            return []
+            return []  # `run` and `start` have closed the worker: the next request starts another
 
     def prefetch(self, programs: Sequence[CaseProgram]) -> dict[str, Trace | BaseException]:
         """Run cases before the judge is ready (while torch loads); their traces, or what went wrong."""
