@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .cases import Case
+from .reports.text import mismatch_line
 from .result import FAIL, NOTE, PASS, TIMEOUT, UNSUPPORTED, CaseResult, CheckRun
 
 STYLES = {PASS: "green", FAIL: "bold red", NOTE: "yellow", UNSUPPORTED: "dim", TIMEOUT: "magenta"}
@@ -17,21 +18,12 @@ ERROR_STYLE = "red"
 
 
 def _first_mismatch(result: CaseResult) -> Text:
-    text = Text()
-    if result.mismatch is not None:
-        m = result.mismatch
-        text.append(f"{m.quantity} of {m.where}: {_num(m.engine)}, torch {_num(m.torch)}")
-        if result.detail:
-            text.append("\n")
+    text = Text(mismatch_line(result))
     if result.detail:
+        if text:
+            text.append("\n")
         text.append(result.detail, style="dim" if result.status in (PASS, UNSUPPORTED) else "")
     return text
-
-
-def _num(x: float | str | None) -> str:
-    if x is None:
-        return "—"
-    return x if isinstance(x, str) else f"{x:.6g}"  # "nan" and "inf" arrive as text
 
 
 def verdict_table(checked: CheckRun) -> Table:
