@@ -208,3 +208,30 @@ def test_conformance_names_what_a_broken_adapter_gets_wrong(tmp_path: Path) -> N
     problems = conformance(f"{sys.executable} {adapter}", 10.0)
     assert problems and "unexpected 'extra'" in problems[0]
     assert problems[0].startswith("run 'probe")
+
+
+def test_conformance_reports_each_line_a_check_would_skip(tmp_path: Path) -> None:
+    adapter = tmp_path / "adapter.py"
+    adapter.write_text(
+        textwrap.dedent("""
+        import json, sys
+        print("hello from the engine's import")  # not an answer: a check skips it
+        for line in sys.stdin:
+            request = json.loads(line)
+            answer = {"id": request["id"], "nonce": request["nonce"], "type": request["type"]}
+            if request["type"] == "hello":
+                answer.update(protocol=1, worker={"name": "chatty", "language": "python", "version": "0"})
+            elif request["type"] == "load":
+                answer.update(ok=True, engine={"name": "V", "spellings": {"data": "d", "grad": "g",
+                              "inputs": None, "op": None, "backward": "b"}})
+            else:
+                sys.exit(0)
+            print(json.dumps(answer), flush=True)
+    """)
+    )
+    problems = conformance(f"{sys.executable} {adapter}", 10.0)
+    assert problems[0].startswith("hello: skipped a line that answers no request: ")
+    skipped = [p for p in problems if "skipped a line" in p]
+    assert all(p.startswith("hello: ") for p in skipped)  # once per worker start: its import's print
+    assert "run 'probe" in problems[1]  # then what a real request got wrong (the worker ended)
+

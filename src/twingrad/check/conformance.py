@@ -46,14 +46,14 @@ def conformance(command: str, timeout: float) -> list[str]:
                 worker, started = Worker(run.argv, copy_in=run.copy_in), False
             if not started:
                 started = True
-                if not _step(problems, "hello", lambda w=worker: w.start(timeout)):
+                if not _step(problems, worker, "hello", lambda w=worker: w.start(timeout)):
                     return problems
-                if not _step(problems, "load", lambda w=worker: w.load(None, {}, timeout)):
+                if not _step(problems, worker, "load", lambda w=worker: w.load(None, {}, timeout)):
                     return problems
             if program is None:
                 continue
             if not _step(
-                problems, f"run {program['name']!r}", lambda w=worker, p=program: w.run([p], timeout)
+                problems, worker, f"run {program['name']!r}", lambda w=worker, p=program: w.run([p], timeout)
             ):
                 worker.close()
                 worker = None  # a broken answer ends that worker; go on with a fresh one
@@ -66,7 +66,16 @@ def conformance(command: str, timeout: float) -> list[str]:
     return problems
 
 
-def _step(problems: list[str], what: str, call: object) -> bool:
+def _step(problems: list[str], worker: Worker, what: str, call: object) -> bool:
+    before = len(problems)
+    ok = _ran(problems, what, call)
+    # Lines the worker wrote that answered nothing, before what went wrong: a check skips them.
+    problems[before:before] = [f"{what}: skipped a line that answers no request: {w}" for w in worker.stray]
+    worker.stray.clear()
+    return ok
+
+
+def _ran(problems: list[str], what: str, call: object) -> bool:
     try:
         call()  # type: ignore[operator]
     except (ProtocolError, WorkerTimeoutError) as exc:

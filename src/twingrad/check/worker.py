@@ -111,7 +111,7 @@ class Worker:
         self._sandbox = Sandbox(self.command, limits=limits or Limits(), copy_in=files, env=env)
         self._requests = 0
         self.traffic: list[bytes] | None = None  # every line received, when a caller wants to see them
-        self.stray: list[str] = []  # why each skipped line was skipped (conformance reports them)
+        self.stray: list[str] = []  # why each skipped line was skipped (--protocol-only reports them)
 
     def __enter__(self) -> Worker:
         return self
