@@ -30,7 +30,7 @@ def would_install(requirement: str) -> dict[str, Any] | None:
         report = os.path.join(folder, "report.json")
         done = subprocess.run(
             [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--report", report, requirement],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         if done.returncode != 0 or not os.path.exists(report):
             return None

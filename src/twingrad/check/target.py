@@ -39,10 +39,6 @@ class Target:
     path: Path | None
     attribute: str
 
-    @property
-    def where(self) -> str:
-        return str(self.path) if self.path is not None else str(self.module)
-
 
 def parse(spec: str | None) -> Target:
     """Split TARGET at its last colon; a part ending in ``.py`` or holding a slash is a file."""

@@ -28,7 +28,7 @@ from .protocol import (
     read_answer,
     request,
 )
-from .sandbox import Limits, Sandbox, SandboxError, SandboxOverflow, SandboxTimeout
+from .sandbox import Sandbox, SandboxError, SandboxOverflow, SandboxTimeout
 from .target import bounded
 
 PYWORKER = Path(__file__).with_name("untrusted") / "pyworker.py"
@@ -101,14 +101,13 @@ class Worker:
         command: Sequence[str] | None = None,
         *,
         copy_in: Mapping[str, Path] | None = None,
-        limits: Limits | None = None,
     ) -> None:
         self.command = list(command) if command is not None else python_command()
         files = dict(copy_in or {})
         if command is None or self.command[-1] == PYWORKER.name:
             files[PYWORKER.name] = PYWORKER
         env = PYTHON_ENV if files.get(PYWORKER.name) == PYWORKER else {}
-        self._sandbox = Sandbox(self.command, limits=limits or Limits(), copy_in=files, env=env)
+        self._sandbox = Sandbox(self.command, copy_in=files, env=env)
         self._requests = 0
         self.traffic: list[bytes] | None = None  # every line received, when a caller wants to see them
         self.stray: list[str] = []  # why each skipped line was skipped (--protocol-only reports them)
@@ -118,10 +117,6 @@ class Worker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @property
-    def applied(self) -> dict[str, str]:
-        return self._sandbox.applied
 
     def start(self, timeout: float = START_TIMEOUT) -> WorkerInfo:
         self._sandbox.start()

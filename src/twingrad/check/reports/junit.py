@@ -19,37 +19,34 @@ from .text import full_detail, printable
 _ELEMENT = {FAIL: "failure", ERROR: "error", TIMEOUT: "error", UNSUPPORTED: "skipped"}
 
 
-def _text(text: str, *, one_line: bool = False) -> str:
-    return printable(text, one_line=one_line)
-
-
 def _case(suite: ET.Element, target: str, result: CaseResult) -> dict[str, int]:
-    case = ET.SubElement(suite, "testcase", name=_text(result.name, one_line=True),
-                         classname=_text(target, one_line=True), time=f"{result.seconds:.3f}")
+    case = ET.SubElement(suite, "testcase", name=printable(result.name, one_line=True),
+                         classname=printable(target, one_line=True), time=f"{result.seconds:.3f}")
     element = _ELEMENT.get(result.status)
     detail = full_detail(result)
     if element is not None:
         message = (detail.split("\n", 1)[0] if detail else result.status)
-        child = ET.SubElement(case, element, message=_text(message, one_line=True), type=result.status)
+        child = ET.SubElement(case, element, message=printable(message, one_line=True), type=result.status)
         if detail:
-            child.text = _text(detail)
+            child.text = printable(detail)
     elif result.status == NOTE and detail:
-        ET.SubElement(case, "system-out").text = _text(detail)
+        ET.SubElement(case, "system-out").text = printable(detail)
     return {"failures": element == "failure", "errors": element == "error", "skipped": element == "skipped"}
 
 
 def _suite(root: ET.Element, outcome: TargetOutcome) -> None:
-    name = _text(outcome.target, one_line=True)
+    name = printable(outcome.target, one_line=True)
     suite = ET.SubElement(root, "testsuite", name=name, time=f"{outcome.seconds:.3f}")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     if outcome.run is None:
         case = ET.SubElement(suite, "testcase", name="load", classname=name, time=f"{outcome.seconds:.3f}")
-        message = _text(outcome.error or "cannot be loaded", one_line=True)
-        ET.SubElement(case, "error", message=message, type="cannot load").text = _text(outcome.error or "")
+        message = printable(outcome.error or "cannot be loaded", one_line=True)
+        error = ET.SubElement(case, "error", message=message, type="cannot load")
+        error.text = printable(outcome.error or "")
         totals.update(tests=1, errors=1)
     else:
         ET.SubElement(ET.SubElement(suite, "properties"), "property", name="torch_version",
-                      value=_text(outcome.run.torch_version, one_line=True))
+                      value=printable(outcome.run.torch_version, one_line=True))
         for result in outcome.run.results:
             totals["tests"] += 1
             for key, hit in _case(suite, name, result).items():
