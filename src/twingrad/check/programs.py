@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..ops import Op
+from ..ops import OPS, Op
 from ..verdict import json_number
 from .cases import Case
 
@@ -40,65 +40,20 @@ class Symbol:
     def _apply(self, op: str, *args: Any) -> Symbol:
         return self._recorder.apply(op, args)
 
-    def __add__(self, other: Any) -> Symbol:
-        return self._apply("add", self, other)
 
-    def __radd__(self, other: Any) -> Symbol:
-        return self._apply("add", other, self)
+def _recording(op: Op, reflected: bool) -> Callable[..., Symbol]:
+    if op.arity == 1:
+        return lambda self: self._apply(op.name, self)
+    if reflected:  # ``2 - x``: Python called x.__rsub__(2)
+        return lambda self, other: self._apply(op.name, other, self)
+    return lambda self, other: self._apply(op.name, self, other)
 
-    def __sub__(self, other: Any) -> Symbol:
-        return self._apply("sub", self, other)
 
-    def __rsub__(self, other: Any) -> Symbol:
-        return self._apply("sub", other, self)
-
-    def __mul__(self, other: Any) -> Symbol:
-        return self._apply("mul", self, other)
-
-    def __rmul__(self, other: Any) -> Symbol:
-        return self._apply("mul", other, self)
-
-    def __truediv__(self, other: Any) -> Symbol:
-        return self._apply("div", self, other)
-
-    def __rtruediv__(self, other: Any) -> Symbol:
-        return self._apply("div", other, self)
-
-    def __pow__(self, other: Any) -> Symbol:
-        return self._apply("pow", self, other)
-
-    def __rpow__(self, other: Any) -> Symbol:
-        return self._apply("pow", other, self)
-
-    def __neg__(self) -> Symbol:
-        return self._apply("neg", self)
-
-    def __abs__(self) -> Symbol:
-        return self._apply("abs", self)
-
-    def exp(self) -> Symbol:
-        return self._apply("exp", self)
-
-    def log(self) -> Symbol:
-        return self._apply("log", self)
-
-    def tanh(self) -> Symbol:
-        return self._apply("tanh", self)
-
-    def relu(self) -> Symbol:
-        return self._apply("relu", self)
-
-    def sigmoid(self) -> Symbol:
-        return self._apply("sigmoid", self)
-
-    def sin(self) -> Symbol:
-        return self._apply("sin", self)
-
-    def cos(self) -> Symbol:
-        return self._apply("cos", self)
-
-    def sqrt(self) -> Symbol:
-        return self._apply("sqrt", self)
+# Every method of the op table, as twingrad's Value gets them (engine._install_op_methods):
+# a case written against the table is recorded whatever ops it uses.
+for _op in OPS:
+    for _k, _method in enumerate(_op.methods):
+        setattr(Symbol, _method, _recording(_op, reflected=_op.arity == 2 and _k == 1))
 
 
 class _Recorder:
