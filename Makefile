@@ -28,17 +28,20 @@ $(STAMP): pyproject.toml Makefile
 	@touch $(STAMP)
 
 # Debian packages the tests need, installed with apt-get where we are root or have sudo:
-# $(call apt_need,COMMAND,PACKAGE,what needs it).
-define apt_need
-	@command -v $(1) >/dev/null 2>&1 || { \
+# $(call apt_install,TEST,PACKAGE,MESSAGE): nothing if the shell TEST passes; else install
+# PACKAGE, and print MESSAGE if TEST still fails. $(call apt_need,COMMAND,PACKAGE,what needs it)
+# is the usual case: the package brings COMMAND.
+define apt_install
+	@($(1)) || { \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null); \
 	  elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
 	    (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null); \
 	  fi; \
-	  command -v $(1) >/dev/null 2>&1 || echo "$(1) is missing; $(3) need it: install the $(2) package"; \
+	  ($(1)) || echo "$(3)"; \
 	}
 endef
+apt_need = $(call apt_install,command -v $(1) >/dev/null 2>&1,$(2),$(1) is missing; $(3) need it: install the $(2) package)
 
 # graphviz's `dot` renders the drawings.
 dot:
@@ -52,15 +55,9 @@ node:
 # (tests/browser.py looks for these names, or TWINGRAD_CHROMIUM). GitHub's runners have Chrome.
 BROWSERS := chromium chromium-browser google-chrome google-chrome-stable
 HAVE_BROWSER := { [ -n "$$TWINGRAD_CHROMIUM" ] && exit 0; for b in $(BROWSERS); do command -v $$b >/dev/null 2>&1 && exit 0; done; exit 1; }
+CHROMIUM_MISSING := chromium is missing; the HTML report's browser test needs it: apt-get install chromium (Debian), or set TWINGRAD_CHROMIUM to a Chrome or Chromium binary
 chromium:
-	@($(HAVE_BROWSER)) || { \
-	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); \
-	  elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
-	    (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); \
-	  fi; \
-	  ($(HAVE_BROWSER)) || echo "chromium is missing; the HTML report's browser test needs it: apt-get install chromium (Debian), or set TWINGRAD_CHROMIUM to a Chrome or Chromium binary"; \
-	}
+	$(call apt_install,$(HAVE_BROWSER),chromium,$(CHROMIUM_MISSING))
 
 demo: install
 	$(VENV)/bin/twingrad demo
