@@ -194,9 +194,13 @@ def _operands(report: ParityReport, i: int) -> list[float]:
     return report.plan.operand_values(report.engine_data, i)
 
 
-def _probe_at(prober: Prober, op: Op, points: Sequence[float]) -> Finding | None:
-    y = points[1] if len(points) > 1 else PROBE_Y
-    return probe(prober, op, points[0], y)
+def _point(op: Op, operands: Sequence[float]) -> tuple[Op, float, float]:
+    """Where to probe ``op``: at its operands (a unary op's unused y at the standard point)."""
+    return op, operands[0], operands[1] if len(operands) > 1 else PROBE_Y
+
+
+def _probe_at(prober: Prober, op: Op, operands: Sequence[float]) -> Finding | None:
+    return probe(prober, *_point(op, operands))
 
 
 def _precision(report: ParityReport, relative: float | None) -> str:
@@ -261,8 +265,7 @@ def _blame_grad(prober: Prober, report: ParityReport, i: int) -> tuple[str, Find
     for c in consumers:
         op = plan.steps[c]
         assert isinstance(op, Op)
-        operands = _operands(report, c)
-        points.append((op, operands[0], operands[1] if len(operands) > 1 else PROBE_Y))
+        points.append(_point(op, _operands(report, c)))
     distinct = list(dict.fromkeys(points))
     findings = dict(zip(distinct, probe_each(prober, distinct)))
     for point in points:
