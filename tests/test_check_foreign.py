@@ -105,7 +105,7 @@ def test_probes_blame_the_op_itself_before_the_ops_built_from_it(tmp_path) -> No
         finding = first_broken(session.probe, [op_named("sub"), op_named("mul")])
     assert finding is not None and finding.op is op_named("mul")  # not sub, which micrograd builds from *
     assert str(finding) == (
-        "`x * y` gives d/dx = 0.7 where torch gives 1.3 (at x=0.7, y=1.3): "
+        "`x * y` gives d/dx = 0.7, expected 1.3 (at x=0.7, y=1.3): "
         "your multiplication derivative equals x for x and y for y "
         "(each operand gets its own value, not the other's), not y for x and x for y"
     )

@@ -66,7 +66,7 @@ def test_the_batch_exit_status_is_the_worst_target(batch: BatchRun) -> None:
     assert BatchRun(batch.outcomes[:2]).exit_code == 1
     assert BatchRun(batch.outcomes[:1]).exit_code == 0
     assert batch.summary_line() == "FAIL 3 targets: 1 OK, 1 FAIL, 1 cannot load"
-    assert batch.outcomes[1].first_problem() == "reuse_a_plus_a (fail): grad of a: 1, torch 2"
+    assert batch.outcomes[1].first_problem() == "reuse_a_plus_a (fail): grad of a: 1, expected 2"
     assert batch.outcomes[1].counts() == "1 fail, 1 error, 1 timeout, 1 pass, 1 unsupported"
 
 
@@ -152,7 +152,7 @@ def test_the_terminal_rows_escape_control_characters(batch: BatchRun) -> None:
     text = console.export_text()
     assert "\x1b" not in text and "\x07" not in text
     assert "\\x1b[31mred\\x07" in text
-    assert "cannot load" in text and "reuse_a_plus_a (fail): grad of a: 1, torch 2" in text
+    assert "cannot load" in text and "reuse_a_plus_a (fail): grad of a: 1, expected 2" in text
 
 
 def test_printable_keeps_text_and_escapes_controls_and_bidi() -> None:
@@ -177,7 +177,7 @@ def test_junit_xml_has_a_suite_per_target_and_the_right_element_per_status(batch
     assert list(cases) == ["seed_graph", "reuse_a_plus_a", "deep_chain", "unary_exp", "unary_log"]
     assert list(cases["seed_graph"]) == []
     failure = cases["reuse_a_plus_a"].find("failure")
-    assert failure.get("message") == "grad of a: 1, torch 2" and failure.get("type") == "fail"
+    assert failure.get("message") == "grad of a: 1, expected 2" and failure.get("type") == "fail"
     assert "engine source: subs/ada/engine.py:27 (in __add__)" in failure.text
     assert "misconception: a backward overwrites" in failure.text
     assert NASTY.replace("\x1b", "\\x1b").replace("\x07", "\\x07") in failure.text  # escaped, then restored

@@ -143,7 +143,7 @@ def test_a_reverse_operator_returning_a_float_cuts_the_graph() -> None:
     cut_inside = check_function(lambda a: (1.0 + a) * a, [0.5], engine=Toy)
     assert cut_inside.status == "fail"
     mismatch = cut_inside.mismatch
-    assert (mismatch.where, mismatch.engine, mismatch.torch) == ("x0", 1.5, 2.0)
+    assert (mismatch.where, mismatch.engine, mismatch.expected, mismatch.by) == ("x0", 1.5, 2.0, "torch")
 
 
 def test_a_grad_that_stays_none_is_an_error() -> None:
@@ -195,7 +195,8 @@ def test_json_shape() -> None:
     data = report.to_dict()
     json.dumps(data, allow_nan=False)
     assert data["status"] == "fail"
-    assert set(data["mismatch"]) == {"where", "quantity", "engine", "torch"}
+    assert set(data["mismatch"]) == {"where", "quantity", "engine", "expected", "by"}
+    assert data["mismatch"]["by"] == "torch"  # check_function compares with torch's own run
     assert data["graph"]["ok"] is False
     assert "MISMATCH" in str(report) and "<table" in report._repr_html_()
 

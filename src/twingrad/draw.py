@@ -3,9 +3,9 @@
 Left to right, a record ``label | data | grad`` per value and a small node per operation,
 with one edge per use (``a + a`` shows two). Node names are positions in topological
 order, so the DOT text of a graph is the same on every run. Given a parity report, each
-value also shows torch's numbers, and what disagrees is coloured: red where a divergence
-starts, orange where it is only inherited. A graph that `nudge` moved says that its
-gradients are from before the nudge.
+value also shows its twin's numbers (torch's, or twingrad's op table's), and what
+disagrees is coloured: red where a divergence starts, orange where it is only inherited.
+A graph that `nudge` moved says that its gradients are from before the nudge.
 
 graphviz is imported when a drawing is made, never by ``import twingrad``.
 """
@@ -77,9 +77,10 @@ def _record_label(node: Any) -> str:
     return f"{{ {label} | {data} | {grad} }}"
 
 
-def _compared_label(node: Any, row: Any, name: str, colour: str, culprit: bool) -> str:
+def _compared_label(node: Any, row: Any, name: str, colour: str, culprit: bool, reference: str) -> str:
     """The record's three cells as an HTML-like table, so that only the quantity that
-    differs from torch is coloured; the culprit's table is thick and tinted."""
+    differs from the ``reference`` twin (torch, or twingrad's op table) is coloured; the
+    culprit's table is thick and tinted."""
     label = str(getattr(node, "label", "") or "") or name
     cells = [(html.escape(label), True)]
     for quantity, ours, theirs, ok in (
@@ -90,7 +91,7 @@ def _compared_label(node: Any, row: Any, name: str, colour: str, culprit: bool) 
             cells.append((f"{quantity} {html.escape(_number(ours))}", True))
             continue
         a, b = _pair(ours, theirs, ok)
-        cells.append((f"{quantity} {html.escape(a)} (torch {html.escape(b)})", ok))
+        cells.append((f"{quantity} {html.escape(a)} ({reference} {html.escape(b)})", ok))
     tds = "".join(
         f"<td>{text}</td>" if ok else f'<td><font color="{colour}">{"<b>" if culprit else ""}{text}'
         f'{"</b>" if culprit else ""}</font></td>'
@@ -157,7 +158,8 @@ def draw_dot(
             culprit = i in culprits
             colour = "" if row.data_ok and row.grad_ok else CULPRIT_COLOR if culprit else INHERITED_COLOR
             label = names[i] if names is not None else f"n{i}"
-            dot.node(name, label=_compared_label(node, row, label, colour, culprit), shape="none", margin="0")
+            cells = _compared_label(node, row, label, colour, culprit, getattr(report, "reference", "torch"))
+            dot.node(name, label=cells, shape="none", margin="0")
         if g.inputs[i]:
             if i in suspects:
                 attrs = {"color": CULPRIT_COLOR, "fontcolor": CULPRIT_COLOR, "penwidth": "3"}

@@ -24,16 +24,20 @@ BAD = frozenset({FAIL, ERROR, TIMEOUT})
 
 @dataclass(frozen=True)
 class Mismatch:
-    """The first number that disagrees: which node, data or grad, and both values."""
+    """The first number that disagrees: which node, data or grad, the engine's value and the
+    expected one, and whose number that is (``by``): ``"torch"`` for torch's own run, or
+    ``"twingrad"`` for twingrad's float64 replay with its op table (torch's formulas) or
+    arithmetic on the engine's own numbers (``x + step * x.grad``)."""
 
     where: str
     quantity: str  # "data" or "grad"
     engine: float | str | None  # a str only after a trip through JSON ("nan", "inf")
-    torch: float | str | None
+    expected: float | str | None
+    by: str = "torch"
 
     def to_dict(self) -> dict[str, Any]:
         return {"where": self.where, "quantity": self.quantity, "engine": json_number(self.engine),
-                "torch": json_number(self.torch)}
+                "expected": json_number(self.expected), "by": self.by}
 
 
 def json_number(x: float | str | None) -> float | str | None:

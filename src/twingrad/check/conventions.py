@@ -37,9 +37,9 @@ def backward_twice(case: Case, first: Sequence[float], second: Sequence[float]) 
         return Judgement(PASS, "a second backward() adds an equal gradient, as torch's does")
     k = doubled.index(False)
     name = case.input_names[k]
-    mine, torch_s = shown(second[k], 2 * first[k])
-    head = f"after a second backward(), {name}.grad is {mine} where torch's is {torch_s}"
-    mismatch = Mismatch(name, "grad", second[k], 2 * first[k])
+    mine, twice = shown(second[k], 2 * first[k])
+    head = f"after a second backward(), {name}.grad is {mine} where torch's would be twice the first, {twice}"
+    mismatch = Mismatch(name, "grad", second[k], 2 * first[k], "twingrad")
     if all(close(g, f) for g, f in zip(second, first)):
         why = (
             "this backward() starts from zero gradients every time (as if zero_grad() ran first), "

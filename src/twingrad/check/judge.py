@@ -25,7 +25,7 @@ from ..parity.tolerances import Tolerance
 from .conventions import backward_twice
 from .failures import Placer, declines, describe, innermost, place
 from .locate import Evidence, Location, locate
-from .probes import Prober
+from .probes import TWIN, Prober
 from .programs import NUDGE_STEP, CaseProgram
 from .protocol import EngineInfo, StepResult, Trace
 from .result import ERROR, FAIL, PASS, UNSUPPORTED, CaseResult, Drawing, SourceLine
@@ -115,6 +115,7 @@ class Judge:
             resolve_foreign,
             self.tolerance,
             graph=self.graph_visible,
+            twin=TWIN,
         )
         if checked.ok and case.kind == "backward_twice":
             again = rebuild(trace.observations[2], rank)

@@ -6,10 +6,10 @@ Given a case the comparison with torch has failed, in this order:
    (float32, most likely) -- reported as precision loss;
 2. an input missing from the output's graph: an op on the way returned a plain number
    or a fresh Value, and the graph was cut;
-3. the first node that disagrees with its torch twin (`twingrad.parity.compare` over
-   the engine's own graph, read by `resolve_foreign`): the first wrong ``data`` in
-   topological order, else the first wrong ``grad`` in reverse order -- later nodes
-   only inherit it. The op that made it (data) or the ops its gradient flows from
+3. the first node that disagrees with its twin (`twingrad.parity.compare` over the
+   engine's own graph, read by `resolve_foreign`, replayed by the op table: `probes.TWIN`):
+   the first wrong ``data`` in topological order, else the first wrong ``grad`` in
+   reverse order -- later nodes only inherit it. The op that made it (data) or the ops its gradient flows from
    (grad) are then probed alone at the same numbers; if they are right alone, the
    numbers tell an overwritten gradient (``=`` for ``+=``) from a wrong order;
 4. a graph that agrees with itself node by node yet computes something else than the
@@ -31,7 +31,7 @@ from ..ops import Op
 from ..parity.plan import ResolveError, resolve_foreign
 from ..parity.report import ParityReport
 from .cases import Case
-from .probes import PROBE_Y, Finding, Prober, close, first_broken, probe, probe_each, shown
+from .probes import PROBE_Y, TWIN, Finding, Prober, close, first_broken, probe, probe_each, shown
 from .result import Mismatch
 
 if TYPE_CHECKING:
@@ -79,12 +79,11 @@ def locate(ev: Evidence, checked: FunctionReport) -> Location:
     """Explain a case the comparison failed, from the engine's traced run of it (after one
     backward()); ``checked.graph`` is its node-by-node report."""
     case = ev.case
-    first = checked.mismatch
-    fallback = Mismatch(first.where, first.quantity, first.engine, first.torch) if first else None
+    fallback = checked.mismatch  # torch's own numbers: the case's output and input gradients
     for name, value, x in zip(case.input_names, ev.inputs, case.inputs):
         stored = float(value.data)
         if stored != x:
-            return Location(Mismatch(name, "data", stored, x), _stored(ev.engine, x, stored))
+            return Location(Mismatch(name, "data", stored, x, "twingrad"), _stored(ev.engine, x, stored))
     if checked.checks and all(c.ok for c in checked.checks[:-1]):  # only the nudged output differs
         return _after_nudge(ev, fallback)
     if not ev.graph_visible:
@@ -135,17 +134,17 @@ def _in_graph(ev: Evidence, report: ParityReport, fallback: Mismatch | None) -> 
         return _by_probes(
             ev,
             fallback,
-            "every node agrees with torch's op at that node, so the "
+            f"every node agrees with {report.reference}'s op at that node, so the "
             "engine built a different expression than the case's",
             report,
         )
     i, quantity = divergences[0]
     row = report.row(i)
     if quantity == "data":
-        mismatch = Mismatch(row.expression, "data", row.engine_data, row.torch_data)
+        mismatch = Mismatch(row.expression, "data", row.engine_data, row.torch_data, report.reference)
         detail, finding = _blame_data(ev.prober, report, i)
     else:
-        mismatch = Mismatch(row.expression, "grad", row.engine_grad, row.torch_grad)
+        mismatch = Mismatch(row.expression, "grad", row.engine_grad, row.torch_grad, report.reference)
         detail, finding = _blame_grad(ev.prober, report, i)
     return Location(mismatch, detail, report, finding)
 
@@ -156,7 +155,7 @@ def _after_nudge(ev: Evidence, fallback: Mismatch | None) -> Location:
         expected = float(x.data) + ev.step * float(x.grad)
         if float(moved.data) != expected:
             return Location(
-                Mismatch(name, "data", float(moved.data), expected),
+                Mismatch(name, "data", float(moved.data), expected, "twingrad"),
                 f"after the nudge, {_stored(ev.engine, expected, float(moved.data))}",
             )
     if ev.nudged_out is None or not ev.graph_visible:
@@ -164,7 +163,7 @@ def _after_nudge(ev: Evidence, fallback: Mismatch | None) -> Location:
     try:
         from ..parity.comparison import compare
 
-        report = compare(ev.nudged_out, backward=False, resolver=resolve_foreign)
+        report = compare(ev.nudged_out, backward=False, resolver=resolve_foreign, twin=TWIN)
     except Exception as exc:
         return Location(
             fallback, f"the nudged output differs ({type(exc).__name__}: {exc} comparing it node by node)"
@@ -176,7 +175,7 @@ def _after_nudge(ev: Evidence, fallback: Mismatch | None) -> Location:
     row = report.row(i)
     detail, finding = _blame_data(ev.prober, report, i)
     return Location(
-        Mismatch(row.expression, "data", row.engine_data, row.torch_data),
+        Mismatch(row.expression, "data", row.engine_data, row.torch_data, report.reference),
         f"after the nudge: {detail}",
         report,
         finding,
@@ -241,12 +240,10 @@ def _partial_sum(grad: float, shares: Sequence[float]) -> int:
 
 
 def _share(report: ParityReport, c: int, slot: int, upstream: float) -> float:
-    """What node ``c`` passes back through operand ``slot`` under ``upstream``, by torch's rule."""
-    from ..parity.mirror import op_vjp
-
+    """What node ``c`` passes back through operand ``slot`` under ``upstream``, by the op's rule."""
     op = report.plan.steps[c]
     assert isinstance(op, Op)
-    return op_vjp(op, _operands(report, c), float(report.engine_data[c]), upstream)[slot]
+    return float(TWIN.op_vjp(op, _operands(report, c), float(report.engine_data[c]), upstream)[slot])
 
 
 def _blame_grad(prober: Prober, report: ParityReport, i: int) -> tuple[str, Finding | None]:

@@ -1,4 +1,4 @@
-"""The drawing of a failing case: the engine's graph, torch's numbers beside its own, culprit in red.
+"""The drawing of a failing case: the engine's graph, the expected numbers beside its own, culprit in red.
 
 Graphviz lays out a few dozen nodes in a blink, but the catalogue's networks have
 hundreds and a long chain takes it minutes -- and a picture that size shows nothing

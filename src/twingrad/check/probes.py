@@ -3,8 +3,10 @@
 A failing case says *that* something is wrong; the node where the numbers first part
 says *where*; a probe says *which op* and *how*. Each probe is a small program (one op
 from fresh Values, in each spelling the common API allows: ``x - y``, ``x - 2.0``,
-``2.0 - x``) that the worker runs; here its trace is compared with torch's float64
-value and derivatives. An op the engine does not have is skipped, not blamed.
+``2.0 - x``) that the worker runs; here its trace is compared with the op's float64
+value and derivatives from twingrad's op table (`TWIN`: torch's formulas in plain
+floats, so explaining a failure never waits for torch to import). An op the engine does
+not have is skipped, not blamed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 
 from ..ops import Op, op_named
 from ..parity.tolerances import DEFAULT_RTOL, Tolerance
+from ..parity.twin import TABLE
 from .failures import declines
 from .misconceptions import name_misconception
 from .programs import ProbeProgram, probe_program, spellings
@@ -22,6 +25,10 @@ from .protocol import Trace
 # Points away from every kink and domain edge (log, sqrt and fractional powers need x > 0);
 # distinct, so that swapped operands show.
 PROBE_X, PROBE_Y = 0.7, 1.3
+
+# What the check explains a failure with (node by node, and each probe): the op table. The
+# verdict itself compares with torch's own recorded numbers; see `reference`.
+TWIN = TABLE
 
 # Runs probe programs in the engine's worker and returns their traces, in order.
 Prober = Callable[[Sequence[ProbeProgram]], Sequence[Trace]]
@@ -33,7 +40,7 @@ class Finding:
 
     op: Op
     spelled: str  # the expression that misbehaves, e.g. "2.0 - x"
-    problem: str  # e.g. "gives -1.3 where torch gives 1.3"
+    problem: str  # e.g. "gives -1.3, expected 1.3"
     kind: str  # "type", "data", "grad", "precision" or "raises"
     composite: bool = False  # the engine builds this op from others (micrograd's x - y)
     reflected: bool = False  # a number on the left: the engine's reflected method ran
@@ -65,17 +72,12 @@ def _precision(got: float, want: float) -> str:
     return ""
 
 
-def torch_reference(op: Op, points: Sequence[float], as_value: Sequence[bool]) -> tuple[float, list[float]]:
-    """torch's value of ``op`` and its derivatives for the Value operands (float64)."""
-    import torch
-
-    tensors = [
-        torch.tensor(v, dtype=torch.float64, requires_grad=True) if is_value else v
-        for v, is_value in zip(points, as_value)
-    ]
-    out = op.torch(*tensors)
-    out.backward()
-    return out.item(), [t.grad.item() for t, is_value in zip(tensors, as_value) if is_value]
+def expected_at(op: Op, points: Sequence[float], as_value: Sequence[bool]) -> tuple[float, list[float]]:
+    """``op``'s value at ``points`` and its derivatives for the Value operands, by `TWIN`."""
+    columns = [[float(p)] for p in points]
+    out = float(TWIN.apply_op(op, columns)[0])
+    grads = TWIN.op_vjp(op, columns, [out], [1.0])
+    return out, [float(g[0]) for g, is_value in zip(grads, as_value) if is_value]
 
 
 def judge_probe(probe: ProbeProgram, trace: Trace) -> Finding | None:
@@ -105,9 +107,9 @@ def judge_probe(probe: ProbeProgram, trace: Trace) -> Finding | None:
     graph = trace.observations[0].nodes
     out = graph[ids["out"]]  # type: ignore[index]
     composite = any(graph[i].inputs for i in out.inputs)
-    want, want_grads = torch_reference(op, probe.points, probe.as_value)
+    want, want_grads = expected_at(op, probe.points, probe.as_value)
     if not close(out.data, want):
-        mine, torch_s = shown(out.data, want)
+        mine, wanted = shown(out.data, want)
         tiny = _precision(out.data, want)
         why = (
             None
@@ -119,7 +121,7 @@ def judge_probe(probe: ProbeProgram, trace: Trace) -> Finding | None:
         return Finding(
             op,
             spelled,
-            f"gives {mine} where torch gives {torch_s}{tiny}",
+            f"gives {mine}, expected {wanted}{tiny}",
             "precision" if tiny else "data",
             composite,
             reflected,
@@ -147,14 +149,14 @@ def judge_probe(probe: ProbeProgram, trace: Trace) -> Finding | None:
             return Finding(
                 op, spelled, f"leaves {name}.grad empty (None) after backward()", "grad", composite, reflected
             )
-        mine, torch_s = shown(got, want_grad * scale)
+        mine, wanted = shown(got, want_grad * scale)
         if probe.upstream is not None:
             problem = (
                 f"passes d/d{name} = {mine} back under an upstream gradient of {probe.upstream:g}, "
-                f"where torch passes {torch_s}: the rule must multiply by out.grad"
+                f"expected {wanted}: the rule must multiply by out.grad"
             )
         else:
-            problem = f"gives d/d{name} = {mine} where torch gives {torch_s}"
+            problem = f"gives d/d{name} = {mine}, expected {wanted}"
         at = ", ".join(f"{n}={p:.6g}" for n, p, v in zip(("x", "y"), probe.points, probe.as_value) if v)
         tiny = _precision(got, want_grad * scale)
         return Finding(

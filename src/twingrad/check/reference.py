@@ -2,9 +2,10 @@
 
 The catalogue is fixed, so torch's answers for it are too: they are recorded in
 ``torch_reference.json`` beside this module (``make reference`` writes it; a test
-recomputes every number with the installed torch and requires them bit for bit). A check
-then needs torch only when something disagrees (to replay the engine's graph and probe
-its ops), and an engine that passes is judged in a fraction of a second.
+recomputes every number with the installed torch and requires them bit for bit). With
+the record in place a check never imports torch: a failure is explained with twingrad's
+op table (`probes.TWIN`), so a passing engine is judged in a fraction of a second and a
+failing one in about a second more.
 
 The record is used only while it matches the catalogue (a digest of every case program
 and input) and the installed torch's version, when torch is installed; otherwise torch

@@ -20,12 +20,12 @@ import numpy as np
 
 from ..engine import Value, backpropagate
 from ..ops import Op
-from .mirror import Mirror, apply_op, gc_paused, op_vjp
 from .numeric import Witness, evaluate, witness
 from .plan import LEAF, Plan, Resolver, make_plan, read_numbers
 from .rendering import require
 from .report import DIVERGED, DRIFT, INHERITED, Columns, ParityReport
 from .tolerances import Tolerance
+from .twin import TORCH, Twin, gc_paused
 
 WITNESS_MODES = ("auto", "leaves", "all", "none")
 AUTO_WITNESSES = 8  # "auto" estimates at most this many gradients (each re-evaluates the graph)
@@ -39,6 +39,7 @@ def compare(
     atol: float | None = None,
     resolver: Resolver | None = None,
     witness: str = "auto",
+    twin: Twin = TORCH,
 ) -> ParityReport:
     """Replay ``root``'s graph in torch float64 and compare every node's data and grad.
 
@@ -48,18 +49,22 @@ def compare(
     ``resolver`` maps another engine's nodes to ops of the table (see
     `twingrad.parity.mirror`). ``witness`` picks the gradients that get a numeric
     estimate: ``"auto"`` (where a gradient diverges, and leaves whose gradient
-    mismatches), ``"leaves"`` (every user leaf), ``"all"`` or ``"none"``.
+    mismatches), ``"leaves"`` (every user leaf), ``"all"`` or ``"none"``. ``twin`` replays
+    the graph: torch (`twingrad.parity.twin.TORCH`), or the op table in plain floats (``TABLE``,
+    which needs no torch; the report then calls its numbers "twingrad").
     """
     tolerance = Tolerance.of(rtol, atol)
     _check_witness_mode(witness)
     with gc_paused():
         plan = make_plan(root, resolver)
-        columns = both_sides(plan, backward=backward)
-        return judge(plan, tolerance, columns, witness=witness, backward=backward, resolver=resolver)
+        columns = both_sides(plan, backward=backward, twin=twin)
+        return judge(
+            plan, tolerance, columns, witness=witness, backward=backward, resolver=resolver, twin=twin
+        )
 
 
-def both_sides(plan: Plan, *, backward: bool) -> Columns:
-    """The engine's numbers and torch's for every node of ``plan``.
+def both_sides(plan: Plan, *, backward: bool, twin: Twin = TORCH) -> Columns:
+    """The engine's numbers and ``twin``'s for every node of ``plan``.
 
     ``backward=True`` first zeroes every gradient and runs the engine's own backward
     from the root, so the gradients are fresh whatever the engine does on a second
@@ -75,7 +80,7 @@ def both_sides(plan: Plan, *, backward: bool) -> Columns:
         else:
             root.backward()
     engine_data = read_numbers(plan.nodes, "data")
-    mirror = Mirror(plan)
+    mirror = twin.mirror(plan)
     mirror.run(engine_data)
     return Columns(engine_data, mirror.values(), read_numbers(plan.nodes, "grad"), mirror.gradients())
 
@@ -99,11 +104,12 @@ def judge(
     leaf_data: Callable[[list[int]], np.ndarray] | None = None,
     tainted: Collection[int] = (),
     witness: str = "auto",
-    title: str = "engine vs torch",
+    title: str | None = None,
     backward: bool = False,
     resolver: Resolver | None = None,
+    twin: Twin = TORCH,
 ) -> ParityReport:
-    """Statuses for every node from the engine's and torch's columns (see `ParityReport`).
+    """Statuses for every node from the engine's and ``twin``'s columns (see `ParityReport`).
 
     ``grads=False`` compares data only. ``leaf_data`` gives, for leaves whose data
     mismatch, what the engine's own numbers say they should be (a nudge does:
@@ -118,8 +124,8 @@ def judge(
     data_bad = np.flatnonzero(~tolerance.close_all(engine_data, torch_data))
     grad_bad = np.flatnonzero(~(tolerance.close_all(engine_grad, torch_grad) | ~grad_compared))
 
-    local_data = _local_data(plan, engine_data, data_bad, leaf_data)
-    local_grad, scale = _local_grad(plan, engine_data, engine_grad, grad_bad)
+    local_data = _local_data(plan, engine_data, data_bad, leaf_data, twin)
+    local_grad, scale = _local_grad(plan, engine_data, engine_grad, grad_bad, twin)
     data_status = {
         i: DRIFT if tolerance.close(engine_data[i], local_data[i]) else DIVERGED
         for i in map(int, data_bad)
@@ -150,9 +156,10 @@ def judge(
         local_grad=local_grad,
         witnesses=witnesses,
         grads_checked=grads,
-        title=title,
+        title=title or f"engine vs {twin.name}",
         backward=backward,
         resolver=resolver,
+        reference=twin.name,
     )
 
 
@@ -174,12 +181,13 @@ def _local_data(
     engine_data: np.ndarray,
     positions: np.ndarray,
     leaf_data: Callable[[list[int]], np.ndarray] | None,
+    twin: Twin,
 ) -> dict[int, float]:
-    """Torch's op on the engine's own inputs, for each op node in ``positions``."""
+    """The twin's op on the engine's own inputs, for each op node in ``positions``."""
     local: dict[int, float] = {}
     for op, group in _by_op(plan, positions).items():
         args = [plan.operand_column(engine_data, group, slot) for slot in range(op.arity)]
-        local.update(zip(group, map(float, apply_op(op, args))))
+        local.update(zip(group, map(float, twin.apply_op(op, args))))
     leaves = [int(i) for i in positions if plan.steps[int(i)] is LEAF]
     if leaves and leaf_data is not None:
         local.update(zip(leaves, map(float, leaf_data(leaves))))
@@ -187,9 +195,9 @@ def _local_data(
 
 
 def _local_grad(
-    plan: Plan, engine_data: np.ndarray, engine_grad: np.ndarray, positions: np.ndarray
+    plan: Plan, engine_data: np.ndarray, engine_grad: np.ndarray, positions: np.ndarray, twin: Twin
 ) -> tuple[dict[int, float], dict[int, float]]:
-    """For each node in ``positions``: the sum of torch's derivative over its uses, taken at
+    """For each node in ``positions``: the sum of the twin's derivative over its uses, taken at
     the engine's numbers, and the sum of those terms' magnitudes (the scale for rtol)."""
     if not len(positions):
         return {}, {}
@@ -199,7 +207,7 @@ def _local_grad(
     contributions: dict[tuple[int, int], float] = {}
     for op, group in _by_op(plan, users).items():
         args = [plan.operand_column(engine_data, group, slot) for slot in range(op.arity)]
-        per_slot = op_vjp(op, args, engine_data[group], engine_grad[group])
+        per_slot = twin.op_vjp(op, args, engine_data[group], engine_grad[group])
         for slot, column in enumerate(per_slot):
             contributions.update(((i, slot), float(g)) for i, g in zip(group, column))
     root = len(plan) - 1

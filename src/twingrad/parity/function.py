@@ -31,6 +31,7 @@ from .plan import Resolver
 from .rendering import CheckTable, jsonable, nudge_sides, number_text
 from .report import ParityReport
 from .tolerances import Tolerance, difference
+from .twin import TORCH, Twin
 
 AGREE = "output, input gradients and nudged output agree with torch"  # a passing report's detail
 
@@ -199,10 +200,10 @@ def torch_report(name: str, inputs: dict[str, float], step: float, before: float
 
 def judge_run(report: FunctionReport, xs: Sequence[Any], out: Any, engine_before: float,
               engine_grads: Sequence[float], engine_after: float, resolver: Resolver | None,
-              tolerance: Tolerance, graph: bool = True) -> FunctionReport:
+              tolerance: Tolerance, graph: bool = True, twin: Twin = TORCH) -> FunctionReport:
     """Compare an engine's run of the function (its numbers and graph, live or as traced) with
     torch's side of ``report``; localise in the engine's graph when they disagree (``graph``:
-    when the graph can be walked at all)."""
+    when the graph can be walked at all), replaying it with ``twin``."""
     report.output = out
     report.engine_before = engine_before
     report.engine_after = engine_after
@@ -211,7 +212,7 @@ def judge_run(report: FunctionReport, xs: Sequence[Any], out: Any, engine_before
     for n, mine, theirs in zip(names, engine_grads, report.torch_grads):
         report.checks.append(_check(n, "grad", mine, theirs, tolerance))
     if graph and not all(c.ok for c in report.checks):
-        report.graph, report.graph_error = _localise(out, resolver, tolerance)
+        report.graph, report.graph_error = _localise(out, resolver, tolerance, twin)
     report.engine_predicted = report.step * sum(g * g for g in engine_grads)
     report.checks.append(_check("output after nudge", "data", engine_after, report.torch_after, tolerance))
     return _verdict(report, names, list(xs), report.torch_grads, tolerance)
@@ -295,13 +296,16 @@ def _check(where: str, quantity: str, engine: float, reference: float, tolerance
 
 
 def _localise(
-    out: Any, resolver: Resolver | None, tolerance: Tolerance
+    out: Any, resolver: Resolver | None, tolerance: Tolerance, twin: Twin
 ) -> tuple[ParityReport | None, BaseException | None]:
-    """The engine's graph against torch's replay of it, or why it cannot be had."""
+    """The engine's graph against ``twin``'s replay of it, or why it cannot be had."""
     try:
-        from .comparison import compare  # torch: only once something disagrees
+        from .comparison import compare  # only once something disagrees
 
-        return compare(out, backward=False, rtol=tolerance.rtol, atol=tolerance.atol, resolver=resolver), None
+        report = compare(
+            out, backward=False, rtol=tolerance.rtol, atol=tolerance.atol, resolver=resolver, twin=twin
+        )
+        return report, None
     except Exception as exc:  # best effort: a graph we cannot mirror just goes without localisation
         return None, exc
 
@@ -319,7 +323,8 @@ def _verdict(
         report.detail = (
             f"{len(bad)} number(s) beyond tolerance (first: {first.quantity} of {first.where}, engine "
             f"{number_text(first.engine)}, torch {number_text(first.torch)}), but every op of the engine's "
-            "graph agrees with torch locally: rounding the function amplifies"
+            f"graph agrees with {report.graph.reference if report.graph else 'torch'} locally: "
+            "rounding the function amplifies"
         )
         return report
     report.status = FAIL

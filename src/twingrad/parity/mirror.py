@@ -13,9 +13,7 @@ parity core that needs torch at import time.
 
 from __future__ import annotations
 
-import contextlib
-import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -29,29 +27,14 @@ from .plan import (
     make_plan,
     read_numbers,
 )
+from .twin import gc_paused
+
+__all__ = ["Mirror", "apply_op", "gc_paused", "op_vjp"]
 
 F64 = torch.float64
 
 
 # -- replay ----------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for a replay, then restore it.
-
-    Tracing, planning and reading a graph allocate a few Python objects per node and no
-    reference cycles, so reference counting frees everything; the collector would only
-    walk torch's ~165k import-time objects again and again (~65 ms a full pass) while
-    those objects pile up.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class Mirror:

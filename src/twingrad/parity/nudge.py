@@ -18,11 +18,12 @@ import torch
 
 from ..engine import Value, mark_nudged
 from .comparison import both_sides, judge
-from .mirror import Mirror, gc_paused
+from .mirror import Mirror
 from .plan import LEAF, Plan, Resolver, make_plan, read_numbers
 from .rendering import html_table, jsonable, nudge_sides, text_table
 from .report import TABLE_ROWS, Columns, ParityReport, reproducer_text
 from .tolerances import Tolerance
+from .twin import gc_paused
 
 
 @dataclass

@@ -47,7 +47,8 @@ class Witness:
     verdict: str
     uncertainty: float
 
-    def describe(self) -> str:
+    def describe(self, reference: str = "torch") -> str:
+        """The verdict in words; ``reference`` names the twin the report compared with."""
         if self.verdict == "undefined":
             return "no numeric estimate: the function is not finite around this point"
         if self.verdict == "kink":
@@ -58,7 +59,7 @@ class Witness:
         estimate = f"numeric estimate {self.estimate:.10g}"
         return {
             "both": f"{estimate} agrees with both (or cannot tell them apart)",
-            "torch": f"{estimate} supports torch",
+            "torch": f"{estimate} supports {reference}",
             "engine": f"{estimate} supports the engine",
             "neither": f"{estimate} supports neither",
         }[self.verdict]

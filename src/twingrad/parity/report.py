@@ -157,8 +157,10 @@ class ParityReport:
         title: str = "engine vs torch",
         backward: bool = False,
         resolver: Resolver | None = None,
+        reference: str = "torch",
     ) -> None:
         self.plan = plan
+        self.reference = reference  # whose numbers the twin columns hold: "torch", or "twingrad"
         # How the numbers were had, so that the reproducer can have them again: whether
         # the gradients came from a backward() the check ran, and the resolver it used.
         self.backward = backward
@@ -310,7 +312,7 @@ class ParityReport:
                 shown = ", ".join(self.names[i] for i in drift[:5]) + (" ..." if len(drift) > 5 else "")
                 text += (
                     f". {len(drift)} node(s) differ beyond tolerance only through rounding the graph "
-                    f"amplifies (every op agrees with torch at the engine's own inputs): {shown}"
+                    f"amplifies (every op agrees with {self.reference} at the engine's own inputs): {shown}"
                 )
             return text + "."
         bad = self.mismatched()
@@ -357,18 +359,19 @@ class ParityReport:
         row = self.row(i)
         if quantity == "data":
             head = (
-                f"data of {row.expression}: engine {number_text(row.engine_data)}, torch "
+                f"data of {row.expression}: engine {number_text(row.engine_data)}, {self.reference} "
                 f"{number_text(row.torch_data)} (abs {row.data_abs:.3g}, rel {row.data_rel:.3g}, "
                 f"{row.data_ulps:.3g} ULP)"
             )
             if row.local_data is not None and row.op is not None:
                 head += (
-                    f"; torch's {row.op} on the engine's own inputs gives {number_text(row.local_data)}, "
+                    f"; {self.reference}'s {row.op} on the engine's own inputs gives "
+                    f"{number_text(row.local_data)}, "
                     f"so the engine's {row.op} (or the value stored here) is off"
                 )
             return head + "."
         head = (
-            f"grad of {row.name} ({row.kind}): engine {number_text(row.engine_grad)}, torch "
+            f"grad of {row.name} ({row.kind}): engine {number_text(row.engine_grad)}, {self.reference} "
             f"{number_text(row.torch_grad)} (abs {row.grad_abs:.3g}, rel {row.grad_rel:.3g}, "
             f"{row.grad_ulps:.3g} ULP)"
         )
@@ -381,9 +384,10 @@ class ParityReport:
                 f"derivative of {' / '.join(self.suspects(i, quantity))} there"
             )
             if row.local_grad is not None:
-                head += f" (torch's derivative at the engine's numbers gives {number_text(row.local_grad)})"
+                local = number_text(row.local_grad)
+                head += f" ({self.reference}'s derivative at the engine's numbers gives {local})"
         if row.witness is not None:
-            described = row.witness.describe()
+            described = row.witness.describe(self.reference)
             head += f". {described[0].upper()}{described[1:]}"
         return head + "."
 
@@ -400,10 +404,11 @@ class ParityReport:
         """``(header, Row field or rendering, group)`` for the table: grad columns only when
         gradients were compared, the numeric column only where there are witnesses."""
         columns = [("#", "position", "text"), ("node", "expression", "text"), ("kind", "kind", "text")]
-        columns += [("data engine", "engine_data", "data"), ("data torch", "torch_data", "data torch"),
+        twin = self.reference
+        columns += [("data engine", "engine_data", "data"), (f"data {twin}", "torch_data", "data twin"),
                     ("ULP", "data_ulps", "data")]
         if self.grads_checked:
-            columns += [("grad engine", "engine_grad", "grad"), ("grad torch", "torch_grad", "grad torch"),
+            columns += [("grad engine", "engine_grad", "grad"), (f"grad {twin}", "torch_grad", "grad twin"),
                         ("ULP", "grad_ulps", "grad")]
         if self.witnesses:
             columns.append(("numeric", "witness", "text"))
@@ -439,7 +444,7 @@ class ParityReport:
         text = text_table([header for header, _, _ in columns], rows)
         hidden = len(self.plan) - len(positions)
         if hidden:
-            text += f"\n... {hidden} more rows, all agreeing with torch"
+            text += f"\n... {hidden} more rows, all agreeing with {self.reference}"
         return text + "\n(* a divergence starts here)" if self._culprits else text
 
     def __str__(self) -> str:
@@ -455,7 +460,7 @@ class ParityReport:
         rows = [self._cells(self.row(i), columns) for i in positions]
         hidden = len(self.plan) - len(rows)
         caption = self.summary + (f" ({hidden} agreeing rows not shown)" if hidden else "")
-        side = [k for k, (_, _, group) in enumerate(columns) if group.endswith("torch")]
+        side = [k for k, (_, _, group) in enumerate(columns) if group.endswith("twin")]
         return html_table([header for header, _, _ in columns], rows, caption, side=side)
 
     def to_dict(self, rows: str = "all") -> dict[str, Any]:
@@ -470,6 +475,7 @@ class ParityReport:
         return jsonable(
             {
                 "ok": self.ok,
+                "reference": self.reference,
                 "summary": self.summary,
                 "nodes": len(self.plan),
                 "tolerance": asdict(self.tolerance),

@@ -8,7 +8,7 @@ fetch anything, whatever an engine's labels put into graphviz's output.
 
 Layout: the summary line, a table of targets (each linking to its section), then per
 target its verdict table and, for each failing case, the misconception, the engine's
-``file:line`` and the drawing (culprit in red, torch's values beside the engine's).
+``file:line`` and the drawing (culprit in red, the expected values beside the engine's).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def _failure(index: int, result: CaseResult) -> str:
         parts.append(f'<p class="source">Engine source: <code>{_e(str(result.source))}</code>{fn}</p>')
     if result.svg:
         data = base64.b64encode(str(result.svg).encode("utf-8")).decode("ascii")
-        alt = f"the graph of {result.name}: culprit in red, torch's values beside the engine's"
+        alt = f"the graph of {result.name}: culprit in red, the expected values beside the engine's"
         parts.append(f'<img class="drawing" alt="{_e(alt)}" src="data:image/svg+xml;base64,{data}">')
     parts.append("</div>")
     return "\n".join(parts)

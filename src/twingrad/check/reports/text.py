@@ -37,9 +37,9 @@ def _num(x: float | str | None) -> str:
 
 
 def mismatch_line(result: CaseResult) -> str:
-    """``grad of a: 1, torch 2`` -- the first number that disagrees, or ''."""
+    """``grad of a: 1, expected 2`` -- the first number that disagrees, or ''."""
     m = result.mismatch
-    return "" if m is None else f"{m.quantity} of {m.where}: {_num(m.engine)}, torch {_num(m.torch)}"
+    return "" if m is None else f"{m.quantity} of {m.where}: {_num(m.engine)}, expected {_num(m.expected)}"
 
 
 def case_detail(result: CaseResult) -> str:
