@@ -8,6 +8,7 @@ naming the place.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sys
 import textwrap
@@ -110,6 +111,15 @@ def test_a_well_formed_answer_reads_into_typed_traces() -> None:
             [{"name": "p", "steps": [{"ok": True, "node": 0}], "observations": []}],
             "1 of 2 steps answered, and none failed",
         ),
+        # Steps that look almost like a well-behaved worker's still get the whole check.
+        ([{**_trace([_node(0)]), "steps": [{"ok": True, "node": -1}, {"ok": True}]}],
+         r"steps\[0\]\.node: expected an integer >= 0"),
+        ([{**_trace([_node(0)]), "steps": [{"ok": True, "node": True}, {"ok": True}]}],
+         r"steps\[0\]\.node: expected an integer >= 0, got a boolean"),
+        ([{**_trace([_node(0)]), "steps": [{"ok": True, "node": 0, "nod": 1}, {"ok": True}]}],
+         r"steps\[0\]: unexpected 'nod'"),
+        ([{**_trace([_node(0)]), "steps": [{"ok": True, "node": 0}, {"ok": 1}]}],
+         r"steps\[1\]\.ok: expected true or false"),
         (
             [
                 {
@@ -124,8 +134,29 @@ def test_a_well_formed_answer_reads_into_typed_traces() -> None:
 )
 def test_malformed_answers_are_refused_with_their_place(traces: list, words: str) -> None:
     line, sent = _answer(traces=traces)
-    with pytest.raises(ProtocolError, match=words.replace("(", r"\(").replace(")", r"\)")):
+    pattern = words if "\\" in words else words.replace("(", r"\(").replace(")", r"\)")
+    with pytest.raises(ProtocolError, match=pattern):
         read_answer(line, sent)
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        ({"ok": True, "data": 0.5}, "a read answers with the node's data and grad"),
+        ({"ok": True, "data": 0.5, "grad": True}, r"steps\[1\]\.grad: expected a number"),
+        ({"ok": True, "data": "0.5", "grad": 1.0}, r"steps\[1\]\.data: expected a number"),
+    ],
+)
+def test_a_read_step_answers_with_two_numbers(answer: dict, words: str) -> None:
+    sent = request(3, "run", programs=[{"name": "p", "steps": [{"let": "a", "value": 1.0}, {"read": "a"}]}])
+    trace = {"name": "p", "steps": [{"ok": True, "node": 0}, answer], "observations": []}
+    line = json.dumps({"id": 3, "nonce": sent["nonce"], "type": "run", "traces": [trace]}).encode()
+    with pytest.raises(ProtocolError, match=words):
+        read_answer(line, sent)
+    good = {**trace, "steps": [{"ok": True, "node": 0}, {"ok": True, "data": 0.5, "grad": None}]}
+    line = json.dumps({"id": 3, "nonce": sent["nonce"], "type": "run", "traces": [good]}).encode()
+    [read] = read_answer(line, sent).traces  # type: ignore[union-attr]
+    assert (read.steps[1].data, read.steps[1].grad) == (0.5, None)
 
 
 def test_lines_that_answer_another_request_are_strays() -> None:
@@ -235,3 +266,34 @@ def test_conformance_reports_each_line_a_check_would_skip(tmp_path: Path) -> Non
     assert all(p.startswith("hello: ") for p in skipped)  # once per worker start: its import's print
     assert "run 'probe" in problems[1]  # then what a real request got wrong (the worker ended)
 
+
+
+# -- the worker's JSON: json's C half where there is one, json itself elsewhere ----------------
+
+
+MESSAGES = [
+    {"id": 3, "nonce": "ab", "type": "run",
+     "programs": [{"name": "p", "steps": [{"let": "a", "value": -0.5}]}]},
+    {"text": "caf\u00e9 \u2603 \"quoted\" \\ \n\t\x01", "big": 2**70, "small": -(2**63), "tiny": 5e-324},
+    [1, 2.5, 1e300, -0.0, True, False, None, [], {}],
+]
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["_json", "json"])
+def test_the_worker_reads_and_writes_json_as_json_does(fast: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    from twingrad.check.untrusted import pyworker
+
+    if not fast:
+        monkeypatch.setitem(sys.modules, "_json", None)  # as on an interpreter without it
+    loads, dumps = pyworker.json_codec()
+    assert loads.__name__ == ("loads" if fast else "json_loads")
+    for message in MESSAGES:
+        assert loads(dumps(message)) == json.loads(json.dumps(message)) == message
+        assert loads(json.dumps(message)) == message
+        assert json.loads(dumps(message)) == message
+        assert dumps(message) == json.dumps(message, separators=(",", ":"))
+    for wrong in ('{"a": NaN}', '{"a": 1} x', "", '{"a": '):
+        with pytest.raises(ValueError):
+            loads(wrong)
+    with pytest.raises(ValueError):
+        dumps({"a": math.nan})  # non-finite numbers travel as strings, never as NaN tokens

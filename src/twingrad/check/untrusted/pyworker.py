@@ -10,13 +10,10 @@ every answer echoes the nonce of its request, which no code can know before the 
 is sent, and the parent discards whatever does not.
 """
 
-import collections
-import json
 import math
 import operator
 import os
 import sys
-import traceback
 
 PROTOCOL = 1
 TEXT_LIMIT = 2000
@@ -78,6 +75,61 @@ OPERATORS = {
 METHODS = ("exp", "log", "tanh", "relu", "sigmoid", "sin", "cos", "sqrt")
 
 
+def refuse_constant(name):
+    raise ValueError("%s is not JSON" % name)
+
+
+def json_codec():
+    """``(loads, dumps)`` for protocol lines: strict JSON in (no NaN tokens, nothing after the
+    value), compact JSON out, non-finite numbers refused. From json's C half (_json) where there
+    is one: importing json itself brings re and enum, a third of this worker's start-up.
+    Elsewhere (PyPy, an interpreter whose _json differs), json's own, with the same rules."""
+    try:
+        import _json
+
+        class Context:  # what json.decoder.JSONDecoder gives the C scanner, with json.loads's defaults
+            strict = True
+            object_hook = object_pairs_hook = None
+            parse_float, parse_int = float, int
+            parse_constant = staticmethod(refuse_constant)
+
+        def unencodable(value):
+            raise TypeError("Object of type %s is not JSON serializable" % type(value).__name__)
+
+        scan = _json.make_scanner(Context)
+        # json.dumps(..., allow_nan=False, separators=(",", ":")): markers, default, encoder,
+        # indent, key and item separators, sort_keys, skipkeys, allow_nan
+        encode = _json.make_encoder({}, unencodable, _json.encode_basestring_ascii, None, ":", ",",
+                                    False, False, False)
+
+        def loads(text):
+            text = text.strip()
+            try:
+                value, end = scan(text, 0)
+            except StopIteration:
+                raise ValueError("not a JSON value") from None
+            if end != len(text):
+                raise ValueError("extra data after the JSON value")
+            return value
+
+        def dumps(value):
+            return "".join(encode(value, 0))
+
+        if loads(dumps({"a": [1, 2.5, "\u00e9", None, True]})) != {"a": [1, 2.5, "\u00e9", None, True]}:
+            raise ValueError("this _json is not the one expected")
+        return loads, dumps
+    except (ImportError, AttributeError, TypeError, ValueError):
+        import json
+
+        def json_loads(text):
+            return json.loads(text, parse_constant=refuse_constant)
+
+        def json_dumps(value):
+            return json.dumps(value, allow_nan=False, separators=(",", ":"))
+
+        return json_loads, json_dumps
+
+
 class Failure(Exception):
     """A step that did not work: carries the protocol's error object."""
 
@@ -123,11 +175,15 @@ def shown_path(path):
 def engine_frames(exc):
     """The traceback's frames outside this file and Python's import machinery, innermost last."""
     frames = []
-    for frame in traceback.extract_tb(exc.__traceback__):
-        name = frame.filename
+    tb = exc.__traceback__
+    # Walked by hand, not with the traceback module: its import (linecache, tokenize) is part of
+    # every worker's start, and extract_tb reads each frame's source line, which is not needed.
+    while tb is not None:
+        code, line, tb = tb.tb_frame.f_code, tb.tb_lineno, tb.tb_next
+        name = code.co_filename
         if name.startswith("<frozen") or os.path.abspath(name) == HERE:
             continue
-        frames.append({"file": shown_path(name), "line": frame.lineno or 0, "function": text(frame.name)})
+        frames.append({"file": shown_path(name), "line": line or 0, "function": text(code.co_name)})
     return frames
 
 
@@ -354,7 +410,6 @@ def import_file(path):
     """Import a file as its own Python would: its folder (or its package's) on sys.path, under
     its own module name, so that sibling files importing it get this very module."""
     import importlib
-    import importlib.util
 
     path = os.path.abspath(path)
     folder, filename = os.path.split(path)
@@ -369,6 +424,8 @@ def import_file(path):
     if clash is not None and os.path.abspath(getattr(clash, "__file__", "") or "") != path:
         # The file shares its name with a module already loaded here (the standard library's
         # `operator`, say): load it from its path under that name, for its siblings to find.
+        import importlib.util
+
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
@@ -450,9 +507,14 @@ class Run:
         return self.ids[key]
 
     def trace(self):
+        previous = {}
         for at, step in enumerate(self.program["steps"]):
-            if at == 0 or "backward" in step or "observe" in step or "nudged" in step:
+            # Where a phase starts (the parent names the phase a timed-out step was in): one
+            # message for a run of nudged leaves, not one each (a network's case has dozens).
+            phase = "backward" in step or "observe" in step or ("nudged" in step and "nudged" not in previous)
+            if at == 0 or phase:
                 self.progress(at)
+            previous = step
             try:
                 self.steps.append(self.step(step))
             except Failure as failure:
@@ -562,11 +624,12 @@ class Run:
         """Every node reachable from ``root``, then the program's own values."""
         engine = self.engine
         nodes, seen = [], set()
-        queue = collections.deque([root])
-        queue.extend(self.values.values())
+        queue = [root, *self.values.values()]  # first in, first out: `at` walks it (no deque import)
+        at = 0
         try:
-            while queue:
-                obj = queue.popleft()
+            while at < len(queue):
+                obj = queue[at]
+                at += 1
                 ident = self.node_id(obj)
                 if ident in seen:
                     continue
@@ -666,6 +729,12 @@ def stable_addresses():
     """
     if not sys.platform.startswith("linux") or os.environ.get("TWINGRAD_WORKER_STABLE"):
         return
+    try:  # the sandbox's launcher has usually turned it off already: no need for ctypes then
+        with open("/proc/self/personality", "rb") as handle:
+            if int(handle.read(), 16) & ADDR_NO_RANDOMIZE:
+                return
+    except (OSError, ValueError):
+        pass
     try:
         import ctypes
 
@@ -684,13 +753,14 @@ def serve():
     sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != here]  # nothing of ours to import
     requests, answers = take_channel()
     engine = None
+    loads, dumps = json_codec()
 
     def send(message):
-        answers.write(json.dumps(message, allow_nan=False).encode("utf-8") + b"\n")
+        answers.write(dumps(message).encode("utf-8") + b"\n")
         answers.flush()
 
     for line in requests:
-        request = json.loads(line.decode("utf-8"))
+        request = loads(line.decode("utf-8"))
         kind = request["type"]
         envelope = {"id": request["id"], "nonce": request["nonce"], "type": kind}
         if kind == "hello":
