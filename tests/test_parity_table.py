@@ -99,6 +99,13 @@ def test_compare_with_the_table_finds_what_torch_finds_and_says_whose_numbers_th
     assert by_torch.reference == TORCH.name == "torch" and by_table.reference == TABLE.name == "twingrad"
     assert "engine vs twingrad" in by_table.summary and "torch" not in by_table.summary
     assert "grad twingrad" in by_table.table() and by_table.to_dict(rows="none")["reference"] == "twingrad"
+    witnessed = compare(root, backward=False, twin=TABLE)  # with numeric witnesses, "auto"
+    assert witnessed.witnesses and any(w.verdict == "torch" for w in witnessed.witnesses.values())
+    text = str(witnessed) + witnessed._repr_html_()
+    assert "supports twingrad" in text and "(twingrad)" in text
+    assert "torch" not in text  # what a person reads of the op table's replay never says torch
+    # JSON keeps its keys (torch_data, verdict "torch" for the twin) and says whose they are.
+    assert witnessed.to_dict(rows="none")["reference"] == "twingrad"
 
 
 def test_a_failing_check_is_explained_without_importing_torch(tmp_path: Path) -> None:

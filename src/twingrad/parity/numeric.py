@@ -46,9 +46,14 @@ class Witness:
     step: float
     verdict: str
     uncertainty: float
+    reference: str = "torch"  # the twin that verdict "torch" stands for ("twingrad": the op table)
 
-    def describe(self, reference: str = "torch") -> str:
-        """The verdict in words; ``reference`` names the twin the report compared with."""
+    @property
+    def side(self) -> str:
+        """Whom the estimate supports, the twin by its name: ``both``, ``engine``, ``torch`` ..."""
+        return self.reference if self.verdict == "torch" else self.verdict
+
+    def describe(self) -> str:
         if self.verdict == "undefined":
             return "no numeric estimate: the function is not finite around this point"
         if self.verdict == "kink":
@@ -59,7 +64,7 @@ class Witness:
         estimate = f"numeric estimate {self.estimate:.10g}"
         return {
             "both": f"{estimate} agrees with both (or cannot tell them apart)",
-            "torch": f"{estimate} supports {reference}",
+            "torch": f"{estimate} supports {self.reference}",
             "engine": f"{estimate} supports the engine",
             "neither": f"{estimate} supports neither",
         }[self.verdict]
@@ -93,8 +98,10 @@ def witness(
     position: int,
     engine_grad: float,
     torch_grad: float,
+    reference: str = "torch",
 ) -> Witness:
-    """Estimate ``d root / d node[position]`` around the values ``base`` (see `evaluate`)."""
+    """Estimate ``d root / d node[position]`` around the values ``base`` (see `evaluate`);
+    ``torch_grad`` is the twin's, ``reference`` its name."""
     values = plan.with_literals(base)
     cone = downstream(plan, position)
     steps, operands = plan.steps, plan.operands
@@ -114,12 +121,12 @@ def witness(
     (central, left, right, _), (central2, left2, right2, size2) = slopes
     numbers = (f0, central, left, right, central2, left2, right2)
     if not all(math.isfinite(v) for v in numbers):
-        return Witness(position, math.nan, left, right, h, "undefined", math.inf)
+        return Witness(position, math.nan, left, right, h, "undefined", math.inf, reference)
     noise = 8.0 * EPS * size2 / (h / SHRINK)  # rounding in f, divided by the small step
     jump, jump2 = abs(right - left), abs(right2 - left2)
     scale = max(abs(left2), abs(right2), 1e-300)
     if jump2 > 100.0 * noise and jump2 > 1e-6 * scale and jump2 > 0.5 * jump:
-        return Witness(position, central2, left2, right2, h, "kink", jump2)
+        return Witness(position, central2, left2, right2, h, "kink", jump2, reference)
     # A 16 times smaller step has 256 times less truncation error (and 16 times more
     # rounding noise): the gap between the two estimates bounds the error of either.
     uncertainty = abs(central - central2) + noise
@@ -129,7 +136,7 @@ def witness(
     verdict = {(True, True): "both", (False, True): "torch", (True, False): "engine"}.get(
         (engine_ok, torch_ok), "neither"
     )
-    return Witness(position, central, left, right, h, verdict, uncertainty)
+    return Witness(position, central, left, right, h, verdict, uncertainty, reference)
 
 
 def _slopes(f: Callable[[float], float], x: float, f0: float, h: float) -> tuple[float, float, float, float]:

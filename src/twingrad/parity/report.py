@@ -387,7 +387,7 @@ class ParityReport:
                 local = number_text(row.local_grad)
                 head += f" ({self.reference}'s derivative at the engine's numbers gives {local})"
         if row.witness is not None:
-            described = row.witness.describe(self.reference)
+            described = row.witness.describe()
             head += f". {described[0].upper()}{described[1:]}"
         return head + "."
 
@@ -423,7 +423,7 @@ class ParityReport:
             if field.endswith("ulps"):
                 text = ulps_text(value)
             elif field == "witness":
-                text = "" if value is None else f"{value.estimate:.10g} ({value.verdict})"
+                text = "" if value is None else f"{value.estimate:.10g} ({value.side})"
             elif field == "status":
                 text = value + (" *" if row.culprit else "")
             elif group.startswith(("data", "grad")):
