@@ -21,6 +21,10 @@ NOTE = "note"
 STATUSES = (FAIL, ERROR, TIMEOUT, PASS, NOTE, UNSUPPORTED)
 BAD = frozenset({FAIL, ERROR, TIMEOUT})
 
+# Whose number an expected value is (`Mismatch.by`), and the names the twins go by in reports.
+BY_TORCH = "torch"
+BY_TWINGRAD = "twingrad"
+
 
 @dataclass(frozen=True)
 class Mismatch:
@@ -33,7 +37,7 @@ class Mismatch:
     quantity: str  # "data" or "grad"
     engine: float | str | None  # a str only after a trip through JSON ("nan", "inf")
     expected: float | str | None
-    by: str = "torch"
+    by: str = BY_TORCH
 
     def to_dict(self) -> dict[str, Any]:
         return {"where": self.where, "quantity": self.quantity, "engine": json_number(self.engine),

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from ..engine import Value
 from ..graph import trace
+from ..verdict import BY_TWINGRAD
 from .cases import Case
 from .probes import close, shown
 from .result import FAIL, NOTE, PASS, Mismatch
@@ -39,7 +40,7 @@ def backward_twice(case: Case, first: Sequence[float], second: Sequence[float]) 
     name = case.input_names[k]
     mine, twice = shown(second[k], 2 * first[k])
     head = f"after a second backward(), {name}.grad is {mine} where torch's would be twice the first, {twice}"
-    mismatch = Mismatch(name, "grad", second[k], 2 * first[k], "twingrad")
+    mismatch = Mismatch(name, "grad", second[k], 2 * first[k], BY_TWINGRAD)
     if all(close(g, f) for g, f in zip(second, first)):
         why = (
             "this backward() starts from zero gradients every time (as if zero_grad() ran first), "

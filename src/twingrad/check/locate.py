@@ -9,9 +9,10 @@ Given a case the comparison with torch has failed, in this order:
 3. the first node that disagrees with its twin (`twingrad.parity.compare` over the
    engine's own graph, read by `resolve_foreign`, replayed by the op table: `probes.TWIN`):
    the first wrong ``data`` in topological order, else the first wrong ``grad`` in
-   reverse order -- later nodes only inherit it. The op that made it (data) or the ops its gradient flows from
-   (grad) are then probed alone at the same numbers; if they are right alone, the
-   numbers tell an overwritten gradient (``=`` for ``+=``) from a wrong order;
+   reverse order -- later nodes only inherit it. The op that made it (data) or the ops
+   its gradient flows from (grad) are then probed alone at the same numbers; if they are
+   right alone, the numbers tell an overwritten gradient (``=`` for ``+=``) from a
+   wrong order;
 4. a graph that agrees with itself node by node yet computes something else than the
    case: the wrong expression was built (``1 - x`` as ``x - 1``); probes of the
    case's ops at standard points name the operator.
@@ -30,6 +31,7 @@ from ..graph import GraphError, trace
 from ..ops import Op
 from ..parity.plan import ResolveError, resolve_foreign
 from ..parity.report import ParityReport
+from ..verdict import BY_TWINGRAD
 from .cases import Case
 from .probes import PROBE_Y, TWIN, Finding, Prober, close, first_broken, probe, probe_each, shown
 from .result import Mismatch
@@ -83,7 +85,7 @@ def locate(ev: Evidence, checked: FunctionReport) -> Location:
     for name, value, x in zip(case.input_names, ev.inputs, case.inputs):
         stored = float(value.data)
         if stored != x:
-            return Location(Mismatch(name, "data", stored, x, "twingrad"), _stored(ev.engine, x, stored))
+            return Location(Mismatch(name, "data", stored, x, BY_TWINGRAD), _stored(ev.engine, x, stored))
     if checked.checks and all(c.ok for c in checked.checks[:-1]):  # only the nudged output differs
         return _after_nudge(ev, fallback)
     if not ev.graph_visible:
@@ -155,7 +157,7 @@ def _after_nudge(ev: Evidence, fallback: Mismatch | None) -> Location:
         expected = float(x.data) + ev.step * float(x.grad)
         if float(moved.data) != expected:
             return Location(
-                Mismatch(name, "data", float(moved.data), expected, "twingrad"),
+                Mismatch(name, "data", float(moved.data), expected, BY_TWINGRAD),
                 f"after the nudge, {_stored(ev.engine, expected, float(moved.data))}",
             )
     if ev.nudged_out is None or not ev.graph_visible:

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from ..verdict import BY_TORCH, BY_TWINGRAD
+
 if TYPE_CHECKING:
     from .plan import Plan
 
@@ -70,5 +72,5 @@ class Twin:
         return self._impl.op_vjp(op, args, out, upstream)
 
 
-TORCH = Twin("torch", "mirror")
-TABLE = Twin("twingrad", "table")
+TORCH = Twin(BY_TORCH, "mirror")
+TABLE = Twin(BY_TWINGRAD, "table")
