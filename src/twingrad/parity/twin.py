@@ -10,8 +10,9 @@ value and gradient (``mirror``), an op's value on the engine's own operands
   formulas of torch's ``derivatives.yaml`` written out in Python floats. It agrees with
   torch bit for bit on +, -, *, /, neg, relu and abs and within 2 ULP on the
   transcendental ops (`tests/test_ops.py`), far inside every tolerance; on random graphs
-  both replays find the same divergences (`tests/test_parity_table.py`). It needs no torch, so `twingrad check` explains a failure without paying
-  torch's import (seconds) and labels those numbers "twingrad", not "torch".
+  both replays find the same divergences (`tests/test_parity_table.py`). It needs no
+  torch, so `twingrad check` explains a failure without paying torch's import (seconds)
+  and labels those numbers "twingrad", not "torch".
 
 Each twin's module is imported on first use, so choosing `TABLE` never imports torch.
 """
