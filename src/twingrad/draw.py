@@ -42,7 +42,9 @@ class Comparison(Protocol):
     offer ``suspect_ops()`` (the positions whose op node to blame: for a gradient that
     goes wrong, the op it flows back from, not the one that made the value), ``names``
     (what its text calls each node, shown for nodes without a label) and ``note`` (a
-    line the drawing carries, such as "grad: from before the nudge").
+    line the drawing carries, such as "grad: from before the nudge") and ``reference``
+    (whose numbers ``torch_data`` and ``torch_grad`` are: "torch", or "twingrad" for the
+    op table's replay; "torch" when absent).
     """
 
     rows: Sequence[Any]
@@ -119,7 +121,7 @@ def draw_dot(
 ) -> graphviz.Digraph:
     """The graph under ``root`` as a `graphviz.Digraph` (displays inline in Jupyter).
 
-    ``report`` (a parity report of this graph) adds torch's values to each record and
+    ``report`` (a parity report of this graph) adds its twin's values to each record and
     colours what disagrees: the quantity (data or grad) that differs, in red at a node
     where a divergence starts (thick, tinted border) and in orange where a node only
     inherits one; the op the report suspects is drawn thick and red. ``positions``

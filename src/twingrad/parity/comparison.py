@@ -156,7 +156,7 @@ def judge(
         local_grad=local_grad,
         witnesses=witnesses,
         grads_checked=grads,
-        title=title or f"engine vs {twin.name}",
+        title=title,
         backward=backward,
         resolver=resolver,
         reference=twin.name,

@@ -323,8 +323,7 @@ def _verdict(
         report.detail = (
             f"{len(bad)} number(s) beyond tolerance (first: {first.quantity} of {first.where}, engine "
             f"{number_text(first.engine)}, torch {number_text(first.torch)}), but every op of the engine's "
-            f"graph agrees with {report.graph.reference if report.graph else 'torch'} locally: "
-            "rounding the function amplifies"
+            f"graph agrees with {report.graph.reference} locally: rounding the function amplifies"
         )
         return report
     report.status = FAIL

@@ -27,9 +27,6 @@ from .plan import (
     make_plan,
     read_numbers,
 )
-from .twin import gc_paused
-
-__all__ = ["Mirror", "apply_op", "gc_paused", "op_vjp"]
 
 F64 = torch.float64
 

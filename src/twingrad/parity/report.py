@@ -154,7 +154,7 @@ class ParityReport:
         local_grad: dict[int, float],
         witnesses: dict[int, Witness],
         grads_checked: bool = True,
-        title: str = "engine vs torch",
+        title: str | None = None,  # default: "engine vs <reference>"
         backward: bool = False,
         resolver: Resolver | None = None,
         reference: str = "torch",
@@ -173,7 +173,7 @@ class ParityReport:
         self.local_data, self.local_grad = local_data, local_grad
         self.witnesses = witnesses
         self.grads_checked = grads_checked
-        self.title = title
+        self.title = title or f"engine vs {reference}"
         self.data_abs, self.data_rel, self.data_ulps = differences(columns.engine_data, columns.torch_data)
         grad_abs, grad_rel, grad_ulps = differences(columns.engine_grad, columns.torch_grad)
         hidden = ~grad_compared
