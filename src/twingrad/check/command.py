@@ -34,17 +34,19 @@ from rich.text import Text
 from ..files import write_atomic
 from .batch import BatchRun, TargetOutcome, expand, run_batch
 from .cases import CASES, Case, select
-from .render import catalogue_table, verdict_table
+from .render import catalogue_table
 from .reports import github
 from .reports.html import html_page
 from .reports.junit import junit_xml
+from .reports.learner import learner_report, wrapped
 from .reports.terminal import batch_table
 from .reports.text import printable
 from .result import CaseResult, CheckRun
 from .session import DEFAULT_TIMEOUT, _required, check_engine, check_timeout
 from .target import TargetError
 
-# Piped or logged output has no terminal width to follow; 80 columns squeeze the table.
+# Piped or logged output has no terminal width to follow (unless COLUMNS gives one); 80 columns
+# squeeze a class's table.
 PIPED_WIDTH = 120
 # The report options: flag, attribute of the parsed arguments.
 REPORTS = (("--json", "json"), ("--junit-xml", "junit_xml"), ("--html", "html"))
@@ -153,7 +155,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    out = Console(highlight=False, width=None if sys.stdout.isatty() else PIPED_WIDTH)
+    out = Console(highlight=False, width=None if sys.stdout.isatty() or _columns() else PIPED_WIDTH)
     err = Console(stderr=True, highlight=False)
     if args.list:
         out.print(catalogue_table(CASES))
@@ -187,9 +189,8 @@ def _one(target: str | None, options: dict[str, Any], args: argparse.Namespace, 
         failed = _write_reports(BatchRun([TargetOutcome(target or "", error=str(exc))]), args, out, err,
                                 single=None)
         return max(code, 2 if failed else 0)
-    out.print(verdict_table(checked))
-    if checked.reading:
-        out.print(Text(f"read as: {checked.reading}", style="dim"), soft_wrap=True)
+    for line in learner_report(checked, out.width, verbose=getattr(args, "verbose", False)):
+        out.print(line, soft_wrap=True)  # wrapped by the report itself: no padding, no second wrap
     failed = False
     if args.svg is not None:
         failed |= _write(err, lambda: [out.print(f"drawn: {p}", markup=False, soft_wrap=True)
@@ -197,7 +198,8 @@ def _one(target: str | None, options: dict[str, Any], args: argparse.Namespace, 
     failed |= _write_reports(BatchRun([TargetOutcome(checked.target, run=checked)], checked.seconds),
                              args, out, err, single=checked)
     style = "bold green" if checked.ok else "bold red"
-    out.print(Text(checked.summary_line(), style=style), soft_wrap=True)
+    for line in wrapped(checked.summary_line(), out.width):
+        out.print(Text(line, style=style), soft_wrap=True)
     return max(checked.exit_code, 2 if failed else 0)
 
 
@@ -215,6 +217,11 @@ def _many(targets: list[str], options: dict[str, Any], args: argparse.Namespace,
     style = "bold green" if batch.ok else "bold red"
     out.print(Text(printable(batch.summary_line()), style=style), soft_wrap=True)
     return max(batch.exit_code, 2 if failed else 0)
+
+
+def _columns() -> bool:
+    """Whether COLUMNS gives the width to write to (``COLUMNS=80 twingrad check ... | less``)."""
+    return os.environ.get("COLUMNS", "").strip().isdigit()
 
 
 def _write(err: Console, action: Callable[[], object]) -> bool:

@@ -45,6 +45,7 @@ class CaseResult:
     svg: Drawing | None = field(default=None, repr=False)  # the graph with the culprit in red
     source: SourceLine | None = None
     misconception: str | None = None
+    culprit: str = ""  # the op the check blames (op table name), when one is named
     seconds: float = field(default=0.0, repr=False)  # kept out of reprs: they must be reproducible
 
     def to_dict(self) -> dict[str, Any]:

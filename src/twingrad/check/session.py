@@ -169,7 +169,7 @@ def check_engine(
         from ..parity.tolerances import Tolerance
         from .judge import Judge
 
-        judge = Judge(info, session.probe, prepared.place, Tolerance.of(rtol, atol), draw)
+        judge = Judge(info, session.probe, prepared.place, Tolerance.of(rtol, atol), draw, prepared.owns)
         results = []
         for case in cases:
             notify(case, None)

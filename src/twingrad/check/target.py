@@ -88,6 +88,14 @@ class Prepared:
             return SourceLine(self.notebook, line, f"{source.function}, cell {cell}")
         return SourceLine(self.shown(source.file), source.line, source.function)
 
+    def owns(self, reported: str) -> bool:
+        """Whether a path the worker reported names one of the files copied in for it: only such a
+        place is shown as the engine's own (the path is compared, never opened)."""
+        parts = reported.split("/")
+        if reported.startswith("/") or ".." in parts or "" in parts:
+            return False
+        return any(reported == name or reported.startswith(name + "/") for name in self.copy_in)
+
     def shown(self, reported: str) -> str:
         """A worker's path as the user knows it, relative to the current folder where it can be."""
         for prefix, original in self.originals.items():

@@ -386,6 +386,41 @@ class Engine:
                 )
         return found
 
+    def backward_source(self, node):
+        """Where ``node``'s own backward rule is written: a function kept on the node (micrograd's
+        ``_backward`` closure), at the first line of its body that assigns a gradient, else its
+        first body line; None for an engine that keeps no function per node (a table of rules)."""
+        functions = []
+        for name in attribute_names(node):
+            try:
+                value = getattr(node, name)
+            except BaseException:
+                continue
+            code = getattr(value, "__code__", None)
+            if code is not None and not isinstance(value, type) and os.path.abspath(code.co_filename) != HERE:
+                functions.append(("backward" not in name.lower(), value, code))
+        if not functions:
+            return None
+        functions.sort(key=lambda found: found[0])  # an attribute named for backward first
+        function, code = functions[0][1], functions[0][2]
+        import dis  # only here: a located failure, never a passing check, pays for it
+
+        body, writes, line = [], [], None
+        for instruction in dis.get_instructions(code):
+            number = getattr(instruction, "line_number", None)  # 3.13; before, starts_line is the number
+            starts = instruction.starts_line
+            if number is None and isinstance(starts, int) and not isinstance(starts, bool):
+                number = starts
+            if number is not None and number != line:
+                line = number
+                if line != code.co_firstlineno and line not in body:
+                    body.append(line)
+            if instruction.opname == "STORE_ATTR" and instruction.argval == self.spellings["grad"]:
+                writes.append(line)
+        shown = next((n for n in writes if n is not None), body[0] if body else code.co_firstlineno)
+        qualname = text(getattr(function, "__qualname__", code.co_name)).replace(".<locals>", "")
+        return {"file": shown_path(code.co_filename), "line": shown, "function": qualname}
+
     def source(self):
         module = sys.modules.get(getattr(self.cls, "__module__", ""), None)
         path = getattr(module, "__file__", None)
@@ -534,7 +569,15 @@ class Run:
         if "let" in step:
             value = self.make(step)
             self.values[step["let"]] = value
-            return {"ok": True, "node": self.node_id(value)}
+            made = {"ok": True, "node": self.node_id(value)}
+            if step.get("locate_backward"):  # a probe asks where the op's backward rule is written
+                try:
+                    where = self.engine.backward_source(value)
+                except BaseException:
+                    where = None
+                if where is not None:
+                    made["backward"] = where
+            return made
         if "backward" in step:
             node = self.values[step["backward"]]
             try:

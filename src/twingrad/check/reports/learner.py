@@ -1,0 +1,161 @@
+"""One engine's check as a learner reads it in a terminal: what is wrong first, what to fix last.
+
+Failures, errors and timeouts come first, each with the op the check blames, the
+misconception its numbers match and the engine's own ``file:line`` (inside the backward
+rule when the derivative is what is wrong). A failure with the same cause as one above
+says so in a line instead of repeating it. Notes and unsupported cases follow, briefly;
+passes are a count (every case, one line each, with ``verbose``). The closing list says
+what to fix, one item per cause, in the catalogue's order: its cases go from the seed
+graph to whole networks, so the cause met first is the most basic one, and fixing it
+often fixes the later cases too.
+
+Everything is wrapped here, by words, to the width given, and no line carries trailing
+spaces: the same lines read well in an 80-column terminal, a pipe and a CI log.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from rich.text import Text
+
+from ...verdict import BAD
+from ..cases import CASES_BY_NAME
+from ..result import ERROR, FAIL, NOTE, PASS, TIMEOUT, UNSUPPORTED, CaseResult, CheckRun
+from .text import mismatch_line, printable
+
+MARKS = {FAIL: "✗", ERROR: "✗", TIMEOUT: "✗", NOTE: "!", UNSUPPORTED: "-", PASS: "✓"}
+STYLES = {FAIL: "bold red", ERROR: "bold red", TIMEOUT: "bold magenta", NOTE: "yellow", UNSUPPORTED: "dim",
+          PASS: "green"}
+INDENT = "    "
+
+
+@dataclass
+class Cause:
+    """One thing to fix: the cases it breaks, and how to say what and where."""
+
+    first: CaseResult
+    cases: list[str] = field(default_factory=list)
+
+
+def _one_line(text: str) -> str:
+    return printable(text, one_line=True)
+
+
+def wrapped(text: str, width: int, first: str = "", rest: str = INDENT) -> list[str]:
+    """``text`` wrapped by words; a word longer than the line (a path) overflows, never breaks."""
+    return textwrap.wrap(_one_line(text), width=max(width, 40), initial_indent=first, subsequent_indent=rest,
+                         break_long_words=False, break_on_hyphens=False) or [first.rstrip()]
+
+
+def _cause_key(result: CaseResult) -> tuple[str, ...]:
+    """Two failures share a cause when the check blames the same op at the same line for the same reason."""
+    if result.source is None and not result.culprit:
+        return ("case", result.name)
+    return (result.culprit, str(result.source), result.misconception or "", result.status)
+
+
+def _where(result: CaseResult) -> str:
+    """``engine.py:74, in Value.tanh._backward``, or ''."""
+    if result.source is None:
+        return ""
+    inside = f", in {result.source.function}" if result.source.function else ""
+    return f"{result.source}{inside}"
+
+
+def _explanation(result: CaseResult) -> str:
+    """The detail, without the misconception it ends with (the report names that on its own line)."""
+    detail = result.detail
+    if result.misconception and detail.endswith(f": {result.misconception}"):
+        detail = detail[: -len(result.misconception) - 2]
+    first = mismatch_line(result)
+    return f"{first}. {detail}" if first and detail else first or detail
+
+
+def _title(result: CaseResult) -> str:
+    case = CASES_BY_NAME.get(result.name)
+    about = f": {case.doc}" if case is not None else ""
+    return f"{MARKS[result.status]} {result.status.upper()} {result.name}{about}"
+
+
+def _problem(result: CaseResult, same: CaseResult | None, width: int) -> Iterator[Text]:
+    yield from (Text(line, style=STYLES[result.status] if k == 0 else "") for k, line in
+                enumerate(wrapped(_title(result), width, rest=INDENT)))
+    if same is not None:
+        told = mismatch_line(result)
+        again = f"{told}: the same cause as {same.name}" if told else f"the same cause as {same.name}"
+        yield from map(Text, wrapped(again, width, INDENT, INDENT))
+        return
+    facts = []
+    if result.culprit:
+        facts.append(f"op: {result.culprit}")
+    if result.misconception:
+        facts.append(f"misconception: {result.misconception}")
+    if facts:
+        yield from (Text(line, style="bold") for line in wrapped(" · ".join(facts), width, INDENT, INDENT))
+    where = _where(result)
+    if where:
+        yield from (Text(line, style="cyan") for line in wrapped(f"at {where}", width, INDENT, INDENT))
+    yield from (Text(line) for line in wrapped(_explanation(result), width, INDENT, INDENT))
+
+
+def _fix(number: int, cause: Cause, width: int) -> list[str]:
+    result = cause.first
+    what = result.misconception or _explanation(result)
+    where = f" at {_where(result)}" if result.source is not None else ""
+    subject = f"{result.culprit or ''}{where}".strip()
+    text = f"{subject}: {what}" if subject else what
+    text += f" -- fails {', '.join(cause.cases)}"
+    head = f"  {number}. "
+    return wrapped(text, width, head, " " * len(head))
+
+
+def learner_report(checked: CheckRun, width: int = 80, verbose: bool = False) -> list[Text]:
+    """The report's lines, each at most ``width`` columns save for a word longer than that."""
+    lines = [Text(line, style="bold") for line in
+             wrapped(f"twingrad check {checked.target} (torch {checked.torch_version})", width, rest="  ")]
+    causes: dict[tuple[str, ...], Cause] = {}
+    bad = [r for r in checked.results if r.status in BAD]
+    for result in bad:
+        key = _cause_key(result)
+        same = causes[key].first if key in causes else None
+        causes.setdefault(key, Cause(result)).cases.append(result.name)
+        lines.append(Text(""))
+        lines.extend(_problem(result, same, width))
+    for result in (r for r in checked.results if r.status == NOTE):
+        lines.append(Text(""))
+        lines.extend(Text(line, style=STYLES[NOTE]) for line in wrapped(_title(result), width))
+        lines.extend(map(Text, wrapped(result.detail, width, INDENT, INDENT)))
+    lines.append(Text(""))
+    unsupported = [r for r in checked.results if r.status == UNSUPPORTED]
+    if unsupported and verbose:
+        for result in unsupported:
+            lines.extend(Text(line, style="dim") for line in
+                         wrapped(f"{MARKS[UNSUPPORTED]} {result.name}: {result.detail}", width))
+    elif unsupported:
+        names = ", ".join(r.name for r in unsupported)
+        text = (f"{MARKS[UNSUPPORTED]} {len(unsupported)} unsupported (the engine has no such op; fine "
+                f"unless --require names it): {names}")
+        lines.extend(Text(line, style="dim") for line in wrapped(text, width))
+    passed = [r for r in checked.results if r.status == PASS]
+    if passed and verbose:
+        for result in passed:
+            lines.extend(Text(line, style=STYLES[PASS] if k == 0 else "") for k, line in
+                         enumerate(wrapped(f"{MARKS[PASS]} {result.name}: {result.detail}", width)))
+    elif passed:
+        more = " (--verbose lists them)" if len(passed) > 1 else ""
+        lines.append(Text(f"{MARKS[PASS]} {len(passed)} pass{more}", style=STYLES[PASS]))
+    if causes:
+        lines.append(Text(""))
+        lines.append(Text("What to fix, in this order:", style="bold"))
+        for number, cause in enumerate(causes.values(), 1):
+            lines.extend(map(Text, _fix(number, cause, width)))
+    if checked.reading:
+        lines.append(Text(""))
+        lines.extend(Text(line, style="dim") for line in wrapped(f"read as: {checked.reading}", width))
+    return lines
+
+
+__all__ = ["learner_report", "wrapped"]
