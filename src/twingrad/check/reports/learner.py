@@ -50,10 +50,19 @@ def wrapped(text: str, width: int, first: str = "", rest: str = INDENT) -> list[
                          break_long_words=False, break_on_hyphens=False) or [first.rstrip()]
 
 
+def _reason(result: CaseResult) -> str:
+    """The general words a detail ends with, after its case's own numbers: ``a backward overwrites
+    gradients (`=`) where they must add up (`+=`)``; '' when its last clause is particular (has numbers)."""
+    tail = result.detail.rsplit(": ", 1)[-1].strip()
+    return "" if ": " not in result.detail or any(c.isdigit() for c in tail) else tail
+
+
 def _cause_key(result: CaseResult) -> tuple[str, ...]:
-    """Two failures share a cause when the check blames the same op at the same line for the same reason."""
+    """Two failures share a cause when the check blames the same op at the same line for the same reason,
+    or, where it names no op and no line, when their details end in the same general words."""
     if result.source is None and not result.culprit:
-        return ("case", result.name)
+        reason = _reason(result)
+        return ("reason", reason, result.status) if reason else ("case", result.name)
     return (result.culprit, str(result.source), result.misconception or "", result.status)
 
 
@@ -103,7 +112,12 @@ def _problem(result: CaseResult, same: CaseResult | None, width: int) -> Iterato
 
 def _fix(number: int, cause: Cause, width: int) -> list[str]:
     result = cause.first
-    what = result.misconception or _explanation(result)
+    if result.misconception:
+        what = result.misconception
+    elif result.culprit or result.source is not None:
+        what = _explanation(result)
+    else:  # no op named, no line: the general words say what to change
+        what = _reason(result) or _explanation(result)
     where = f" at {_where(result)}" if result.source is not None else ""
     subject = f"{result.culprit or ''}{where}".strip()
     text = f"{subject}: {what}" if subject else what
