@@ -21,7 +21,6 @@ import contextlib
 import math
 import os
 import re
-import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -44,6 +43,7 @@ from .reports.text import printable
 from .result import CaseResult, CheckRun
 from .session import DEFAULT_TIMEOUT, _required, check_engine, check_timeout
 from .target import TargetError
+from .worker import resolve_python
 
 # Piped or logged output has no terminal width to follow (unless COLUMNS gives one); 80 columns
 # squeeze a class's table.
@@ -53,8 +53,14 @@ REPORTS = (("--json", "json"), ("--junit-xml", "junit_xml"), ("--html", "html"))
 
 
 def _usage_error(err: Console, message: str) -> int:
-    err.print(f"twingrad check: {printable(message, one_line=True)}", markup=False, highlight=False,
+    """The message on stderr; status 2. Lines after the first (a program's own error output) are
+    indented under it, so that none of them can pass for a line of twingrad's."""
+    first, *more = message.split("\n")
+    err.print(f"twingrad check: {printable(first, one_line=True)}", markup=False, highlight=False,
               soft_wrap=True)
+    for line in more:
+        shown = f"    {printable(line, one_line=True)}".rstrip()
+        err.print(shown, markup=False, highlight=False, soft_wrap=True)
     return 2
 
 
@@ -94,8 +100,7 @@ def check_options(args: argparse.Namespace) -> dict[str, Any]:
                 raise ValueError(f"--{name} must be a finite number >= 0, not {value:g}")
             tolerances[name] = value
     require = [p.strip() for p in (args.require or "").split(",") if p.strip()]
-    if args.python is not None and shutil.which(args.python) is None:
-        raise ValueError(f"--python {args.python}: no such program")
+    python = None if args.python is None else resolve_python(args.python)  # once, for every target
     only = [p.strip() for p in args.only.split(",") if p.strip()] if args.only is not None else None
     if only == []:
         raise ValueError("--only names no case (twingrad check --list names them)")
@@ -111,7 +116,7 @@ def check_options(args: argparse.Namespace) -> dict[str, Any]:
         "only": only,
         "timeout": timeout,
         "draw": args.svg is not None or args.html is not None,
-        "python": args.python,
+        "python": python,
         "command": args.exec_command,
         "spellings": _names(args.names),
         "require": require,
