@@ -15,6 +15,7 @@ spaces: the same lines read well in an 80-column terminal, a pipe and a CI log.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ MARKS = {FAIL: "✗", ERROR: "✗", TIMEOUT: "✗", NOTE: "!", UNSUPPORTED: "-",
 STYLES = {FAIL: "bold red", ERROR: "bold red", TIMEOUT: "bold magenta", NOTE: "yellow", UNSUPPORTED: "dim",
           PASS: "green"}
 INDENT = "    "
+_DRAWN = re.compile(r" \(drawn: [^()]*\)$")  # the note `picture.svg` adds to a drawn case's detail
 
 
 @dataclass
@@ -53,8 +55,9 @@ def wrapped(text: str, width: int, first: str = "", rest: str = INDENT) -> list[
 def _reason(result: CaseResult) -> str:
     """The general words a detail ends with, after its case's own numbers: ``a backward overwrites
     gradients (`=`) where they must add up (`+=`)``; '' when its last clause is particular (has numbers)."""
-    tail = result.detail.rsplit(": ", 1)[-1].strip()
-    return "" if ": " not in result.detail or any(c.isdigit() for c in tail) else tail
+    detail = _DRAWN.sub("", result.detail)
+    tail = detail.rsplit(": ", 1)[-1].strip()
+    return "" if ": " not in detail or any(c.isdigit() for c in tail) else tail
 
 
 def _cause_key(result: CaseResult) -> tuple[str, ...]:
