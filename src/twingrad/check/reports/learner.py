@@ -47,9 +47,15 @@ def _one_line(text: str) -> str:
 
 
 def wrapped(text: str, width: int, first: str = "", rest: str = INDENT) -> list[str]:
-    """``text`` wrapped by words; a word longer than the line (a path) overflows, never breaks."""
-    return textwrap.wrap(_one_line(text), width=max(width, 40), initial_indent=first, subsequent_indent=rest,
-                         break_long_words=False, break_on_hyphens=False) or [first.rstrip()]
+    """``text`` wrapped by words; a word longer than the line (a path) overflows, never breaks. Its own
+    lines (a worker's error output) stay lines, indented as the rest."""
+    lines: list[str] = []
+    for k, paragraph in enumerate(text.split("\n")):
+        lead = first if k == 0 else rest
+        lines += textwrap.wrap(_one_line(paragraph), width=max(width, 40), initial_indent=lead,
+                               subsequent_indent=rest, break_long_words=False, break_on_hyphens=False,
+                               drop_whitespace=True) or [lead.rstrip()]
+    return lines
 
 
 def _reason(result: CaseResult) -> str:
@@ -57,7 +63,8 @@ def _reason(result: CaseResult) -> str:
     gradients (`=`) where they must add up (`+=`)``; '' when its last clause is particular (has numbers)."""
     detail = _DRAWN.sub("", result.detail)
     tail = detail.rsplit(": ", 1)[-1].strip()
-    return "" if ": " not in detail or any(c.isdigit() for c in tail) else tail
+    particular = result.status != FAIL or ": " not in detail or any(c.isdigit() for c in tail)
+    return "" if particular else tail
 
 
 def _cause_key(result: CaseResult) -> tuple[str, ...]:
@@ -121,6 +128,9 @@ def _fix(number: int, cause: Cause, width: int) -> list[str]:
         what = _explanation(result)
     else:  # no op named, no line: the general words say what to change
         what = _reason(result) or _explanation(result)
+    if "\n" in what:  # a worker's error output: its first line and its last (the exception) say it
+        lines = what.split("\n")
+        what = f"{lines[0]} {lines[-1]}"
     where = f" at {_where(result)}" if result.source is not None else ""
     subject = f"{result.culprit or ''}{where}".strip()
     text = f"{subject}: {what}" if subject else what
@@ -145,8 +155,10 @@ def learner_report(checked: CheckRun, width: int = 80, verbose: bool = False) ->
         lines.append(Text(""))
         lines.extend(Text(line, style=STYLES[NOTE]) for line in wrapped(_title(result), width))
         lines.extend(map(Text, wrapped(result.detail, width, INDENT, INDENT)))
-    lines.append(Text(""))
     unsupported = [r for r in checked.results if r.status == UNSUPPORTED]
+    passed = [r for r in checked.results if r.status == PASS]
+    if unsupported or passed:
+        lines.append(Text(""))
     if unsupported and verbose:
         for result in unsupported:
             lines.extend(Text(line, style="dim") for line in
@@ -156,7 +168,6 @@ def learner_report(checked: CheckRun, width: int = 80, verbose: bool = False) ->
         text = (f"{MARKS[UNSUPPORTED]} {len(unsupported)} unsupported (the engine has no such op; fine "
                 f"unless --require names it): {names}")
         lines.extend(Text(line, style="dim") for line in wrapped(text, width))
-    passed = [r for r in checked.results if r.status == PASS]
     if passed and verbose:
         for result in passed:
             lines.extend(Text(line, style=STYLES[PASS] if k == 0 else "") for k, line in
