@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 import pytest
 
@@ -58,7 +59,7 @@ def test_a_wrong_tanh_at_80_columns_fits_a_screen_and_names_the_line_inside_its_
     assert f"at {place}" in block
     assert f"{TANH}:{_line_of(TANH, 'def tanh(self):')}" not in done.stdout
     # The two other failures with that cause say so in a line each; passes are counted.
-    assert "    grad of y: 0.0599706, expected -2.03386: the same cause as lecture_neuron" in lines
+    assert "    also fails the same way: unary_tanh, mlp_tanh_squared_error" in lines
     assert lines.index("✓ 24 pass (--verbose lists them)") < lines.index("What to fix, in this order:")
     # It ends with what to fix: one cause, its place, and every case it breaks; then the summary.
     fix = " ".join(line.strip() for line in lines[lines.index("What to fix, in this order:") + 1:] if line)
@@ -106,17 +107,19 @@ def test_causes_are_listed_once_in_the_catalogues_order_and_details_wrap_by_word
     lines = [line.plain for line in learner_report(run, width=60)]
     assert max(map(len, lines)) <= 60 and all(line == line.rstrip() for line in lines)
     assert "    grad of a: 1, expected 2. `x * y` gives d/dx = 1," in lines  # wrapped by words
-    assert "    the same cause as seed_graph" in lines  # diamond: no repetition of seed_graph's explanation
+    assert "    also fails the same way: diamond" in lines  # no repetition of seed_graph's explanation
     assert "    Traceback (most recent call last):" in lines  # a worker's lines stay lines, not \x0a escapes
     fixes = lines[lines.index("What to fix, in this order:") + 1:]
     assert fixes[0].startswith("  1. mul at engine.py:12, in Value.__mul__._backward: ")
     fixed = " ".join(line.strip() for line in fixes)
-    assert "-- fails seed_graph, diamond 2. the engine ended its worker: the process ended (exit code 1): " \
-        "ZeroDivisionError: float division by zero -- fails lecture_neuron" in fixed
+    assert "`x * y` gives d/dx = 1, expected 2 -- fails seed_graph, diamond 2. the engine ended its " \
+        "worker: the process ended (exit code 1): ZeroDivisionError: float division by zero -- fails " \
+        "lecture_neuron" in fixed
     text = " ".join(line.strip() for line in lines)
     assert "- 1 unsupported (the engine has no such op; fine unless --require names it): unary_exp" in text
     verbose = [line.plain for line in learner_report(run, width=60, verbose=True)]
     assert "✓ reuse_a_plus_a: agree" in verbose and "- unary_exp: no .exp()" in verbose
+    assert "    the same cause as seed_graph" in verbose  # diamond, on lines of its own
 
 
 # -- where a backward rule is: asked by a probe, validated, shown only if it is the engine's ----------
@@ -143,6 +146,46 @@ def test_a_backward_place_is_optional_validated_and_shown_only_for_the_engines_o
     assert prepared.owns("engine/tanh_one_minus_x2.py")
     for foreign in ("engine/../../etc/passwd", "/etc/passwd", "pyworker.py", "engine/no.py", "engine//x.py"):
         assert not prepared.owns(foreign), foreign
+
+
+def test_a_wrong_derivative_of_the_second_operand_is_shown_at_its_own_line(tmp_path: Path) -> None:
+    """``other.grad += other.data * out.grad``: the line for y, not the first line of mul's rule."""
+    source = (ROOT / TANH).read_text().replace("(1 - self.data**2)", "(1 - t**2)")
+    wrong = "other.grad += other.data * out.grad"
+    (tmp_path / "engine.py").write_text(source.replace("other.grad += self.data * out.grad", wrong))
+    [seed] = check_engine(f"{tmp_path / 'engine.py'}:Value", only=["seed_graph"]).results
+    assert seed.status == FAIL and seed.culprit == "mul" and "gives d/dy" in seed.detail
+    assert seed.source is not None and seed.source.line == _line_of(str(tmp_path / "engine.py"), wrong)
+
+
+def test_a_probes_traffic_with_the_backward_place_follows_the_schema() -> None:
+    from twingrad.check.programs import probe_program, spellings
+    from twingrad.ops import op_named
+
+    from .check_support import session_for
+
+    schema = json.loads((ROOT / "docs" / "protocol.schema.json").read_text())
+    answers = jsonschema.Draft202012Validator(schema)
+    requests = jsonschema.Draft202012Validator({**{k: v for k, v in schema.items() if k != "oneOf"},
+                                                "$ref": "#/$defs/request"})
+    mul = op_named("mul")
+    programs = [probe_program(mul, spelled, (0.7, 1.3), kinds, None).program
+                for spelled, kinds in spellings(mul, 0.7, 1.3)]
+    with session_for(f"{ROOT / TANH}:Value") as session:
+        assert session.worker is not None
+        session.worker.traffic = []
+        requests.validate(request(7, "run", programs=programs))
+        traces = session.run(programs)
+        lines = session.worker.traffic
+    for line in lines:
+        answers.validate(json.loads(line))
+    made = [trace.steps[[s.get("let") for s in program["steps"]].index("out")]
+            for trace, program in zip(traces, programs)]
+    own, others = (_line_of(TANH, "self.grad += other.data * out.grad"),
+                   _line_of(TANH, "other.grad += self.data * out.grad"))
+    # x * y; x * 1.3; 0.7 * y, where __rmul__ runs with y as self: the line of each Value's gradient
+    assert [step.backward_inputs for step in made] == [(own, others), (own, None), (None, own)]
+    assert {step.backward.function for step in made if step.backward} == {"Value.__mul__._backward"}
 
 
 @pytest.mark.parametrize("version", ["3.8.18", "3.13.0"])

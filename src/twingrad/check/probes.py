@@ -12,7 +12,7 @@ not have is skipped, not blamed.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..ops import Op, op_named
 from ..parity.tolerances import DEFAULT_RTOL, Tolerance
@@ -105,8 +105,8 @@ def judge_probe(probe: ProbeProgram, trace: Trace) -> Finding | None:
             )
         return Finding(op, spelled, f"raises {error.describe()}", "raises", reflected=reflected)
     ids = {s["let"]: trace.steps[k].node for k, s in enumerate(probe.program["steps"]) if "let" in s}
-    made = next(k for k, s in enumerate(probe.program["steps"]) if s.get("let") == "out")
-    rule = trace.steps[made].backward  # where the op's backward rule is written, if the worker said
+    made = trace.steps[next(k for k, s in enumerate(probe.program["steps"]) if s.get("let") == "out")]
+    rule = made.backward  # where the op's backward rule is written, if the worker said
     graph = trace.observations[0].nodes
     out = graph[ids["out"]]  # type: ignore[index]
     composite = any(graph[i].inputs for i in out.inputs)
@@ -148,6 +148,7 @@ def judge_probe(probe: ProbeProgram, trace: Trace) -> Finding | None:
         got = graph[ids[name]].grad  # type: ignore[index]
         if got is not None and close(got, want_grad * scale):
             continue
+        rule = _line_for(rule, made.backward_inputs, ("x", "y").index(name))
         if got is None:
             return Finding(
                 op, spelled, f"leaves {name}.grad empty (None) after backward()", "grad", composite,
@@ -174,6 +175,12 @@ def judge_probe(probe: ProbeProgram, trace: Trace) -> Finding | None:
             rule,
         )
     return None
+
+
+def _line_for(rule: Source | None, lines: Sequence[int | None], operand: int) -> Source | None:
+    """The backward rule's place, at the line that writes ``operand``'s gradient where the worker knows it."""
+    line = lines[operand] if operand < len(lines) else None
+    return rule if rule is None or line is None else replace(rule, line=line)
 
 
 def _programs(op: Op, x: float, y: float, upstream: float | None) -> list[ProbeProgram]:

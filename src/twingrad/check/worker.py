@@ -193,6 +193,14 @@ class Worker:
         """The end of what the worker wrote to stderr (`tail`): a traceback's last lines, not one."""
         return tail(self._sandbox.stderr_tail(_LOG_TAIL))
 
+    def _ended(self) -> WorkerDiedError:
+        """Why the worker is gone: its exit status and the end of its stderr (read to the end first)."""
+        code = self._sandbox.wait(1.0)
+        self.close()  # waits for its stderr to be drained
+        said = self.stderr_tail()
+        ended = f"the process ended (exit code {code})"
+        return WorkerDiedError(f"{ended}:\n{said}" if said else ended)
+
     def _exchange(self, kind: str, fields: dict[str, Any], timeout: float) -> Answer:
         """Send one request; follow its progress messages; return its validated answer."""
         if not (math.isfinite(timeout) and timeout > 0):
@@ -202,6 +210,8 @@ class Worker:
         try:
             self._sandbox.send((json.dumps(sent, allow_nan=False) + "\n").encode())
         except SandboxError as exc:  # it exited since its last answer, or stopped reading
+            if self._sandbox.wait(0.5) is not None:
+                raise self._ended() from None
             self.close()
             raise WorkerDiedError(str(exc)) from None
         deadline = time.monotonic() + timeout
@@ -215,12 +225,8 @@ class Worker:
             except SandboxOverflow as exc:
                 self.close()
                 raise WorkerDiedError(f"it wrote {exc}") from None
-            if line is None:
-                code = self._sandbox.wait(1.0)  # its output closed: it is ending, or has
-                said = self.stderr_tail()
-                self.close()
-                ended = f"the process ended (exit code {code})"
-                raise WorkerDiedError(f"{ended}:\n{said}" if said else ended)
+            if line is None:  # its output closed: it is ending, or has
+                raise self._ended()
             if self._sandbox.output_overflowed:
                 self.close()
                 raise WorkerDiedError(f"it printed more than {self._sandbox.limits.output_bytes >> 20} MiB")

@@ -31,6 +31,7 @@ MARKS = {FAIL: "✗", ERROR: "✗", TIMEOUT: "✗", NOTE: "!", UNSUPPORTED: "-",
 STYLES = {FAIL: "bold red", ERROR: "bold red", TIMEOUT: "bold magenta", NOTE: "yellow", UNSUPPORTED: "dim",
           PASS: "green"}
 INDENT = "    "
+_NAMED = 4  # a cause's cases named in the list of what to fix; more are counted
 _DRAWN = re.compile(r" \(drawn: [^()]*\)$")  # the note `picture.svg` adds to a drawn case's detail
 
 
@@ -38,8 +39,11 @@ _DRAWN = re.compile(r" \(drawn: [^()]*\)$")  # the note `picture.svg` adds to a 
 class Cause:
     """One thing to fix: the cases it breaks, and how to say what and where."""
 
-    first: CaseResult
-    cases: list[str] = field(default_factory=list)
+    results: list[CaseResult] = field(default_factory=list)  # in the catalogue's order
+
+    @property
+    def first(self) -> CaseResult:
+        return self.results[0]
 
 
 def _one_line(text: str) -> str:
@@ -68,12 +72,15 @@ def _reason(result: CaseResult) -> str:
 
 
 def _cause_key(result: CaseResult) -> tuple[str, ...]:
-    """Two failures share a cause when the check blames the same op at the same line for the same reason,
-    or, where it names no op and no line, when their details end in the same general words."""
-    if result.source is None and not result.culprit:
-        reason = _reason(result)
-        return ("reason", reason, result.status) if reason else ("case", result.name)
-    return (result.culprit, str(result.source), result.misconception or "", result.status)
+    """Two failures share a cause when the check blames the same op at the same line (or, without a
+    line, for the same misconception), or, where it names neither, when their details end in the
+    same general words. Probes at different points may word one wrong rule differently."""
+    if result.source is not None:
+        return ("line", result.culprit, str(result.source), result.status)
+    if result.culprit:
+        return ("op", result.culprit, result.misconception or result.name, result.status)
+    reason = _reason(result)
+    return ("reason", reason, result.status) if reason else ("case", result.name)
 
 
 def _where(result: CaseResult) -> str:
@@ -84,12 +91,13 @@ def _where(result: CaseResult) -> str:
     return f"{result.source}{inside}"
 
 
-def _explanation(result: CaseResult) -> str:
-    """The detail, without the misconception it ends with (the report names that on its own line)."""
+def _explanation(result: CaseResult, numbers: bool = True) -> str:
+    """The first mismatch (with ``numbers``) and the detail, without the misconception the detail ends
+    with (the report names that on its own line)."""
     detail = result.detail
     if result.misconception and detail.endswith(f": {result.misconception}"):
         detail = detail[: -len(result.misconception) - 2]
-    first = mismatch_line(result)
+    first = mismatch_line(result) if numbers else ""
     return f"{first}. {detail}" if first and detail else first or detail
 
 
@@ -125,7 +133,7 @@ def _fix(number: int, cause: Cause, width: int) -> list[str]:
     if result.misconception:
         what = result.misconception
     elif result.culprit or result.source is not None:
-        what = _explanation(result)
+        what = _explanation(result, numbers=False)
     else:  # no op named, no line: the general words say what to change
         what = _reason(result) or _explanation(result)
     if "\n" in what:  # a worker's error output: its first line and its last (the exception) say it
@@ -134,7 +142,8 @@ def _fix(number: int, cause: Cause, width: int) -> list[str]:
     where = f" at {_where(result)}" if result.source is not None else ""
     subject = f"{result.culprit or ''}{where}".strip()
     text = f"{subject}: {what}" if subject else what
-    text += f" -- fails {', '.join(cause.cases)}"
+    names = [r.name for r in cause.results]
+    text += f" -- fails {', '.join(names)}" if len(names) <= _NAMED else f" -- fails {len(names)} cases"
     head = f"  {number}. "
     return wrapped(text, width, head, " " * len(head))
 
@@ -144,13 +153,17 @@ def learner_report(checked: CheckRun, width: int = 80, verbose: bool = False) ->
     lines = [Text(line, style="bold") for line in
              wrapped(f"twingrad check {checked.target} (torch {checked.torch_version})", width, rest="  ")]
     causes: dict[tuple[str, ...], Cause] = {}
-    bad = [r for r in checked.results if r.status in BAD]
-    for result in bad:
-        key = _cause_key(result)
-        same = causes[key].first if key in causes else None
-        causes.setdefault(key, Cause(result)).cases.append(result.name)
+    for result in (r for r in checked.results if r.status in BAD):
+        causes.setdefault(_cause_key(result), Cause()).results.append(result)
+    for cause in causes.values():  # a cause by its first case in full; the cases it also breaks after it
         lines.append(Text(""))
-        lines.extend(_problem(result, same, width))
+        lines.extend(_problem(cause.first, None, width))
+        if verbose:
+            for result in cause.results[1:]:
+                lines.extend(_problem(result, cause.first, width))
+        elif len(cause.results) > 1:
+            also = f"also fails the same way: {', '.join(r.name for r in cause.results[1:])}"
+            lines.extend(map(Text, wrapped(also, width, INDENT, INDENT)))
     for result in (r for r in checked.results if r.status == NOTE):
         lines.append(Text(""))
         lines.extend(Text(line, style=STYLES[NOTE]) for line in wrapped(_title(result), width))
