@@ -163,6 +163,7 @@ def run_check(args: argparse.Namespace) -> int:
     out = Console(highlight=False, width=None if sys.stdout.isatty() or _columns() else PIPED_WIDTH)
     err = Console(stderr=True, highlight=False)
     if args.list:
+        out.print(Text("twingrad check: the cases", style="bold"))
         out.print(catalogue_table(CASES))
         return 0
     targets = expand(args.target) or [None]

@@ -41,7 +41,8 @@ def verdict_table(checked: CheckRun) -> Table:
 
 
 def catalogue_table(cases: Sequence[Case]) -> Table:
-    table = Table(title="twingrad check: the cases", title_justify="left")
+    """The cases, one row each (no title: a rich title is padded to the table's width)."""
+    table = Table()
     table.add_column("case", no_wrap=True)
     table.add_column("ops")
     table.add_column("what it exercises", ratio=1)
@@ -60,7 +61,8 @@ def _recorded(renderable: RenderableType, width: int) -> Console:
 
 
 def as_text(renderable: RenderableType, width: int = 120) -> str:
-    return _recorded(renderable, width).export_text()
+    """Plain text, without the spaces rich pads a table's title and cells with at the end of a line."""
+    return "\n".join(line.rstrip() for line in _recorded(renderable, width).export_text().split("\n"))
 
 
 def as_html(renderable: RenderableType, width: int = 120) -> str:
