@@ -16,7 +16,7 @@ import jsonschema
 import numpy as np
 import pytest
 
-from twingrad.check.protocol import ProtocolError, read_answer, request
+from twingrad.check.protocol import ProtocolError, Source, read_answer, request
 from twingrad.check.reports.learner import learner_report
 from twingrad.check.result import FAIL, NOTE, PASS, UNSUPPORTED, CaseResult, CheckRun, Mismatch, SourceLine
 from twingrad.check.session import check_engine
@@ -56,7 +56,8 @@ def test_a_wrong_tanh_at_80_columns_fits_a_screen_and_names_the_line_inside_its_
     assert lines[3].startswith("✗ FAIL lecture_neuron: ")
     block = " ".join(lines[3:12])
     assert "op: tanh" in block and "misconception: your tanh derivative equals 1 − x² (x the input)" in block
-    assert f"at {place}" in block
+    assert f"at {place}:" in block
+    assert "        self.grad += (1 - self.data**2) * out.grad" in lines  # the line itself, under its place
     assert f"{TANH}:{_line_of(TANH, 'def tanh(self):')}" not in done.stdout
     # The two other failures with that cause say so in a line each; passes are counted.
     assert "    also fails the same way: unary_tanh, mlp_tanh_squared_error" in lines
@@ -146,6 +147,11 @@ def test_a_backward_place_is_optional_validated_and_shown_only_for_the_engines_o
     assert prepared.owns("engine/tanh_one_minus_x2.py")
     for foreign in ("engine/../../etc/passwd", "/etc/passwd", "pyworker.py", "engine/no.py", "engine//x.py"):
         assert not prepared.owns(foreign), foreign
+        assert prepared.code_at(Source(foreign, 1)) == ""  # never read
+    line = _line_of(TANH, "def tanh(self):")
+    assert prepared.code_at(Source("engine/tanh_one_minus_x2.py", line)) == "def tanh(self):"
+    assert prepared.place(Source("engine/tanh_one_minus_x2.py", line, "tanh")).code == "def tanh(self):"
+    assert prepared.code_at(Source("engine/tanh_one_minus_x2.py", 10_000)) == ""
 
 
 def test_a_wrong_derivative_of_the_second_operand_is_shown_at_its_own_line(tmp_path: Path) -> None:

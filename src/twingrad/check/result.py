@@ -30,6 +30,7 @@ class SourceLine:
     file: str  # as shown to the user
     line: int
     function: str = ""
+    code: str = field(default="", compare=False)  # the line itself, read from the engine's own files
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}"

@@ -45,6 +45,11 @@ class Cause:
     def first(self) -> CaseResult:
         return self.results[0]
 
+    @property
+    def ops(self) -> str:
+        """The ops blamed, in order: a line of ``__pow__`` breaks ``x ** 2`` and micrograd's ``x / y``."""
+        return ", ".join(dict.fromkeys(r.culprit for r in self.results if r.culprit))
+
 
 def _one_line(text: str) -> str:
     return printable(text, one_line=True)
@@ -76,7 +81,7 @@ def _cause_key(result: CaseResult) -> tuple[str, ...]:
     line, for the same misconception), or, where it names neither, when their details end in the
     same general words. Probes at different points may word one wrong rule differently."""
     if result.source is not None:
-        return ("line", result.culprit, str(result.source), result.status)
+        return ("line", str(result.source), result.status)
     if result.culprit:
         return ("op", result.culprit, result.misconception or result.name, result.status)
     reason = _reason(result)
@@ -107,7 +112,7 @@ def _title(result: CaseResult) -> str:
     return f"{MARKS[result.status]} {result.status.upper()} {result.name}{about}"
 
 
-def _problem(result: CaseResult, same: CaseResult | None, width: int) -> Iterator[Text]:
+def _problem(result: CaseResult, same: CaseResult | None, width: int, ops: str = "") -> Iterator[Text]:
     yield from (Text(line, style=STYLES[result.status] if k == 0 else "") for k, line in
                 enumerate(wrapped(_title(result), width, rest=INDENT)))
     if same is not None:
@@ -116,15 +121,19 @@ def _problem(result: CaseResult, same: CaseResult | None, width: int) -> Iterato
         yield from map(Text, wrapped(again, width, INDENT, INDENT))
         return
     facts = []
-    if result.culprit:
-        facts.append(f"op: {result.culprit}")
+    if ops:
+        facts.append(f"{'ops' if ',' in ops else 'op'}: {ops}")
     if result.misconception:
         facts.append(f"misconception: {result.misconception}")
     if facts:
         yield from (Text(line, style="bold") for line in wrapped(" · ".join(facts), width, INDENT, INDENT))
     where = _where(result)
     if where:
-        yield from (Text(line, style="cyan") for line in wrapped(f"at {where}", width, INDENT, INDENT))
+        code = result.source.code if result.source is not None else ""
+        yield from (Text(line, style="cyan") for line in
+                    wrapped(f"at {where}" + (":" if code else ""), width, INDENT, INDENT))
+        if code:  # the line itself, as written: indented under its place, never re-wrapped
+            yield Text(f"{INDENT * 2}{_one_line(code)}", style="bold")
     yield from (Text(line) for line in wrapped(_explanation(result), width, INDENT, INDENT))
 
 
@@ -140,7 +149,7 @@ def _fix(number: int, cause: Cause, width: int) -> list[str]:
         lines = what.split("\n")
         what = f"{lines[0]} {lines[-1]}"
     where = f" at {_where(result)}" if result.source is not None else ""
-    subject = f"{result.culprit or ''}{where}".strip()
+    subject = f"{cause.ops}{where}".strip()
     text = f"{subject}: {what}" if subject else what
     names = [r.name for r in cause.results]
     text += f" -- fails {', '.join(names)}" if len(names) <= _NAMED else f" -- fails {len(names)} cases"
@@ -157,7 +166,7 @@ def learner_report(checked: CheckRun, width: int = 80, verbose: bool = False) ->
         causes.setdefault(_cause_key(result), Cause()).results.append(result)
     for cause in causes.values():  # a cause by its first case in full; the cases it also breaks after it
         lines.append(Text(""))
-        lines.extend(_problem(cause.first, None, width))
+        lines.extend(_problem(cause.first, None, width, cause.ops))
         if verbose:
             for result in cause.results[1:]:
                 lines.extend(_problem(result, cause.first, width))
