@@ -1,7 +1,8 @@
 """``twingrad check TARGET...``: the terminal face of `check_engine`, for one target or a class's worth.
 
-One target: progress on stderr while it runs, then a table of verdicts and a one-line
-summary on stdout. Several: each checked in its own worker, ``-j`` at a time
+One target: progress on stderr while it runs, then the report a learner reads
+(`reports.learner`: problems first, what to fix last, wrapped to the terminal or to COLUMNS)
+and a summary line on stdout. Several: each checked in its own worker, ``-j`` at a time
 (`twingrad.check.batch`), a progress bar per running target, then one row per target.
 Reports (``--json``, ``--junit-xml``, ``--html``, and in GitHub Actions a step summary and
 annotations) are renderings of the same results, written after the verdict is printed.

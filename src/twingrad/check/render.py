@@ -1,4 +1,7 @@
-"""The verdicts as a table: in the terminal (rich), as plain text and as HTML for Jupyter."""
+"""The verdicts as a table, as text (``str(run)``) and as HTML for Jupyter; the catalogue for ``--list``.
+
+The terminal's report of one target is `reports.learner`'s, written for 80 columns.
+"""
 
 from __future__ import annotations
 
