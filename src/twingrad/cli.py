@@ -103,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="tolerances for an engine that computes in float32 on purpose (rtol 1e-5, atol 1e-7)",
     )
     check.add_argument("--list", action="store_true", help="list the cases and exit")
+    check.add_argument("-v", "--verbose", action="store_true",
+                       help="with one target: every case on its own line, passes and unsupported too")
 
     bench = commands.add_parser(
         "bench", help="ratio tables (and a chart) from the benchmark suite's results (make bench)"

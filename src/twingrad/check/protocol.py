@@ -102,6 +102,8 @@ class StepResult:
     error: WorkerError | None = None
     data: float | None = None  # what a `read` read
     grad: float | None = None
+    backward: Source | None = None  # asked by `locate_backward`: where the op's backward rule is written
+    backward_inputs: tuple[int | None, ...] = ()  # and the line writing each argument's gradient, if known
 
 
 @dataclass(frozen=True)
@@ -429,14 +431,24 @@ def _trace(at: _At, value: Any, program: Mapping[str, Any]) -> Trace:
             steps.append(quick)
             continue
         where = at / "steps" / k
-        entry = where.object(item, ("ok",), ("node", "error", "data", "grad"))
+        entry = where.object(item, ("ok",), ("node", "error", "data", "grad", "backward", "backward_inputs"))
         ok = (where / "ok").boolean(entry["ok"])
         if not ok:
             if k != len(results) - 1:
                 raise where.fail("a failed step must be the last one run")
             steps.append(StepResult(False, error=_error(where / "error", entry.get("error"))))
         elif "let" in planned[k]:
-            steps.append(StepResult(True, node=(where / "node").integer(entry.get("node"))))
+            backward = entry.get("backward")  # optional: a worker that cannot tell leaves it out
+            lines = (where / "backward_inputs").array(entry.get("backward_inputs", []), 2)
+            steps.append(StepResult(
+                True,
+                node=(where / "node").integer(entry.get("node")),
+                backward=None if backward is None else _source(where / "backward", backward),
+                backward_inputs=tuple(
+                    None if n is None else (where / "backward_inputs" / j).integer(n)
+                    for j, n in enumerate(lines)
+                ),
+            ))
         elif "read" in planned[k]:
             if "data" not in entry or "grad" not in entry:
                 raise where.fail("a read answers with the node's data and grad")

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shlex
+import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -25,6 +28,7 @@ from .protocol import (
     StrayLineError,
     Trace,
     WorkerInfo,
+    clean,
     read_answer,
     request,
 )
@@ -33,7 +37,10 @@ from .target import bounded
 
 PYWORKER = Path(__file__).with_name("untrusted") / "pyworker.py"
 START_TIMEOUT = 30.0  # a stdlib-only worker starts in tens of milliseconds; an --exec one may compile
-_LOG_TAIL = 400  # characters of the worker's stderr quoted when it dies
+# What is quoted of a worker's stderr when it dies: enough of a traceback or a launcher's message
+# to be understood (Node's last line is only its version), never a flood.
+_LOG_LINES = 20
+_LOG_TAIL = 2000  # characters
 MAX_STRAY_LINES = 1000  # lines that answer nothing, skipped before the worker counts as broken
 
 
@@ -57,10 +64,47 @@ PYTHON_ENV = {"PYTHONHASHSEED": "0", "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBY
 
 
 def python_command(python: str | None = None) -> list[str]:
-    """The Python worker under ``python`` (default: this interpreter). Not -I, which would ignore
-    PYTHONHASHSEED: the environment is the sandbox's own (`PYTHON_ENV`), and the worker takes its
-    own folder off sys.path where PYTHONSAFEPATH (3.11+) does not."""
-    return [python or sys.executable, "-s", PYWORKER.name]
+    """The Python worker under ``python`` (default: this interpreter; else `resolve_python`). Not -I,
+    which would ignore PYTHONHASHSEED: the environment is the sandbox's own (`PYTHON_ENV`), and the
+    worker takes its own folder off sys.path where PYTHONSAFEPATH (3.11+) does not."""
+    return [resolve_python(python) if python else sys.executable, "-s", PYWORKER.name]
+
+
+def tail(text: str, lines: int = _LOG_LINES, characters: int = _LOG_TAIL) -> str:
+    """The last ``lines`` lines of a program's error output (at most ``characters``), made safe to show."""
+    kept = text[-characters:].strip().splitlines()[-lines:]
+    return "\n".join(clean(line.rstrip()) for line in kept)
+
+
+def resolve_python(name: str) -> str:
+    """``--python NAME`` as the shell finds it, as an absolute path; ValueError in the program's own words.
+
+    A bare name is looked up on PATH (`shutil.which`). A launcher that is a script -- a pyenv
+    shim, which picks the interpreter from settings and an environment the sandbox does not
+    pass on -- is asked here, where it sees them, which interpreter it runs.
+    """
+    found = shutil.which(name)
+    if found is None:
+        raise ValueError(f"--python {name}: no such program" + ("" if os.sep in name else " on PATH"))
+    path = os.path.abspath(found)
+    try:
+        with open(path, "rb") as program:
+            script = program.read(2) == b"#!"
+    except OSError as exc:
+        raise ValueError(f"--python {name}: cannot read {path}: {exc.strerror}") from None
+    if not script:
+        return path
+    try:
+        asked = subprocess.run([path, "-c", "import sys; print(sys.executable)"], capture_output=True,
+                               text=True, errors="replace", stdin=subprocess.DEVNULL, timeout=START_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ValueError(f"--python {name}: {path} did not run: {exc}") from None
+    real = asked.stdout.strip()
+    if asked.returncode != 0 or not os.path.isabs(real) or not os.access(real, os.X_OK):
+        said = tail(asked.stderr) or tail(asked.stdout)
+        raise ValueError(f"--python {name}: {path} runs no Python (exit code {asked.returncode})"
+                         + (f":\n{said}" if said else ""))
+    return real
 
 
 @dataclass(frozen=True)
@@ -146,8 +190,16 @@ class Worker:
         self._sandbox.close()
 
     def stderr_tail(self) -> str:
-        lines = self._sandbox.stderr_tail(_LOG_TAIL).strip().splitlines()
-        return lines[-1] if lines else ""
+        """The end of what the worker wrote to stderr (`tail`): a traceback's last lines, not one."""
+        return tail(self._sandbox.stderr_tail(_LOG_TAIL))
+
+    def _ended(self) -> WorkerDiedError:
+        """Why the worker is gone: its exit status and the end of its stderr (read to the end first)."""
+        code = self._sandbox.wait(1.0)
+        self.close()  # waits for its stderr to be drained
+        said = self.stderr_tail()
+        ended = f"the process ended (exit code {code})"
+        return WorkerDiedError(f"{ended}:\n{said}" if said else ended)
 
     def _exchange(self, kind: str, fields: dict[str, Any], timeout: float) -> Answer:
         """Send one request; follow its progress messages; return its validated answer."""
@@ -158,6 +210,8 @@ class Worker:
         try:
             self._sandbox.send((json.dumps(sent, allow_nan=False) + "\n").encode())
         except SandboxError as exc:  # it exited since its last answer, or stopped reading
+            if self._sandbox.wait(0.5) is not None:
+                raise self._ended() from None
             self.close()
             raise WorkerDiedError(str(exc)) from None
         deadline = time.monotonic() + timeout
@@ -171,11 +225,8 @@ class Worker:
             except SandboxOverflow as exc:
                 self.close()
                 raise WorkerDiedError(f"it wrote {exc}") from None
-            if line is None:
-                code = self._sandbox.wait(1.0)  # its output closed: it is ending, or has
-                tail = self.stderr_tail()
-                self.close()
-                raise WorkerDiedError(f"the process ended (exit code {code})" + (f": {tail}" if tail else ""))
+            if line is None:  # its output closed: it is ending, or has
+                raise self._ended()
             if self._sandbox.output_overflowed:
                 self.close()
                 raise WorkerDiedError(f"it printed more than {self._sandbox.limits.output_bytes >> 20} MiB")
