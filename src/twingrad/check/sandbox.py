@@ -148,7 +148,10 @@ class Sandbox:
     ) -> None:
         if not argv:
             raise ValueError("argv is empty: it needs at least the program to run")
-        program = shutil.which(argv[0])
+        # A relative path with a folder in it (./exec/0/worker) names a program copied in: it is
+        # found in the scratch folder, where the worker runs, once copied (below).
+        copied = os.sep in argv[0] and not os.path.isabs(argv[0])
+        program = argv[0] if copied else shutil.which(argv[0])
         if program is None:
             raise ValueError(f"cannot find the program {argv[0]!r}")
         self.argv = [os.path.abspath(program), *argv[1:]]
@@ -157,6 +160,9 @@ class Sandbox:
         self.scratch = Path(tempfile.mkdtemp(prefix="twingrad-sandbox-")).resolve()
         try:
             self._copy_in(copy_in or {})
+            if copied and shutil.which(str(self.scratch / program)) is None:
+                raise ValueError(f"cannot find the program {argv[0]!r} among the files copied in")
+            self.argv[0] = str(self.scratch / program) if copied else self.argv[0]
         except BaseException:
             _remove_tree(self.scratch)
             raise
