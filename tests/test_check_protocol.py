@@ -197,7 +197,8 @@ def _node_command(adapter: Path) -> str:
 
 
 def test_the_javascript_engine_passes_the_whole_catalogue() -> None:
-    assert conformance(_node_command(ADAPTER), 30.0) == []
+    found = conformance(_node_command(ADAPTER), 30.0)
+    assert (found.problems, found.warnings) == ([], [])
     run = check_engine(command=_node_command(ADAPTER))
     assert run.ok and run.summary["pass"] == len(run.results), run
 
@@ -236,7 +237,7 @@ def test_conformance_names_what_a_broken_adapter_gets_wrong(tmp_path: Path) -> N
             print(json.dumps(answer), flush=True)
     """)
     )
-    problems = conformance(f"{sys.executable} {adapter}", 10.0)
+    problems = conformance(f"{sys.executable} {adapter}", 10.0).problems
     assert problems and "unexpected 'extra'" in problems[0]
     assert problems[0].startswith("run 'probe")
 
@@ -260,7 +261,7 @@ def test_conformance_reports_each_line_a_check_would_skip(tmp_path: Path) -> Non
             print(json.dumps(answer), flush=True)
     """)
     )
-    problems = conformance(f"{sys.executable} {adapter}", 10.0)
+    problems = conformance(f"{sys.executable} {adapter}", 10.0).problems
     assert problems[0].startswith("hello: skipped a line that answers no request: ")
     skipped = [p for p in problems if "skipped a line" in p]
     assert all(p.startswith("hello: ") for p in skipped)  # once per worker start: its import's print
