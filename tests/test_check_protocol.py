@@ -218,6 +218,25 @@ def test_a_wrong_javascript_derivative_is_named(tmp_path: Path) -> None:
     assert verdict.source is not None and verdict.source.file.endswith("engine.js")
 
 
+def test_a_javascript_operation_under_another_name_is_reported_at_its_line(tmp_path: Path) -> None:
+    """The engine's `mul` is `times` here: the adapter's OPERATION_METHODS says so, its definitions
+    carry "op": "mul", and the report points at `times`, which no Python name would find."""
+    for file in ADAPTER.parent.glob("*.js"):
+        shutil.copy(file, tmp_path / file.name)
+    engine, adapter = tmp_path / "engine.js", tmp_path / "adapter.js"
+    source = engine.read_text()
+    wrong = source.replace("  mul(other) {", "  times(other) {").replace(
+        "this.grad += g * other.data;", "this.grad += g;", 1)
+    assert wrong.count("times(other)") == 1 and "this.grad += g;" in wrong, "mul moved: update this edit"
+    engine.write_text(wrong)
+    adapter.write_text(adapter.read_text().replace("mul: 'mul',", "mul: 'times',"))
+    run = check_engine(command=_node_command(adapter), only=["seed_graph"])
+    [result] = run.results
+    assert result.status == "fail" and "mul is wrong on its own" in result.detail, result
+    line = next(n for n, text in enumerate(wrong.splitlines(), 1) if "  times(other) {" in text)
+    assert result.source is not None and (result.source.file, result.source.line) == (str(engine), line)
+
+
 def test_conformance_names_what_a_broken_adapter_gets_wrong(tmp_path: Path) -> None:
     adapter = tmp_path / "adapter.py"
     adapter.write_text(
