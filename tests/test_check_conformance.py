@@ -79,6 +79,15 @@ def test_a_foreign_engines_wrong_operation_is_reported_at_its_own_function() -> 
     assert (Path(result.source.file).resolve(), result.source.line) == (ADAPTER, line)
 
 
+def test_the_conventions_docs_protocol_md_states_for_gradients() -> None:
+    """A leaf whose grad is null after backward() fails; micrograd's second backward() is a note."""
+    empty = check_engine(command=adapter("no-leaf-grads"), only=["seed_graph"]).result("seed_graph")
+    assert empty.status == "fail"
+    assert "empty (None) after backward(): a leaf must receive its gradient" in empty.detail
+    twice = check_engine(command=adapter("good"), only=["backward_twice"]).result("backward_twice")
+    assert twice.status == "note" and "propagates again the gradients the nodes kept" in twice.detail
+
+
 # -- the parent's side, message by message ---------------------------------------------------------
 
 

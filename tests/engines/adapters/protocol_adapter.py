@@ -10,7 +10,10 @@ what it says about its code, so that the conformance tests can break it one way 
 - ``null-grad``: only a gradient that is NaN written as ``null`` (the data right);
 - ``signless-zero``: only -0.0 written as 0;
 - ``bare-nan``: Python's own ``json.dumps``, which writes NaN as a bare ``NaN`` token;
-- ``wrong-times``: numbers right, but ``times`` gives ``a`` the upstream gradient alone.
+- ``wrong-times``: numbers right, but ``times`` gives ``a`` the upstream gradient alone;
+- ``no-leaf-grads``: a leaf's gradient written as ``null`` (as if it held none).
+
+Its ``backward`` is micrograd's: the root's gradient set to 1, the rules run again.
 
 Not a test module: the tests run it with ``--exec``.
 """
@@ -77,8 +80,10 @@ def number(value):
     return {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}.get(value, value)
 
 
-def written(value, grad=False):
+def written(value, grad=False, leaf=False):
     """A number as this adapter writes it, per MODE."""
+    if MODE == "no-leaf-grads" and grad and leaf:
+        return None
     if not isinstance(value, float):
         return value
     if MODE == "stringify" or (MODE == "null-grad" and grad and math.isnan(value)):
@@ -119,7 +124,8 @@ def run(program):
             steps.append({"ok": True})
         elif "read" in step:
             node = named[step["read"]]
-            steps.append({"ok": True, "data": written(node.data), "grad": written(node.grad, grad=True)})
+            grad = written(node.grad, True, not node.inputs)
+            steps.append({"ok": True, "data": written(node.data), "grad": grad})
         else:
             listed, nodes, stack = set(), [], [named[step["observe"]], *made]
             while stack:
@@ -128,7 +134,7 @@ def run(program):
                     continue
                 listed.add(id(node))
                 inputs = [ident(i) for i in node.inputs]
-                numbers = {"data": written(node.data), "grad": written(node.grad, grad=True)}
+                numbers = {"data": written(node.data), "grad": written(node.grad, True, not node.inputs)}
                 nodes.append({"id": ident(node), **numbers, "op": node.op, "inputs": inputs})
                 stack.extend(node.inputs)
             observations.append({"root": ident(named[step["observe"]]), "nodes": nodes})
