@@ -16,8 +16,23 @@ import jsonschema
 import pytest
 
 from twingrad.check import check_engine
-from twingrad.check.conformance import SPECIAL_NUMBERS, conformance, special_program
-from twingrad.check.protocol import ProtocolError, StrayLineError, read_answer, request
+from twingrad.check.conformance import (
+    SPECIAL_NUMBERS,
+    SPECIAL_PROGRAM,
+    Conformance,
+    _expect_special_numbers,
+    conformance,
+    special_program,
+)
+from twingrad.check.protocol import (
+    ProtocolError,
+    StepResult,
+    StrayLineError,
+    Trace,
+    WorkerError,
+    read_answer,
+    request,
+)
 from twingrad.ops import OPS, op_named
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,8 +72,24 @@ def test_the_special_program_sends_each_special_number_as_the_protocol_spells_it
     steps = special_program()["steps"]
     values = [s["value"] for s in steps if "value" in s and str(s["let"]).startswith("s")]
     assert values == ["nan", "inf", "-inf", -0.0] and len(values) == len(SPECIAL_NUMBERS)
-    sent = json.dumps(request(1, "run", programs=[special_program()]), allow_nan=False)
-    assert '"value": -0.0' in sent and '{"number": "nan"}' in sent
+    sent = request(1, "run", programs=[special_program()])
+    requests = {k: v for k, v in SCHEMA.items() if k != "oneOf"} | {"$ref": "#/$defs/request"}
+    jsonschema.Draft202012Validator(requests).validate(sent)
+    text = json.dumps(sent, allow_nan=False)
+    assert '"value": -0.0' in text and '{"number": "nan"}' in text
+
+
+@pytest.mark.parametrize(("kind", "problem"), [("unreadable", True), ("raised", False), ("missing", False)])
+def test_a_special_number_the_worker_cannot_give_back_is_a_problem_and_an_engines_refusal_a_warning(
+    kind: str, problem: bool
+) -> None:
+    error = WorkerError(kind, "Error", "no")
+    trace = Trace(SPECIAL_PROGRAM, (StepResult(True, node=0), StepResult(False, error=error)), ())
+    found = Conformance()
+    _expect_special_numbers(found, trace)
+    said = found.problems if problem else found.warnings
+    assert (len(found.problems), len(found.warnings)) == ((1, 0) if problem else (0, 1))
+    assert said[0].startswith(f"run 'special numbers': step 1 (read s0) failed: {kind} Error: no")
 
 
 def test_an_adapter_whose_definitions_link_no_operation_is_warned_not_failed() -> None:
