@@ -148,9 +148,12 @@ class Sandbox:
     ) -> None:
         if not argv:
             raise ValueError("argv is empty: it needs at least the program to run")
-        # A relative path with a folder in it (./exec/0/worker) names a program copied in: it is
-        # found in the scratch folder, where the worker runs, once copied (below).
-        copied = os.sep in argv[0] and not os.path.isabs(argv[0])
+        # A relative path into what copy_in brings (./exec/0/worker) names a program copied in: it
+        # is found in the scratch folder, where the worker runs, once copied (below).
+        inside = os.path.normpath(argv[0])
+        copied = not os.path.isabs(inside) and any(
+            inside == name or inside.startswith(name.rstrip("/") + "/") for name in (copy_in or {})
+        )
         program = argv[0] if copied else shutil.which(argv[0])
         if program is None:
             raise ValueError(f"cannot find the program {argv[0]!r}")
