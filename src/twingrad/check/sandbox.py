@@ -154,18 +154,20 @@ class Sandbox:
         copied = not os.path.isabs(inside) and any(
             inside == name or inside.startswith(name.rstrip("/") + "/") for name in (copy_in or {})
         )
-        program = argv[0] if copied else shutil.which(argv[0])
+        program = inside if copied else shutil.which(argv[0])
         if program is None:
             raise ValueError(f"cannot find the program {argv[0]!r}")
-        self.argv = [os.path.abspath(program), *argv[1:]]
+        self.argv = [program if copied else os.path.abspath(program), *argv[1:]]
         self.limits = limits or Limits()
         self.env = dict(env or {})  # added to the scrubbed environment: what the worker itself needs
         self.scratch = Path(tempfile.mkdtemp(prefix="twingrad-sandbox-")).resolve()
         try:
             self._copy_in(copy_in or {})
-            if copied and shutil.which(str(self.scratch / program)) is None:
-                raise ValueError(f"cannot find the program {argv[0]!r} among the files copied in")
-            self.argv[0] = str(self.scratch / program) if copied else self.argv[0]
+            if copied:
+                found = shutil.which(str(self.scratch / inside))
+                if found is None:
+                    raise ValueError(f"{argv[0]!r} is no program that can run among the files copied in")
+                self.argv[0] = found
         except BaseException:
             _remove_tree(self.scratch)
             raise

@@ -143,8 +143,8 @@ def _runnable(arg: str) -> None:
     where = f"{arg} (from {Path.cwd()})"
     if not path.exists():
         raise TargetError(f"--exec: no such program: {where}")
-    if not path.is_file():
-        raise TargetError(f"--exec: not a program: {where} is a folder")
+    if not path.is_file():  # a folder, a FIFO (never opened here: it would block)
+        raise TargetError(f"--exec: not a program: {where} is {'a folder' if path.is_dir() else 'no file'}")
     if not os.access(path, os.X_OK):
         raise TargetError(f"--exec: {arg} is not executable (chmod +x {shlex.quote(arg)})")
     with open(path, "rb") as program:
