@@ -43,10 +43,7 @@ def test_a_missing_attribute_exits_2_with_one_line_and_no_traceback() -> None:
 def test_a_worker_program_that_does_not_exist_exits_2_with_one_line(extra: list[str]) -> None:
     result = _twingrad("check", "--exec", "no-such-worker-program", *extra)
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.splitlines() == [
-        "twingrad check: cannot prepare the worker (no-such-worker-program): "
-        "cannot find the program 'no-such-worker-program'"
-    ]
+    assert result.stderr.splitlines() == ["twingrad check: --exec: no program no-such-worker-program on PATH"]
 
 
 def _exit_code(args: list[str]) -> int | str | None:

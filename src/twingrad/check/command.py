@@ -265,12 +265,14 @@ def _protocol_only(out: Console, err: Console, command: str, timeout: float) -> 
     from .conformance import conformance
 
     try:
-        problems = conformance(command, timeout)
+        found = conformance(command, timeout)
     except TargetError as exc:
         return _usage_error(err, str(exc))
-    for problem in problems:
+    for problem in found.problems:
         out.print(Text(f"✗ {problem}", style="red"), soft_wrap=True)
-    if problems:
+    for warning in found.warnings:
+        out.print(Text(f"! {warning}", style="yellow"), soft_wrap=True)
+    if found.problems:
         out.print(Text(f"FAIL {command}: the worker does not speak protocol 1 correctly", style="bold red"))
         return 1
     out.print(Text(f"OK {command}: every message follows protocol 1", style="bold green"), soft_wrap=True)

@@ -208,8 +208,7 @@ class Judge:
         return place(where, self.shown)
 
     def _defined(self, op: Op, reflected: bool) -> SourceLine | None:
-        methods = op.methods[::-1] if reflected and len(op.methods) > 1 else op.methods
-        return place(self.engine.defined(*methods), self.shown)
+        return place(self.engine.defines(op, reflected), self.shown)
 
 
 def _spelled(program: CaseProgram, step: dict[str, Any], depth: int = 0) -> str:

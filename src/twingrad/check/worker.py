@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -33,7 +34,7 @@ from .protocol import (
     request,
 )
 from .sandbox import Sandbox, SandboxError, SandboxOverflow, SandboxTimeout
-from .target import bounded
+from .target import TargetError, bounded
 
 PYWORKER = Path(__file__).with_name("untrusted") / "pyworker.py"
 START_TIMEOUT = 30.0  # a stdlib-only worker starts in tens of milliseconds; an --exec one may compile
@@ -117,10 +118,31 @@ class ExecCommand:
     originals: dict[str, str]  # scratch prefix -> the user's folder, for paths in reports
 
 
+# Words a shell would act on, which reach the program as plain words here (no shell runs COMMAND):
+# a pipe, a list, a redirection (>log, 2>&1, <input), a variable.
+_SHELL_WORD = re.compile(r"^(\|\|?|&&?|;|\d*[<>].*|&>.*|\$.*)$")
+
+
 def exec_command(command: str) -> ExecCommand:
-    argv = shlex.split(command)
+    """``--exec COMMAND`` split into words as a POSIX shell splits them (quotes, backslashes), but
+    never run by a shell (docs/protocol.md, "The worker's world"). Its first word is the program:
+    a name found on PATH, an absolute path, or a path relative to the caller's folder
+    (``./c/worker``, ``c/worker``), which is the caller's own program and is copied in with its
+    folder, like every later word that names a file. `TargetError`, in the caller's terms, for a
+    COMMAND that cannot start."""
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:  # "No closing quotation"
+        raise TargetError(f"--exec {command!r}: {str(exc).lower()}") from None
     if not argv:
-        raise ValueError("--exec needs a command")
+        raise TargetError("--exec needs a command")
+    _refuse_shell_syntax(argv)
+    program = argv[0]
+    if "/" in program and not os.path.isabs(program):
+        _runnable(program)  # the caller's own program: said here, in the caller's terms
+    elif shutil.which(program) is None:
+        here = f" (the file here is ./{program})" if "/" not in program and os.path.isfile(program) else ""
+        raise TargetError(f"--exec: no program {program}{'' if '/' in program else ' on PATH'}{here}")
     out: list[str] = []
     copy_in: dict[str, Path] = {}
     originals: dict[str, str] = {}
@@ -129,12 +151,50 @@ def exec_command(command: str) -> ExecCommand:
         if arg.startswith("-") or not path.is_file() or (k == 0 and ("/" not in arg or path.is_absolute())):
             out.append(arg)  # an option, a word, or a program installed on this machine
             continue
-        folder = bounded(path.resolve().parent)
+        # The folder the file is named in, not the one a link leads to: a link out of it is refused
+        # when the folder is copied (submitted.copy_tree), never followed to copy another folder.
+        folder = bounded(Path(os.path.abspath(path)).parent)
         prefix = next((p for p, o in originals.items() if o == str(folder)), f"exec/{len(originals)}")
         originals[prefix] = str(folder)
         copy_in[prefix] = folder
         out.append(f"{'./' if k == 0 else ''}{prefix}/{path.name}")
     return ExecCommand(out, copy_in, originals)
+
+
+def _refuse_shell_syntax(argv: Sequence[str]) -> None:
+    """What a shell would have done with COMMAND, said before the program gets it as words."""
+    first = argv[0]
+    name, equals, _ = first.partition("=")
+    if equals and name.isidentifier():
+        raise TargetError(
+            f"--exec runs no shell, so {first!r} would be taken for the program: "
+            f"write `env {shlex.join(argv)}` to set a variable for the worker"
+        )
+    for word in argv:
+        if _SHELL_WORD.match(word):
+            raise TargetError(
+                f"--exec runs no shell: {word!r} would reach the program as a word; "
+                "write a script that does what the shell should, and run that"
+            )
+
+
+def _runnable(arg: str) -> None:
+    """A program given by its path from the caller's folder exists and may be run, and so may
+    the interpreter its first line names (``#!/usr/bin/env node``)."""
+    path = Path(arg)
+    where = f"{arg} (from {Path.cwd()})"
+    if not path.exists():
+        raise TargetError(f"--exec: no such program: {where}")
+    if not path.is_file():  # a folder, a FIFO (never opened here: it would block)
+        raise TargetError(f"--exec: not a program: {where} is {'a folder' if path.is_dir() else 'no file'}")
+    if not os.access(path, os.X_OK):
+        raise TargetError(f"--exec: {arg} is not executable (chmod +x {shlex.quote(arg)})")
+    with open(path, "rb") as program:
+        first = program.readline(256)
+    if first.startswith(b"#!"):
+        words = first[2:].decode(errors="replace").split()
+        if words and not os.access(words[0], os.X_OK):
+            raise TargetError(f"--exec: {arg} starts with #!{words[0]}, which is no program on this machine")
 
 
 class Worker:
