@@ -29,7 +29,7 @@ from .target import (
     Prepared,
     Target,
     TargetError,
-    definitions,
+    cell_code,
     locate,
     prepare,
     python_sources,
@@ -87,13 +87,13 @@ def _session_cells(engine: Any) -> list[str] | None:
 
 def _prepared_source(engine: Any, folder: Path) -> Prepared:
     """A class no other process can import, as source for the worker: in a notebook, the
-    definitions of the cells run so far (`target.definitions`); else the class's own source."""
+    cells run so far (`target.cell_code`); else the class's own source."""
     name = getattr(engine, "__name__", "Value")
     module = folder / "notebook_engine.py"
     cells = _session_cells(engine)
     where: list[tuple[int, int]] = []
     if cells is not None:
-        code, where = definitions(cells, name)
+        code, where = cell_code(cells, name)
     else:
         try:
             code = textwrap.dedent(inspect.getsource(engine))

@@ -406,9 +406,113 @@ class Engine:
 # -- loading ---------------------------------------------------------------------------------------
 
 
-def import_file(path):
+# A module made of a notebook's code cells starts with CELLS_MARK, and each cell with CELL_MARK
+# and its number (written by twingrad/check/target.py, which this file cannot import).
+CELLS_MARK = "# twingrad: notebook cells"
+CELL_MARK = "# %% cell "
+CELL_SECONDS = 2.0  # what a cell after the class may take before it is stopped and skipped
+
+
+class CellOverran(BaseException):
+    """A cell after the class ran past CELL_SECONDS (a BaseException: a cell's `except
+    Exception` must not swallow it)."""
+
+
+def run_cells(module, path, name):
+    """Run a notebook's code cells as Jupyter would: in order, statement by statement, in one
+    namespace (the module's), so a cell that makes ``a = Value(2.0)`` and then uses ``a`` works.
+
+    The rule (docs/corpus.md, "Notebooks"): every cell up to the one that last defines the class
+    ``name`` must run; a failure there stops loading, naming the cell. A later cell uses the
+    class (examples, training, plots): if it raises, or runs past CELL_SECONDS, the rest of it
+    is skipped, as Jupyter skips the rest of a failing cell, and the next cell runs.
+    """
+    import ast
+
+    with open(path, encoding="utf-8") as handle:
+        source = handle.read()
+    cell_of = []  # cell number of each line
+    number = 0
+    for line in source.splitlines():
+        if line.startswith(CELL_MARK):
+            number = int(line[len(CELL_MARK) :])
+        cell_of.append(number)
+    tree = ast.parse(source, path)
+    cells = []  # [(cell number, [statements])]
+    for statement in tree.body:
+        number = cell_of[statement.lineno - 1]
+        if not cells or cells[-1][0] != number:
+            cells.append((number, []))
+        cells[-1][1].append(statement)
+    last = max(
+        (n for n, body in cells for s in body if isinstance(s, ast.ClassDef) and s.name == name), default=0
+    )
+    namespace = module.__dict__
+    flags = 0  # `from __future__ import ...` holds for every later statement, as in IPython
+    for number, body in cells:
+        try:
+            with CellAllowance(CELL_SECONDS if number > last else None):
+                for statement in body:
+                    code = compile(ast.Module([statement], []), path, "exec", flags, True)
+                    exec(code, namespace)
+                    if isinstance(statement, ast.ImportFrom) and statement.module == "__future__":
+                        import __future__
+
+                        for alias in statement.names:
+                            flags |= getattr(__future__, alias.name).compiler_flag
+        except BaseException as exc:
+            if number > last and isinstance(exc, (Exception, CellOverran)):
+                continue  # a use of the finished class: skipped, as the rule says
+            error = raised(exc)
+            if isinstance(exc, CellOverran):
+                error["type"], error["message"] = "TimeoutError", "ran past %g s" % CELL_SECONDS
+            error["message"] = text(
+                "%s -- cell %d runs before the class %s is complete (cell %d), so it must run: "
+                "fix it, or put a line `# twingrad: skip` in it to leave it out"
+                % (error["message"], number, name, last)
+            )
+            raise Failure(error) from None
+
+
+class CellAllowance:
+    """Stop the cell after ``seconds`` (None: no limit) with CellOverran, where a timer can."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds if hasattr(__import__("signal"), "setitimer") else None
+        self.previous = None
+
+    def __enter__(self):
+        if self.seconds is not None:
+            import signal
+
+            def overran(signum, frame):
+                raise CellOverran()
+
+            self.previous = signal.signal(signal.SIGALRM, overran)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc):
+        if self.seconds is not None:
+            import signal
+
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        return False
+
+
+def is_notebook_cells(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.readline().rstrip("\n") == CELLS_MARK
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def import_file(path, attribute=""):
     """Import a file as its own Python would: its folder (or its package's) on sys.path, under
-    its own module name, so that sibling files importing it get this very module."""
+    its own module name, so that sibling files importing it get this very module. A notebook's
+    cells (`run_cells`) run in a module of that name too."""
     import importlib
 
     path = os.path.abspath(path)
@@ -420,6 +524,12 @@ def import_file(path):
     name = ".".join(parts)
     if folder not in sys.path:
         sys.path.insert(0, folder)
+    if is_notebook_cells(path):
+        module = type(sys)(name)
+        module.__file__ = path
+        sys.modules[name] = module
+        run_cells(module, path, attribute.split(".")[0])
+        return module
     clash = sys.modules.get(name)
     if clash is not None and os.path.abspath(getattr(clash, "__file__", "") or "") != path:
         # The file shares its name with a module already loaded here (the standard library's
@@ -446,9 +556,11 @@ def load(request):
         raise Failure({"kind": "raised", "type": "ValueError", "message": "no target to load", "frames": []})
     try:
         if "file" in target:
-            module = import_file(target["file"])
+            module = import_file(target["file"], target.get("attribute", ""))
         else:
             module = importlib.import_module(target["module"])
+    except Failure:
+        raise
     except BaseException as exc:
         raise Failure(raised(exc)) from None
     found = module
