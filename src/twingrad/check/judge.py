@@ -179,7 +179,7 @@ class Judge:
             wanted = error.name or op.methods[0]
             result.detail = f"no .{wanted}()" if not wanted.startswith("__") else f"no {wanted}: `{spelled}`"
             return
-        if declines(error):
+        if declines(error, op.name, ["ref" in a for a in step["args"]]):
             result.status = UNSUPPORTED
             result.detail = f"the engine refuses `{spelled}`: {describe(error, self.shown)}"
             result.source = innermost(error, self.shown)

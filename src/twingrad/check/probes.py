@@ -50,6 +50,17 @@ class Finding:
         text = f"`{self.spelled}` {self.problem}"
         return f"{text}: {self.misconception}" if self.misconception else text
 
+    @property
+    def crash(self) -> bool:
+        """The probe's own program raised. A case that ran to its end and gave wrong numbers was
+        not made wrong by a crash: that is a problem of its own (often a spelling the case does
+        not use, such as a plain number the engine does not wrap), never the cause."""
+        return self.kind == "raises"
+
+    def aside(self) -> str:
+        """This finding as a separate problem, to follow an explanation it is not part of."""
+        return f"; separately, `{self.spelled}` {self.problem} (not the cause here)"
+
 
 def close(x: float, y: float, rtol: float = DEFAULT_RTOL) -> bool:
     """Within parity's tolerance (or a looser ``rtol``, for telling rounding from error)."""
@@ -88,7 +99,7 @@ def judge_probe(probe: ProbeProgram, trace: Trace) -> Finding | None:
     if failed is not None:
         error = trace.steps[failed].error
         assert error is not None
-        if declines(error):
+        if declines(error, op.name, probe.as_value):
             return None
         if "backward" in probe.program["steps"][failed]:
             return Finding(
@@ -211,11 +222,10 @@ def probe_each(
 
 
 def _first_finding(programs: Sequence[ProbeProgram], traces: Sequence[Trace]) -> Finding | None:
-    for program, trace in zip(programs, traces):
-        finding = judge_probe(program, trace)
-        if finding is not None:
-            return finding
-    return None
+    """The first wrong number among the spellings (both Values first), else the first crash."""
+    findings = [judge_probe(program, trace) for program, trace in zip(programs, traces)]
+    found = [f for f in findings if f is not None]
+    return next((f for f in found if not f.crash), found[0] if found else None)
 
 
 def first_broken(prober: Prober, ops: Sequence[Op]) -> Finding | None:
@@ -227,8 +237,8 @@ def first_broken(prober: Prober, ops: Sequence[Op]) -> Finding | None:
     """
     *found, mul_broken = probe_each(prober, [(op, PROBE_X, PROBE_Y) for op in (*ops, op_named("mul"))])
     findings = [f for f in found if f is not None]
-    if not findings and mul_broken is None:
+    if all(f.crash for f in findings) and (mul_broken is None or mul_broken.crash):
         scaled = probe_each(prober, [(op, PROBE_X, PROBE_Y) for op in ops], upstream=2.5)
-        findings = [f for f in scaled if f is not None]
-    findings.sort(key=lambda f: f.composite)  # stable: table order within each group
+        findings += [f for f in scaled if f is not None and not f.crash]
+    findings.sort(key=lambda f: (f.crash, f.composite))  # stable: table order within each group
     return findings[0] if findings else None

@@ -138,6 +138,13 @@ ENGINES: tuple[Engine, ...] = (
     if _PY312
     else Engine("py312_fstring.py:Value", 2, message="3.12"),
     Engine("data_only.py:Value", 1, {case.name: expect(UNSUPPORTED) for case in CASES}),
+    # a __pow__ for number exponents without the lecture's assert: Python's own TypeError on a
+    # Value exponent is a refusal, as the assert is (twingrad.check.failures.beyond_the_lecture)
+    Engine(
+        "pow_numbers_only.py:Value",
+        0,
+        core(value_to_the_value=expect(UNSUPPORTED, "unsupported operand type(s) for ** or pow()")),
+    ),
     # -- broken: the case that meets the bug says what it is ---------------------------------
     Engine(
         "mul_no_wrap.py:Value",
@@ -194,6 +201,44 @@ ENGINES: tuple[Engine, ...] = (
         "pow_wrong_exponent.py:Value",
         1,
         core(**failing("pow", *_POWERS, at="integer_powers", named=POW_N_X_N)),
+    ),
+    # every rule with `=`, and no plain numbers taken: the `=` is named, a probe's crash on
+    # `x + 3.0` only follows as a separate finding
+    Engine(
+        "assign_everywhere_no_numbers.py:Value",
+        1,
+        {
+            **failing(
+                "overwrites",
+                "reuse_a_plus_a",
+                "reuse_a_times_a",
+                "reuse_three_consumers",
+                "deep_chain",
+                "unary_exp",
+                "unary_tanh",
+            ),
+            **failing(
+                "has no attribute 'data'",
+                "diamond",
+                "stacked_diamonds",
+                "numbers_on_the_right",
+                "backward_twice",
+                status=ERROR,
+            ),
+            "seed_graph": expect(PASS),
+            "lecture_neuron": expect(PASS),
+        },
+    ),
+    # a node listed once per path to it: its rule runs again, its inputs' gradients over-count
+    Engine(
+        "overcount.py:Value",
+        1,
+        core(
+            tanh_through_exp=expect(FAIL, "ran more than once"),
+            stacked_diamonds=expect(FAIL, "ran more than once"),
+            softmax_nll=expect(FAIL, "ran more than once"),
+            mlp_tanh_squared_error=expect(FAIL, "ran more than once"),
+        ),
     ),
     Engine(
         "assign_not_accumulate.py:Value",
