@@ -113,8 +113,20 @@ def check_options(args: argparse.Namespace) -> dict[str, Any]:
         "command": args.exec_command,
         "spellings": _names(args.names),
         "require": require,
+        "accept": _accepted(args.accept),
         **tolerances,
     }
+
+
+ACCEPTABLE = ("offset",)  # designs `--accept` turns from a failure into a note (docs/corpus.md)
+
+
+def _accepted(given: str | None) -> tuple[str, ...]:
+    names = tuple(p.strip() for p in (given or "").split(",") if p.strip())
+    wrong = [n for n in names if n not in ACCEPTABLE]
+    if wrong:
+        raise ValueError(f"--accept {','.join(wrong)}: only {', '.join(ACCEPTABLE)} can be accepted")
+    return names
 
 
 def _check_output_path(path: str, flag: str) -> None:

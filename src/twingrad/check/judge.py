@@ -28,7 +28,7 @@ from .locate import Evidence, Location, locate
 from .probes import TWIN, Prober
 from .programs import NUDGE_STEP, CaseProgram
 from .protocol import EngineInfo, StepResult, Trace
-from .result import ERROR, FAIL, PASS, UNSUPPORTED, CaseResult, Drawing, SourceLine
+from .result import ERROR, FAIL, NOTE, PASS, UNSUPPORTED, CaseResult, Drawing, SourceLine
 from .traced import rebuild
 
 
@@ -41,6 +41,7 @@ class Judge:
     shown: Placer
     tolerance: Tolerance
     draw: bool = False
+    accept: frozenset[str] = frozenset()  # finding kinds by design (--accept): a note
 
     @property
     def graph_visible(self) -> bool:
@@ -135,6 +136,9 @@ class Judge:
         if found.finding is not None:
             result.source = self._defined(found.finding.op, found.finding.reflected)
             result.misconception = found.finding.misconception
+            if found.finding.kind in self.accept:  # the case goes wrong first where the design says
+                result.status = NOTE
+                result.detail = f"accepted by design ({found.finding.kind}): {found.detail}"
         if self.draw and found.report is not None:
             result.svg, note = _drawing(found)
             result.detail += note

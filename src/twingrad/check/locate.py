@@ -227,6 +227,8 @@ def _blame_data(prober: Prober, report: ParityReport, i: int) -> tuple[str, Find
     finding, aside = _cause(_probe_at(prober, op, _operands(report, i)))
     if finding is None:
         return report.explain(i, "data") + aside, None
+    if finding.kind == "offset":
+        return f"the engine's {op.name} is offset: {finding}", finding
     return f"the engine's {op.name} is wrong: {finding}", finding
 
 

@@ -11,6 +11,7 @@ not have is skipped, not blamed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -41,7 +42,7 @@ class Finding:
     op: Op
     spelled: str  # the expression that misbehaves, e.g. "2.0 - x"
     problem: str  # e.g. "gives -1.3, expected 1.3"
-    kind: str  # "type", "data", "grad", "precision" or "raises"
+    kind: str  # "type", "data", "grad", "precision", "offset" or "raises"
     composite: bool = False  # the engine builds this op from others (micrograd's x - y)
     reflected: bool = False  # a number on the left: the engine's reflected method ran
     misconception: str | None = None  # the common wrong form the numbers match, in words
@@ -83,6 +84,26 @@ def _precision(got: float, want: float) -> str:
     return ""
 
 
+def input_offset(op: Op, x: float, got: float, want: float) -> float | None:
+    """The small round number ε (a power of ten from 1e-12 to 1e-3, either sign) for which the
+    unary ``op`` at ``x + ε`` gives ``got``, where ``want`` is its value at ``x``; None if none.
+
+    Learners add such an ε by design (``log(x + 1e-6)`` keeps log 0 finite): named as an
+    offset, like float32 precision, not as a wrong formula.
+    """
+    _, (slope,) = expected_at(op, (x,), (True,))
+    if not (slope and math.isfinite(slope)):
+        return None
+    estimate = (got - want) / slope
+    if estimate == 0 or not math.isfinite(estimate):
+        return None
+    power = round(math.log10(abs(estimate)))
+    epsilon = math.copysign(10.0**power, estimate)
+    if not -12 <= power <= -3 or not close(abs(estimate), abs(epsilon), 1e-3):
+        return None
+    return epsilon if close(expected_at(op, (x + epsilon,), (True,))[0], got, 1e-9) else None
+
+
 def expected_at(op: Op, points: Sequence[float], as_value: Sequence[bool]) -> tuple[float, list[float]]:
     """``op``'s value at ``points`` and its derivatives for the Value operands, by `TWIN`."""
     columns = [[float(p)] for p in points]
@@ -121,6 +142,18 @@ def judge_probe(probe: ProbeProgram, trace: Trace) -> Finding | None:
     want, want_grads = expected_at(op, probe.points, probe.as_value)
     if not close(out.data, want):
         mine, wanted = shown(out.data, want)
+        offset = input_offset(op, probe.points[0], out.data, want) if op.arity == 1 else None
+        if offset is not None:
+            shift = f"x {'+' if offset > 0 else '-'} {abs(offset):g}"
+            return Finding(
+                op,
+                spelled,
+                f"gives {mine}, expected {wanted}: it computes {op.name}({shift}), an offset of "
+                f"{offset:g} on its input (if that is by design, --accept offset accepts it)",
+                "offset",
+                composite,
+                reflected,
+            )
         tiny = _precision(out.data, want)
         why = (
             None

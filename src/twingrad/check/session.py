@@ -128,6 +128,7 @@ def check_engine(
     require: Iterable[str] = (),
     rtol: float | None = None,
     atol: float | None = None,
+    accept: Iterable[str] = (),
 ) -> CheckRun:
     """Check a micrograd-style Value class against torch, case by case.
 
@@ -140,10 +141,11 @@ def check_engine(
     ``only`` selects cases by name or glob; ``require`` names cases or ops (``tanh``,
     ``unary_*``) whose being unsupported fails the run; ``spellings`` names the engine's
     own attributes (``{"data": "val"}``); ``rtol``/``atol`` loosen the comparison (an
-    engine in float32 on purpose); ``draw`` adds an SVG of the graph, culprit in red, to
-    each failing case that could be located. Raises `TargetError` when the engine cannot
-    be loaded, `KeyError` for a name in ``only`` that matches no case, `ValueError` for a
-    bad timeout or tolerance.
+    engine in float32 on purpose); ``accept`` names designs that are no bug (``"offset"``:
+    a case that goes wrong first at an op offset by a round epsilon is a note); ``draw`` adds
+    an SVG of the graph, culprit in red, to each failing case that could be located. Raises
+    `TargetError` when the engine cannot be loaded, `KeyError` for a name in ``only`` that
+    matches no case, `ValueError` for a bad timeout or tolerance.
     """
     timeout = check_timeout(timeout)
     warm = threading.Thread(target=_import_judge, daemon=True)
@@ -169,7 +171,7 @@ def check_engine(
         from ..parity.tolerances import Tolerance
         from .judge import Judge
 
-        judge = Judge(info, session.probe, prepared.place, Tolerance.of(rtol, atol), draw)
+        judge = Judge(info, session.probe, prepared.place, Tolerance.of(rtol, atol), draw, frozenset(accept))
         results = []
         for case in cases:
             notify(case, None)

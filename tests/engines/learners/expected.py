@@ -125,6 +125,19 @@ ENGINES: tuple[Engine, ...] = (
     Engine("derivative_backprop.py:Value", 0, core()),
     Engine("prev_set.py:Value", 0, core()),
     Engine("requires_grad.py:Value", 0, core()),
+    Engine("requires_grad_tracked.py:Value", 0, core()),  # opt-in kept under a name of its own
+    # log(x + 1e-6) by design: named as an offset by default, a note with --accept offset
+    Engine(
+        "log_epsilon.py:Value",
+        1,
+        core(**failing("an offset of 1e-06 on its input", "unary_log", "softmax_nll")),
+    ),
+    Engine(
+        "log_epsilon.py:Value",
+        0,
+        core(**failing("accepted by design (offset)", "unary_log", "softmax_nll", status=NOTE)),
+        args=("--accept", "offset"),
+    ),
     Engine("split/operation.py:Value", 0, core()),
     Engine("learnerpkg/engine.py:Value", 0, core()),
     # float32 on purpose: by default its precision loss is named; --float32 accepts it.

@@ -227,6 +227,15 @@ def holds(container, members):
     return any(item is m for item in items for m in members)
 
 
+def takes_keyword(cls, name):
+    """Does ``cls(...)`` take a parameter ``name`` by keyword (its own ``__init__``'s, not object's)?"""
+    code = getattr(getattr(cls, "__init__", None), "__code__", None)
+    if code is None:
+        return False
+    first = getattr(code, "co_posonlyargcount", 0)  # positional-only ones cannot be named
+    return name in code.co_varnames[first : code.co_argcount + code.co_kwonlyargcount]
+
+
 class Engine:
     """The engine class and how to read it: every role's attribute name."""
 
@@ -246,6 +255,9 @@ class Engine:
                     % (cls.__name__, ", ".join(CANDIDATES["data"])),
                 }
             )
+        # Leaves that must opt in to gradients, torch style (``Value(x, requires_grad=True)``):
+        # whatever the engine keeps the flag as, the checker's inputs are made with it.
+        self.opt_in = takes_keyword(cls, "requires_grad")
         self._find(leaf, "grad", lambda value: value is None or isinstance(float(value), float))
         self._find(leaf, "backward", callable)
         self._find(leaf, "requires_grad", lambda value: value is False)
@@ -328,7 +340,7 @@ class Engine:
         return backward is None or callable(getattr(obj, backward, None))
 
     def leaf(self, number, label):
-        value = self.cls(number)
+        value = self.cls(number, requires_grad=True) if self.opt_in else self.cls(number)
         if self.spellings["requires_grad"] is not None:
             setattr(value, self.spellings["requires_grad"], True)
         if label and self.spellings["label"] is not None:
