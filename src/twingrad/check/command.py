@@ -62,6 +62,7 @@ FLOAT32 = {"rtol": 1e-5, "atol": 1e-7}  # float32 keeps about 7 digits; its roun
 def _names(text: str | None) -> dict[str, str]:
     """``data=val,backward=backprop`` as a mapping; ValueError names what is wrong."""
     from .protocol import ROLES
+    from .target import spelled_right
 
     names: dict[str, str] = {}
     for item in (text or "").split(","):
@@ -69,9 +70,10 @@ def _names(text: str | None) -> dict[str, str]:
             continue
         role, equals, name = item.partition("=")
         role, name = role.strip(), name.strip()
-        if not equals or role not in ROLES or not name.isidentifier():
+        if not equals or role not in ROLES or not spelled_right(role, name):
             raise ValueError(
-                f"--names takes ROLE=NAME pairs with ROLE one of {', '.join(ROLES)}, not {item!r}"
+                f"--names takes ROLE=NAME pairs with ROLE one of {', '.join(ROLES)} (and "
+                f"backward=module:function for a function), not {item!r}"
             )
         names[role] = name
     return names

@@ -149,6 +149,15 @@ def bounded(folder: Path) -> Path:
     return folder
 
 
+def spelled_right(role: str, name: str) -> bool:
+    """An engine's own name for ``role``: an attribute's name; for ``backward`` also a function at
+    module level, ``module:function`` (``engine:backward`` for ``def backward(loss)`` in engine.py)."""
+    if role == "backward" and ":" in name:
+        module, _, function = name.partition(":")
+        return function.isidentifier() and all(part.isidentifier() for part in module.split("."))
+    return name.isidentifier()
+
+
 def project_names(folder: Path) -> dict[str, str]:
     """The engine's own names from ``[tool.twingrad.check]`` in the nearest pyproject.toml at or
     above ``folder`` (``data = "val"``, ``backward = "backprop"``, ...); {} when there is none."""
@@ -172,12 +181,13 @@ def project_names(folder: Path) -> dict[str, str]:
         except tomllib.TOMLDecodeError as exc:
             raise TargetError(f"{config}: {exc}") from None
         wrong = [
-            k for k, v in table.items() if k not in ROLES or not isinstance(v, str) or not v.isidentifier()
+            k for k, v in table.items() if k not in ROLES or not isinstance(v, str) or not spelled_right(k, v)
         ]
         if wrong:
             raise TargetError(
                 f"{config}: [tool.twingrad.check] names the engine's attributes, as "
-                f'ROLE = "name" with ROLE one of {", ".join(ROLES)}; not {", ".join(wrong)}'
+                f'ROLE = "name" with ROLE one of {", ".join(ROLES)} (backward may also be '
+                f'"module:function"); not {", ".join(wrong)}'
             )
         return dict(table)
     return {}

@@ -259,7 +259,10 @@ class Engine:
         # whatever the engine keeps the flag as, the checker's inputs are made with it.
         self.opt_in = takes_keyword(cls, "requires_grad")
         self._find(leaf, "grad", lambda value: value is None or isinstance(float(value), float))
+        self.backward_function = None  # a module-level backward(loss), when that is the engine's way
         self._find(leaf, "backward", callable)
+        if self.spellings["backward"] is None or ":" in self.spellings["backward"]:
+            self._find_backward_function()
         self._find(leaf, "requires_grad", lambda value: value is False)
         self._find(leaf, "label", lambda value: isinstance(value, str))
         if self.spellings["label"] is None:
@@ -274,11 +277,48 @@ class Engine:
                     "kind": "raised",
                     "type": "TypeError",
                     "frames": [],
-                    "message": "%s(2.0) has no backward method (looked for %s)"
+                    "message": "%s(2.0) has no backward method (looked for %s), nor does its module "
+                    "define a function of those names (name one with --names backward=module:function)"
                     % (cls.__name__, ", ".join(CANDIDATES["backward"])),
                 }
             )
         self._find_graph_roles()
+
+    def _find_backward_function(self):
+        """A function ``backward(root)`` at module level: the one the spelling ``module:function``
+        names, else one of the usual names in the class's own module (``module:function`` then)."""
+        import importlib
+
+        given = self.spellings["backward"]
+        if given is not None:
+            module_name, _, name = given.partition(":")
+            try:
+                module = importlib.import_module(module_name)
+            except BaseException as exc:
+                raise Failure(raised(exc)) from None
+            function = getattr(module, name, None)
+            if not callable(function):
+                raise Failure(
+                    {"kind": "missing", "type": "AttributeError", "name": text(given), "frames": [],
+                     "message": text("module %s has no function %s" % (module_name, name))}
+                )
+            self.backward_function = function
+            return
+        module = sys.modules.get(getattr(self.cls, "__module__", ""))
+        for name in CANDIDATES["backward"]:
+            function = getattr(module, name, None)
+            code = getattr(function, "__code__", None)
+            if code is not None and code.co_argcount >= 1:
+                self.backward_function = function
+                self.spellings["backward"] = "%s:%s" % (module.__name__, name)
+                return
+
+    def backward(self, node):
+        """Run the engine's backward pass from ``node``: its method, or its module's function."""
+        if self.backward_function is not None:
+            self.backward_function(node)
+        else:
+            getattr(node, self.spellings["backward"])()
 
     def _find(self, obj, role, fits):
         if self.spellings[role] is not None:
@@ -337,7 +377,9 @@ class Engine:
         if isinstance(obj, (int, float, bool)) or not hasattr(obj, self.spellings["data"]):
             return False
         backward = self.spellings["backward"]
-        return backward is None or callable(getattr(obj, backward, None))
+        if backward is None or self.backward_function is not None:
+            return True  # no backward method to tell a node by: its data must do
+        return callable(getattr(obj, backward, None))
 
     def leaf(self, number, label):
         value = self.cls(number, requires_grad=True) if self.opt_in else self.cls(number)
@@ -384,6 +426,10 @@ class Engine:
         names = [n for _, method, reflected in OPERATORS.values() for n in (method, reflected) if n]
         names += list(METHODS) + [self.spellings["backward"], "__init__"]
         found = []
+        if self.backward_function is not None:  # linked under "backward", as a method would be
+            code = self.backward_function.__code__
+            found.append({"name": "backward", "file": shown_path(code.co_filename),
+                          "line": code.co_firstlineno, "function": text(code.co_name)})
         for name in names:
             function = getattr(getattr(self.cls, name, None), "__func__", getattr(self.cls, name, None))
             code = getattr(function, "__code__", None)
@@ -662,7 +708,7 @@ class Run:
         if "backward" in step:
             node = self.values[step["backward"]]
             try:
-                getattr(node, self.engine.spellings["backward"])()
+                self.engine.backward(node)
             except BaseException as exc:
                 raise Failure(raised(exc)) from None
             return {"ok": True}
