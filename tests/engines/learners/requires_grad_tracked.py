@@ -1,12 +1,13 @@
-"""Correct, torch-style opt-in under its own name: ``Value(x, requires_grad=True)`` is a
-parameter, and the engine keeps that as ``.tracked`` (a name no checker guesses). A node
+"""Correct, torch-style opt-in under names of its own: ``Value(x, require_grad=True)`` (no
+s, as a learner of the held-out sample spells it) is a parameter, and the engine keeps that
+as ``.tracked`` (a name no checker guesses). A node
 is tracked when any input is; after backward(), untracked nodes are left at 0.
 
 Ops: + - * / ** (number exponents, numbers on either side), neg, exp, log, tanh, relu;
 no x ** y (Value exponent), 2 ** x, sigmoid, sin, cos, sqrt, abs.
 
 Expected verdict: exit 0, as requires_grad.py: the checker makes its inputs with
-``requires_grad=True`` since the constructor takes it.
+``require_grad=True`` since the constructor takes it.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ import math
 
 
 class Value:
-    def __init__(self, data, _children=(), _op="", requires_grad=False):
+    def __init__(self, data, _children=(), _op="", require_grad=False):
         self.data = data
         self.grad = 0.0
         self._backward = lambda: None
         self._prev = tuple(_children)
         self._op = _op
-        self.tracked = requires_grad or any(c.tracked for c in self._prev)
+        self.tracked = require_grad or any(c.tracked for c in self._prev)
 
     def __add__(self, other):
         other = other if isinstance(other, Value) else Value(other)

@@ -57,7 +57,7 @@ CANDIDATES = {
     ),
     "label": ("label", "_label", "name", "_name"),
     "backward": ("backward", "backprop", "backpropagate", "back_prop", "backward_pass", "propagate"),
-    "requires_grad": ("requires_grad", "_requires_grad", "needs_grad"),
+    "requires_grad": ("requires_grad", "_requires_grad", "require_grad", "needs_grad"),
 }
 ROLES = tuple(CANDIDATES)
 
@@ -255,9 +255,10 @@ class Engine:
                     % (cls.__name__, ", ".join(CANDIDATES["data"])),
                 }
             )
-        # Leaves that must opt in to gradients, torch style (``Value(x, requires_grad=True)``):
-        # whatever the engine keeps the flag as, the checker's inputs are made with it.
-        self.opt_in = takes_keyword(cls, "requires_grad")
+        # Leaves that must opt in to gradients, torch style (``Value(x, requires_grad=True)``,
+        # or a spelling of its own such as ``require_grad``): whatever the engine keeps the
+        # flag as, the checker's inputs are made with it.
+        self.opt_in = next((n for n in CANDIDATES["requires_grad"] if takes_keyword(cls, n)), None)
         self._find(leaf, "grad", lambda value: value is None or isinstance(float(value), float))
         self.backward_function = None  # a module-level backward(loss), when that is the engine's way
         self._find(leaf, "backward", callable)
@@ -382,7 +383,7 @@ class Engine:
         return callable(getattr(obj, backward, None))
 
     def leaf(self, number, label):
-        value = self.cls(number, requires_grad=True) if self.opt_in else self.cls(number)
+        value = self.cls(number, **{self.opt_in: True}) if self.opt_in else self.cls(number)
         if self.spellings["requires_grad"] is not None:
             setattr(value, self.spellings["requires_grad"], True)
         if label and self.spellings["label"] is not None:
