@@ -85,3 +85,11 @@ def test_cells_after_the_class_that_fail_or_overrun_are_skipped_and_later_patche
     patched = notebook(tmp_path / "patched.ipynb", *cells, patch)
     run = check_engine(f"{patched}:Value", only=["unary_tanh"], timeout=CELL_SECONDS * 4)
     assert run.result("unary_tanh").status == "pass"
+
+
+def test_what_follows_the_class_in_its_own_cell_may_fail(tmp_path: Path) -> None:
+    """A cell that defines the class, then demonstrates it (or calls the checker, which the
+    worker has not): the statements after the class are uses, skipped when they raise."""
+    cell = LECTURE + "\nfrom twingrad.check import check_engine\nrun = check_engine(Value)\nprint(run)\n"
+    lecture = notebook(tmp_path / "one_cell.ipynb", cell)
+    assert check_engine(f"{lecture}:Value", only=QUICK).ok

@@ -481,10 +481,11 @@ def run_cells(module, path, name):
     """Run a notebook's code cells as Jupyter would: in order, statement by statement, in one
     namespace (the module's), so a cell that makes ``a = Value(2.0)`` and then uses ``a`` works.
 
-    The rule (docs/corpus.md, "Notebooks"): every cell up to the one that last defines the class
-    ``name`` must run; a failure there stops loading, naming the cell. A later cell uses the
-    class (examples, training, plots): if it raises, or runs past CELL_SECONDS, the rest of it
-    is skipped, as Jupyter skips the rest of a failing cell, and the next cell runs.
+    The rule (docs/corpus.md, "Notebooks"): every statement up to the one that last defines the
+    class ``name`` must run; a failure there stops loading, naming the cell. What follows uses
+    the class (examples, training, plots, a call of the checker): a statement that raises, or a
+    cell after the class's that runs past CELL_SECONDS, skips the rest of its cell, as Jupyter
+    skips the rest of a failing cell, and the next cell runs.
     """
     import ast
 
@@ -496,22 +497,24 @@ def run_cells(module, path, name):
         if line.startswith(CELL_MARK):
             number = int(line[len(CELL_MARK) :])
         cell_of.append(number)
-    tree = ast.parse(source, path)
-    cells = []  # [(cell number, [statements])]
-    for statement in tree.body:
+    statements = ast.parse(source, path).body
+    defining = [k for k, s in enumerate(statements) if isinstance(s, ast.ClassDef) and s.name == name]
+    last = defining[-1] if defining else -1  # statements past it only use the finished class
+    class_cell = cell_of[statements[last].lineno - 1] if defining else 0
+    cells = []  # [(cell number, [(position, statement)])]
+    for position, statement in enumerate(statements):
         number = cell_of[statement.lineno - 1]
         if not cells or cells[-1][0] != number:
             cells.append((number, []))
-        cells[-1][1].append(statement)
-    last = max(
-        (n for n, body in cells for s in body if isinstance(s, ast.ClassDef) and s.name == name), default=0
-    )
+        cells[-1][1].append((position, statement))
     namespace = module.__dict__
     flags = 0  # `from __future__ import ...` holds for every later statement, as in IPython
     for number, body in cells:
+        position = -1
         try:
-            with CellAllowance(CELL_SECONDS if number > last else None):
-                for statement in body:
+            with CellAllowance(CELL_SECONDS if body[0][0] > last else None):
+                for at, statement in body:
+                    position = at  # where a failure happened, for the rule
                     code = compile(ast.Module([statement], []), path, "exec", flags, True)
                     exec(code, namespace)
                     if isinstance(statement, ast.ImportFrom) and statement.module == "__future__":
@@ -520,15 +523,15 @@ def run_cells(module, path, name):
                         for alias in statement.names:
                             flags |= getattr(__future__, alias.name).compiler_flag
         except BaseException as exc:
-            if number > last and isinstance(exc, (Exception, CellOverran)):
-                continue  # a use of the finished class: skipped, as the rule says
+            if position > last and isinstance(exc, (Exception, CellOverran)):
+                continue  # a use of the finished class: the rest of the cell is skipped
             error = raised(exc)
             if isinstance(exc, CellOverran):
                 error["type"], error["message"] = "TimeoutError", "ran past %g s" % CELL_SECONDS
             error["message"] = text(
                 "%s -- cell %d runs before the class %s is complete (cell %d), so it must run: "
                 "fix it, or put a line `# twingrad: skip` in it to leave it out"
-                % (error["message"], number, name, last)
+                % (error["message"], number, name, class_cell)
             )
             raise Failure(error) from None
 
