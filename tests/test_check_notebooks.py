@@ -1,6 +1,6 @@
 """A notebook TARGET runs as a notebook does: its code cells in order, in one namespace.
 
-The rule (docs/corpus.md, "Notebooks"): every cell up to the one that last defines the class
+The rule (docs/corpus.md, "Notebooks"): every statement up to the one that last defines the class
 must run, and a failure there stops loading with a message naming the cell and what to do;
 a later cell that raises, or runs past `CELL_SECONDS`, is skipped from there on.
 """
