@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="tolerances for an engine that computes in float32 on purpose (rtol 1e-5, atol 1e-7)",
     )
+    check.add_argument(
+        "--accept",
+        metavar="DESIGN",
+        help="a design that is no bug, as a note instead of a failure: 'offset' (log(x + 1e-6) and "
+        "the like, a small round number added to an op's input)",
+    )
     check.add_argument("--list", action="store_true", help="list the cases and exit")
     check.add_argument("-v", "--verbose", action="store_true",
                        help="with one target: every case on its own line, passes and unsupported too")
