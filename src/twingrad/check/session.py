@@ -30,9 +30,9 @@ from .target import (
     Target,
     TargetError,
     definitions,
+    imported_files,
     locate,
     prepare,
-    python_sources,
 )
 from .worker import Worker, WorkerDiedError, WorkerTimeoutError, exec_command, python_command
 
@@ -104,9 +104,9 @@ def _prepared_source(engine: Any, folder: Path) -> Prepared:
             ) from None
     module.write_text(code, encoding="utf-8")
     prepared = prepare(Target(f"{name} (from this session)", None, module, name))
-    # The notebook's own folder, for the modules its cells import (when it is an engine's size).
+    # The modules of the notebook's own folder that its cells import (target.py's copy rule).
     with contextlib.suppress(TargetError):
-        prepared = replace(prepared, copy_in={**python_sources(Path.cwd(), "engine"), **prepared.copy_in})
+        prepared = replace(prepared, copy_in=imported_files(Path.cwd(), "engine", prepared.copy_in))
     return replace(
         prepared,
         originals={},
