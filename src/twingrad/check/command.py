@@ -51,8 +51,9 @@ REPORTS = (("--json", "json"), ("--junit-xml", "junit_xml"), ("--html", "html"))
 
 
 def _usage_error(err: Console, message: str) -> int:
+    # Engine text: no markup, no highlighting, no emoji codes (`:x:` stays `:x:`).
     err.print(f"twingrad check: {printable(message, one_line=True)}", markup=False, highlight=False,
-              soft_wrap=True)
+              emoji=False, soft_wrap=True)
     return 2
 
 
@@ -312,7 +313,7 @@ def _batch_progress(err: Console, targets: list[str], n_cases: int) -> Iterator[
             if outcome.target in running:
                 progress.remove_task(running.pop(outcome.target))
             progress.console.print(f"{outcome.verdict} {printable(outcome.target, one_line=True)}",
-                                   markup=False, highlight=False, soft_wrap=True)
+                                   markup=False, highlight=False, emoji=False, soft_wrap=True)
 
         yield show, done
 

@@ -100,25 +100,33 @@ class Prepared:
     def lines(self, reported: str, first: int, last: int | None = None) -> list[str]:
         """Lines ``first`` to ``last`` (default: just ``first``) of the submission's file that the
         worker calls ``reported`` (``engine/model.py``), read from the parent's own copy: the file
-        it copied under that name, never a path the worker chose; bounded; [] if it has none.
+        it copied under that name, never a path the worker chose; bounded; [] if there is none.
         The one way for a report to quote a learner's source."""
-        source = self.copy_in.get(reported)
-        if source is None:  # a file inside a copied folder (an --exec folder): by name within it
-            for prefix, folder in self.copy_in.items():
-                rest = reported[len(prefix) + 1 :] if reported.startswith(prefix + "/") else ""
-                parts = Path(rest).parts
-                if rest and ".." not in parts and not Path(rest).is_absolute():
-                    try:
-                        source = inside(Path(folder, rest), Path(folder))
-                    except SubmissionFileError:
-                        return []
-                    break
-        if source is None:
-            return []
-        return source_lines(Path(source), first, first if last is None else last)
+        source = self.copy_of(reported)
+        return [] if source is None else source_lines(source, first, first if last is None else last)
+
+    def copy_of(self, reported: str) -> Path | None:
+        """The file the parent copied into the worker as ``reported``, or None: a file of the
+        submission is found by its name in the copy, a path the worker made up is not."""
+        if reported in self.copy_in:
+            return Path(self.copy_in[reported])
+        for prefix, folder in self.copy_in.items():  # a file inside a copied folder (--exec)
+            rest = Path(reported[len(prefix) + 1 :] if reported.startswith(prefix + "/") else "")
+            if rest.parts and ".." not in rest.parts and not rest.is_absolute() and Path(folder).is_dir():
+                try:
+                    return inside(Path(folder, rest), Path(folder))
+                except SubmissionFileError:
+                    return None
+        return None
 
     def shown(self, reported: str) -> str:
-        """A worker's path as the user knows it, relative to the current folder where it can be."""
+        """A worker's path as the user knows it, relative to the current folder where it can be.
+
+        Only a file of the submission becomes the user's path; any other path the worker names (the
+        standard library, or one it made up) is marked ``<sandbox>``, so that no report or
+        annotation points at a file of the host (a classmate's) on the worker's word."""
+        if self.copy_of(reported) is None:
+            return f"<sandbox>{'' if reported.startswith('/') else '/'}{reported}"
         for prefix, original in self.originals.items():
             if reported == prefix or reported.startswith(prefix + "/"):
                 full = Path(original) / reported[len(prefix) + 1 :] if reported != prefix else Path(original)
