@@ -128,6 +128,7 @@ def check_engine(
     require: Iterable[str] = (),
     rtol: float | None = None,
     atol: float | None = None,
+    classmates: Iterable[str] = (),
 ) -> CheckRun:
     """Check a micrograd-style Value class against torch, case by case.
 
@@ -141,9 +142,10 @@ def check_engine(
     ``unary_*``) whose being unsupported fails the run; ``spellings`` names the engine's
     own attributes (``{"data": "val"}``); ``rtol``/``atol`` loosen the comparison (an
     engine in float32 on purpose); ``draw`` adds an SVG of the graph, culprit in red, to
-    each failing case that could be located. Raises `TargetError` when the engine cannot
-    be loaded, `KeyError` for a name in ``only`` that matches no case, `ValueError` for a
-    bad timeout or tolerance.
+    each failing case that could be located; ``classmates`` are the files of the other
+    targets of a batch, never copied into this engine's worker (docs/sandbox.md). Raises
+    `TargetError` when the engine cannot be loaded, `KeyError` for a name in ``only`` that
+    matches no case, `ValueError` for a bad timeout or tolerance.
     """
     timeout = check_timeout(timeout)
     warm = threading.Thread(target=_import_judge, daemon=True)
@@ -158,7 +160,7 @@ def check_engine(
             prepared, argv, shown = Prepared(run.copy_in, {}, run.originals, typed=command), run.argv, command
             load: dict[str, str] | None = None
         else:
-            prepared, shown = _prepared(engine, stack)
+            prepared, shown = _prepared(engine, stack, classmates)
             argv, load = python_command(python), prepared.load
         # The command line's names win over the engine's pyproject.toml.
         session = _Session(argv, prepared, load, {**prepared.names, **(spellings or {})}, timeout)
@@ -214,14 +216,16 @@ def _required(cases: Sequence[Case], require: Iterable[str]) -> set[str]:
     return names
 
 
-def _prepared(engine: str | type | None, stack: contextlib.ExitStack) -> tuple[Prepared, str]:
+def _prepared(
+    engine: str | type | None, stack: contextlib.ExitStack, classmates: Iterable[str] = ()
+) -> tuple[Prepared, str]:
     if engine is None or isinstance(engine, str):
         spec = engine if engine is not None else OWN_ENGINE
         target = locate(spec)
         workspace = None
         if target.path is not None and target.path.suffix == ".ipynb":
             workspace = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="twingrad-notebook-")))
-        return prepare(target, workspace), spec
+        return prepare(target, workspace, classmates), spec
     spec = spec_of(engine)
     if spec is not None:
         return prepare(locate(spec)), spec

@@ -22,6 +22,7 @@ import importlib.machinery
 import json
 import os
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -220,9 +221,12 @@ def _imported_names(source: bytes, package: list[str]) -> set[str]:
     return names
 
 
-def imported_files(folder: Path, prefix: str, start: dict[str, Path]) -> dict[str, Path]:
+def imported_files(
+    folder: Path, prefix: str, start: dict[str, Path], classmates: frozenset[Path] = frozenset()
+) -> dict[str, Path]:
     """The copy rule: the ``start`` files (scratch name -> file) and every file of ``folder`` they
-    import, directly or through each other, named ``prefix/<path in folder>``.
+    import, directly or through each other, named ``prefix/<path in folder>`` -- but never one
+    of ``classmates`` (the other targets of a batch, as real paths): importing one fails.
 
     A start file may live elsewhere (a notebook's cells written to a workspace); every other
     file must be inside ``folder``, or it is a `TargetError` naming the link that leaves it.
@@ -252,7 +256,8 @@ def imported_files(folder: Path, prefix: str, start: dict[str, Path]) -> dict[st
         package = name[len(prefix) + 1 :].split("/")[:-1]
         for module in _imported_names(source, package):
             for file in _module_files(folder, module):
-                todo.append((f"{prefix}/{file.relative_to(folder).as_posix()}", file))
+                if Path(os.path.realpath(file)) not in classmates:
+                    todo.append((f"{prefix}/{file.relative_to(folder).as_posix()}", file))
     return found
 
 
@@ -361,14 +366,18 @@ def notebook_code(notebook: Path, name: str) -> tuple[str, list[tuple[int, int]]
         raise TargetError(f"{notebook} has no code cell defining `class {name}`") from None
 
 
-def prepare(target: Target, workspace: Path | None = None) -> Prepared:
-    """`_prepare`, with the names the engine's pyproject.toml gives (``[tool.twingrad.check]``)."""
-    prepared = _prepare(target, workspace)
+def prepare(target: Target, workspace: Path | None = None, classmates: Iterable[str | Path] = ()) -> Prepared:
+    """`_prepare`, with the names the engine's pyproject.toml gives (``[tool.twingrad.check]``).
+
+    ``classmates``: the files of the other targets checked with this one (a batch), which are
+    never copied into its worker, whatever it imports."""
+    others = frozenset(Path(os.path.realpath(Path(c).expanduser())) for c in classmates)
+    prepared = _prepare(target, workspace, others)
     start = Path(next(iter(prepared.originals.values())))
     return replace(prepared, names=project_names(start if start.is_dir() else start.parent))
 
 
-def _prepare(target: Target, workspace: Path | None = None) -> Prepared:
+def _prepare(target: Target, workspace: Path | None, classmates: frozenset[Path]) -> Prepared:
     """What to copy into the worker's scratch folder for ``target``, and what to load there.
 
     A notebook's cells are written as a module into ``workspace`` (a folder the caller keeps
@@ -382,7 +391,7 @@ def _prepare(target: Target, workspace: Path | None = None) -> Prepared:
         (workspace / module).write_text(code, encoding="utf-8")
         folder = notebook.parent
         return Prepared(
-            imported_files(folder, "engine", {f"engine/{module}": workspace / module}),
+            imported_files(folder, "engine", {f"engine/{module}": workspace / module}, classmates),
             {"file": f"engine/{module}", "attribute": target.attribute},
             {"engine": str(folder)},
             typed=str(target.path),
@@ -399,7 +408,7 @@ def _prepare(target: Target, workspace: Path | None = None) -> Prepared:
         packages = _module_files(top, ".".join(relative.with_suffix("").parts))[:-1]  # their __init__.py
         start = {name: file, **{f"engine/{p.relative_to(top).as_posix()}": p for p in packages}}
         return Prepared(
-            imported_files(top, "engine", start),
+            imported_files(top, "engine", start, classmates),
             {"file": name, "attribute": target.attribute},
             {"engine": str(top)},
             typed=str(target.path),
@@ -418,7 +427,8 @@ def _prepare(target: Target, workspace: Path | None = None) -> Prepared:
     if not files:
         raise TargetError(f"module {module!r} has no Python source to copy into the worker ({origin})")
     return Prepared(
-        imported_files(folder, "modules", {f"modules/{f.relative_to(folder).as_posix()}": f for f in files}),
+        imported_files(folder, "modules", {f"modules/{f.relative_to(folder).as_posix()}": f for f in files},
+                       classmates),
         {"module": module, "attribute": target.attribute},
         {"modules": str(folder)},
         ("modules",),
