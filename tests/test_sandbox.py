@@ -33,6 +33,7 @@ PROJECT_PACKAGE = Path(twingrad.__file__).resolve().parent
 
 def boxed(tmp_path: Path, source: str, limits: Limits | None = None, **copy_in: Path) -> Sandbox:
     """A started sandbox running ``source`` as the script hostile.py in its scratch directory."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     script = tmp_path / "hostile.py"
     script.write_text(textwrap.dedent(source))
     box = Sandbox([sys.executable, "-I", "hostile.py"], limits=limits,
@@ -296,6 +297,41 @@ def test_there_is_no_network_and_no_socket_of_a_host_service(
     with pytest.raises(TimeoutError):
         host_service.accept()
     assert box.applied["network"].startswith("none")
+
+
+FILL_THE_PROCESS_LIMIT = """
+    import os, time
+    children = 0
+    while True:
+        try:
+            pid = os.fork()
+        except OSError:
+            break
+        if pid == 0:
+            time.sleep(600)
+            os._exit(0)
+        children += 1
+    print(children, flush=True)
+    time.sleep(600)
+"""
+
+FORK_ONE = """
+    import os
+    pid = os.fork()
+    if pid == 0:
+        os._exit(7)
+    print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+"""
+
+
+def test_a_worker_filling_its_process_limit_stops_no_other_from_starting_or_forking(tmp_path: Path) -> None:
+    # RLIMIT_NPROC counts the processes of a uid: shared by all workers, one hog would leave the
+    # next worker no process to start (or to fork). Each worker has a uid of its own.
+    with boxed(tmp_path / "hog", FILL_THE_PROCESS_LIMIT, Limits(processes=16)) as hog:
+        assert answer(hog) == 15  # the worker and its 15 children: the limit
+        with boxed(tmp_path / "a", FORK_ONE, Limits(processes=16)) as a, \
+                boxed(tmp_path / "b", FORK_ONE, Limits(processes=16)) as b:
+            assert (answer(a), answer(b)) == (7, 7)
 
 
 def test_unbounded_allocation_fails_in_the_worker_not_in_the_parent(tmp_path: Path) -> None:

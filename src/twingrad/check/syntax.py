@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import re
 import sys
 import warnings
@@ -44,7 +43,8 @@ def newer_syntax(error: Any, prepared: Any) -> str:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ast.parse(source)
+            # compile, not ast.parse: only the compiler sees a misplaced `from __future__`.
+            compile(source, "<engine>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError):
         return ""
     here = "{}.{}".format(*sys.version_info[:2])
