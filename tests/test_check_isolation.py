@@ -279,3 +279,16 @@ def test_the_cheat_by_import_works_where_the_classmate_is_copied(tmp_path: Path)
     (tmp_path / "right.py").unlink()
     run = check_engine(f"{tmp_path / 'wrong.py'}:Value", only=QUICK)
     assert run.exit_code == 1 and run.result("unary_tanh").status == "fail"
+
+
+def test_a_notebook_that_imports_plotting_packages_still_loads_without_them(tmp_path: Path) -> None:
+    """The worker has no installed packages; a lecture notebook's `import numpy` for its plots is
+    left out of the engine, not a load error (a class that used it would fail where it does)."""
+    imports = "import math\nimport numpy as np\nimport matplotlib.pyplot as plt\n%matplotlib inline"
+    cells = [imports, REFERENCE, "xs = np.arange(-5, 5, 0.25)\nplt.plot(xs, np.tanh(xs))"]
+    notebook = {"cells": [{"cell_type": "code", "source": c, "metadata": {}, "outputs": [],
+                           "execution_count": None} for c in cells],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (tmp_path / "lecture.ipynb").write_text(json.dumps(notebook))
+    run = check_engine(f"{tmp_path / 'lecture.ipynb'}:Value", only=QUICK)
+    assert run.exit_code == 0, [r.detail for r in run.results]

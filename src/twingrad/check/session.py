@@ -93,7 +93,7 @@ def _prepared_source(engine: Any, folder: Path) -> Prepared:
     cells = _session_cells(engine)
     where: list[tuple[int, int]] = []
     if cells is not None:
-        code, where = definitions(cells, name)
+        code, where = definitions(cells, name, Path.cwd())
     else:
         try:
             code = textwrap.dedent(inspect.getsource(engine))

@@ -300,17 +300,24 @@ _DEFINING = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, 
 _ASSIGNING = (ast.Assign, ast.AnnAssign, ast.AugAssign)
 
 
-def _defines(statement: ast.stmt) -> bool:
+def _defines(statement: ast.stmt, folder: Path | None = None) -> bool:
     """An import, a def, a class, or an assignment that calls nothing (``Value.__add__ = fixed``):
     never a loop that trains, a plot, or a call to `check_engine` itself. Imports of twingrad
-    are left out too: the checker is no part of an engine (and the worker cannot import it)."""
+    are left out too: the checker is no part of an engine (and the worker cannot import it).
+    Given the notebook's ``folder``, so are imports of installed packages (``import numpy as
+    np`` for a plot): the worker has only the standard library and the notebook's own modules."""
     if isinstance(statement, (ast.Import, ast.ImportFrom)):
+        if isinstance(statement, ast.ImportFrom) and statement.level:
+            return True  # relative: the notebook's own package
         modules = (
             [a.name for a in statement.names]
             if isinstance(statement, ast.Import)
             else [statement.module or ""]
         )
-        return not any(m == "twingrad" or m.startswith("twingrad.") for m in modules)
+        tops = {m.split(".")[0] for m in modules}
+        if folder is not None and not all(_importable_in_worker(top, folder) for top in tops):
+            return False
+        return "twingrad" not in tops
     if isinstance(statement, _DEFINING):
         return True
     value = getattr(statement, "value", None)
@@ -319,10 +326,19 @@ def _defines(statement: ast.stmt) -> bool:
     )
 
 
-def definitions(cells: list[str], name: str) -> tuple[str, list[tuple[int, int]]]:
-    """The definitions of ``cells`` (`_defines`), in order, as one module; and for each of its
-    lines, its cell (counted from 1) and its line there. A cell containing ``twingrad: skip``
-    is left out whole; lines of IPython magic (``%``, ``!``) are blanked."""
+def _importable_in_worker(top: str, folder: Path) -> bool:
+    """Whether a worker can import the top-level module ``top``: the standard library's, or the folder's."""
+    return (top in getattr(sys, "stdlib_module_names", {top}) or os.path.lexists(folder / f"{top}.py")
+            or (folder / top).is_dir())
+
+
+def definitions(
+    cells: list[str], name: str, folder: Path | None = None
+) -> tuple[str, list[tuple[int, int]]]:
+    """The definitions of ``cells`` (`_defines`, imports judged against ``folder`` if given), in
+    order, as one module; and for each of its lines, its cell (counted from 1) and its line
+    there. A cell containing ``twingrad: skip`` is left out whole; lines of IPython magic
+    (``%``, ``!``) are blanked."""
     code: list[str] = []
     where: list[tuple[int, int]] = []
     defined = False
@@ -335,7 +351,7 @@ def definitions(cells: list[str], name: str) -> tuple[str, list[tuple[int, int]]
         except SyntaxError:
             continue  # a cell that never ran either
         for statement in tree.body:
-            if not _defines(statement):
+            if not _defines(statement, folder):
                 continue
             first = min([statement.lineno, *(d.lineno for d in getattr(statement, "decorator_list", []))])
             for k in range(first, (statement.end_lineno or statement.lineno) + 1):
@@ -352,7 +368,7 @@ def definitions(cells: list[str], name: str) -> tuple[str, list[tuple[int, int]]
 def notebook_code(notebook: Path, name: str) -> tuple[str, list[tuple[int, int]]]:
     """`definitions` of every code cell of the notebook file (cells counted over all cells)."""
     try:
-        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        cells = json.loads(read_bounded(notebook, MAX_BYTES))["cells"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise TargetError(f"cannot read {notebook} as a notebook: {exc}") from None
     sources = []
@@ -361,7 +377,7 @@ def notebook_code(notebook: Path, name: str) -> tuple[str, list[tuple[int, int]]
         text = "".join(source) if isinstance(source, list) else str(source)
         sources.append(text if cell.get("cell_type") == "code" else "# twingrad: skip (not code)")
     try:
-        return definitions(sources, name)
+        return definitions(sources, name, notebook.parent)
     except TargetError:
         raise TargetError(f"{notebook} has no code cell defining `class {name}`") from None
 
@@ -383,7 +399,7 @@ def _prepare(target: Target, workspace: Path | None, classmates: frozenset[Path]
     A notebook's cells are written as a module into ``workspace`` (a folder the caller keeps
     while the check runs)."""
     if target.path is not None and target.path.suffix == ".ipynb":
-        notebook = target.path.expanduser().resolve()
+        notebook = _own_file(target.path.expanduser())
         if workspace is None:
             raise TargetError("a notebook target needs a workspace for its code")
         module = f"{notebook.stem}{NOTEBOOK_MODULE}"
