@@ -109,6 +109,27 @@ def test_as_root_the_worker_is_a_user_of_its_own_without_groups_or_new_privilege
     assert "64 processes of the worker's own uid" in box.applied["limits"]
 
 
+def test_the_worker_sees_a_root_of_its_own_with_the_system_the_interpreter_and_scratch_only(
+        tmp_path: Path) -> None:
+    with boxed(tmp_path, """
+        import json, os, sys
+        print(json.dumps({"/": os.listdir("/"), "/etc": os.listdir("/etc"), "/dev": os.listdir("/dev"),
+                          "prefix": sys.prefix, "base": sys.base_prefix,
+                          "site": [p for p in sys.path if os.path.isdir(p) and os.listdir(p)
+                                   and p.endswith(("site-packages", "dist-packages"))]}))
+    """) as box:
+        seen = answer(box)
+    trees = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).parent.parent, box.scratch}
+    assert set(seen["/"]) <= {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "dev", "proc",
+                              *(t.parts[1] for t in trees)}, seen["/"]
+    assert not {"home", "opt", "srv", "mnt", "var", "run", "sys"} & set(seen["/"])
+    assert set(seen["/etc"]) <= {"ld.so.cache", "localtime"}
+    assert set(seen["/dev"]) == {"null", "zero", "full", "random", "urandom", "fd", "stdin", "stdout",
+                                 "stderr"}
+    assert (seen["prefix"], seen["base"]) == (sys.prefix, sys.base_prefix)  # the venv, as outside
+    assert seen["site"] == []  # every site-packages there is, empty
+
+
 def test_copied_files_are_readable_and_the_scratch_is_writable_up_to_the_file_size_limit(
         tmp_path: Path) -> None:
     engine = tmp_path / "engine"
