@@ -172,7 +172,8 @@ def run_batch(
     on_done: Callable[[TargetOutcome], None] | None = None,
     **options: Any,
 ) -> BatchRun:
-    """Check every target, ``jobs`` at a time; ``options`` go to each `check_target` call as they are.
+    """Check every target, ``jobs`` at a time; ``options`` go to each `check_target` call as they are,
+    with ``classmates``: the files of the other targets, which its worker never gets.
 
     ``progress`` is called from the checking threads (rich's progress display is
     thread-safe); ``on_done`` once per target as it finishes. Duplicates are checked once.
