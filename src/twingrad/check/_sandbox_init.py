@@ -5,7 +5,9 @@ inside fresh namespaces when the platform has them, before any untrusted code ru
 reads its plan from ``argv[1]`` (hex of `marshal`: cheaper to import than json), applies
 it, says "ok" on the status pipe (naming any resource limit the platform refused), and
 ``execve``s the worker (``argv[3:]``, after a ``--``); with namespaces, it forks first and
-stays as the worker's parent. It does every other planned step or the worker does not
+stays as the worker's parent, and the worker's side builds a root file system of its own
+(`_new_root`: an empty tmpfs with read-only binds of what the plan shows) before it
+becomes the worker's user. It does every other planned step or the worker does not
 run: on any failure it says why on the status pipe and exits with `FAILED`, so what the
 parent reports as applied is what is in force.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shlex
 import sys
 import time
@@ -85,7 +86,9 @@ def exec_command(command: str) -> ExecCommand:
         if arg.startswith("-") or not path.is_file() or (k == 0 and ("/" not in arg or path.is_absolute())):
             out.append(arg)  # an option, a word, or a program installed on this machine
             continue
-        folder = bounded(path.resolve().parent)
+        # The folder the file is named in, not the one a link leads to: a link out of it is refused
+        # when the folder is copied (submitted.copy_tree), never followed to copy another folder.
+        folder = bounded(Path(os.path.abspath(path)).parent)
         prefix = next((p for p, o in originals.items() if o == str(folder)), f"exec/{len(originals)}")
         originals[prefix] = str(folder)
         copy_in[prefix] = folder
