@@ -202,6 +202,13 @@ def test_links_to_a_file_outside_and_to_proc_self_environ_leak_neither(tmp_path:
     done = cli(["--exec", f"{sys.executable} adapter/run.py"], tmp_path, env={"TWINGRAD_TEST_SECRET": secret})
     assert done.returncode == 2 and secret not in done.stdout + done.stderr, done
     assert "symbolic link" in done.stderr
+    # A named file that is itself a link: its own folder is copied (and the link refused), never
+    # the folder it leads to (the teacher's).
+    (tmp_path / "adapter2").mkdir()
+    (tmp_path / "adapter2" / "run.py").symlink_to(outside)
+    done = cli(["--exec", f"{sys.executable} adapter2/run.py"], tmp_path)
+    assert done.returncode == 2 and secret not in done.stdout + done.stderr, done
+    assert "symbolic link" in done.stderr
 
 
 def test_a_link_inside_the_submission_is_followed_and_a_fifo_is_never_read(tmp_path: Path) -> None:
