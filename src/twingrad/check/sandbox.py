@@ -58,10 +58,11 @@ _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc
 _DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 _DEVICE_LINKS = {"/dev/fd": "/proc/self/fd", "/dev/stdin": "/proc/self/fd/0",
                  "/dev/stdout": "/proc/self/fd/1", "/dev/stderr": "/proc/self/fd/2"}
-# Where installed Python packages live, below an installation's root: covered, so that no
-# engine finds a correct one (micrograd, twingrad) to answer with.
+# Where installed Python packages live, below an installation's root (pyenv's and conda's
+# roots hold several): covered, so that no engine finds a correct one (micrograd) to answer with.
 _PACKAGE_FOLDERS = ("lib*/python*/site-packages", "lib*/python*/dist-packages",
-                    "local/lib*/python*/site-packages", "local/lib*/python*/dist-packages")
+                    "local/lib*/python*/site-packages", "local/lib*/python*/dist-packages",
+                    "versions/*/lib*/python*/site-packages", "envs/*/lib*/python*/site-packages")
 _CHECKER = Path(__file__).resolve().parents[1]  # the twingrad package, wherever it is installed
 # As root, each worker runs as a uid of its own, drawn from this range (above what systems give
 # to people and services): RLIMIT_NPROC counts a uid's processes, so no worker can use up another's.

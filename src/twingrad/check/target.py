@@ -270,7 +270,10 @@ def project_names(folder: Path) -> dict[str, str]:
         config = directory / "pyproject.toml"
         if not config.is_file():
             continue
-        text = config.read_text(encoding="utf-8", errors="replace")
+        try:  # as any file of a submission: no link followed, no FIFO, bounded
+            text = read_bounded(config, 1 << 20).decode("utf-8", errors="replace")
+        except SubmissionFileError as exc:
+            raise TargetError(str(exc)) from None
         if "[tool.twingrad" not in text:
             return {}
         try:
