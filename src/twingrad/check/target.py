@@ -241,7 +241,7 @@ def imported_files(
             continue
         try:
             # A start file written by twingrad (a notebook's cells) lives outside the folder.
-            elsewhere = name in start and not Path(os.path.abspath(path)).is_relative_to(folder)
+            elsewhere = name in start and not Path(os.path.realpath(path.parent)).is_relative_to(folder)
             real = path if elsewhere else inside(path, folder)
             source = read_bounded(real)
         except SubmissionFileError as exc:
