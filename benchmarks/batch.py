@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ENGINE = Path(__file__).resolve().parents[1] / "tests" / "engines" / "classroom" / "correct.py"
+ENGINE = Path(__file__).resolve().parents[1] / "tests" / "engines" / "classroom" / "lecture.py"
 GOAL = 5.0
 RIGHT = "self.grad += out.grad\n            other.grad += out.grad"
 WRONG = "self.grad = out.grad\n            other.grad = out.grad"  # __add__'s backward, the classic bug
@@ -26,7 +26,7 @@ WRONG = "self.grad = out.grad\n            other.grad = out.grad"  # __add__'s b
 def submissions(folder: Path, count: int) -> None:
     """``count`` folders with an engine.py each: all correct but the last."""
     source = ENGINE.read_text()
-    assert source.count(RIGHT) == 1, "correct.py changed: update the bug this benchmark plants"
+    assert source.count(RIGHT) == 1, "lecture.py changed: update the bug this benchmark plants"
     for k in range(count):
         engine = folder / "subs" / f"s{k:02d}" / "engine.py"
         engine.parent.mkdir(parents=True)

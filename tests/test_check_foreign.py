@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -99,8 +101,19 @@ class MulBug(Value):
 """
 
 
+def _beside_micrograd(tmp_path: Path, name: str, source: str) -> Path:
+    """An engine built on micrograd, with micrograd copied beside it: the sandbox shows a worker
+    no installed package (docs/sandbox.md), so an engine brings what it imports."""
+    import micrograd
+
+    shutil.copytree(Path(micrograd.__file__).parent, tmp_path / "micrograd",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / name).write_text(source)
+    return tmp_path / name
+
+
 def test_probes_blame_the_op_itself_before_the_ops_built_from_it(tmp_path) -> None:
-    (tmp_path / "mulbug.py").write_text(MUL_BUG)
+    _beside_micrograd(tmp_path, "mulbug.py", MUL_BUG)
     with session_for(f"{tmp_path / 'mulbug.py'}:MulBug") as session:
         finding = first_broken(session.probe, [op_named("sub"), op_named("mul")])
     assert finding is not None and finding.op is op_named("mul")  # not sub, which micrograd builds from *
@@ -183,7 +196,7 @@ class ForgetsUpstream(Value):
 
 
 def test_a_probe_under_an_upstream_gradient_finds_a_rule_that_forgets_it(tmp_path) -> None:
-    (tmp_path / "forgets.py").write_text(FORGETS_UPSTREAM)
+    _beside_micrograd(tmp_path, "forgets.py", FORGETS_UPSTREAM)
     with session_for(f"{tmp_path / 'forgets.py'}:ForgetsUpstream") as session:
         assert probe(session.probe, op_named("mul")) is None  # out.grad is 1 at the output itself
         finding = probe(session.probe, op_named("mul"), upstream=2.5)
@@ -191,7 +204,7 @@ def test_a_probe_under_an_upstream_gradient_finds_a_rule_that_forgets_it(tmp_pat
 
 
 def test_probing_many_points_in_one_request_finds_what_probing_each_finds(tmp_path) -> None:
-    (tmp_path / "mulbug.py").write_text(MUL_BUG)
+    _beside_micrograd(tmp_path, "mulbug.py", MUL_BUG)
     points = [(op_named("mul"), 0.7, 1.3), (op_named("add"), 0.7, 1.3), (op_named("mul"), 2.0, 2.0),
               (op_named("mul"), -1.5, 0.25)]
     with session_for(f"{tmp_path / 'mulbug.py'}:MulBug") as session:

@@ -78,6 +78,8 @@ def test_run_batch_keeps_order_runs_jobs_at_once_and_turns_a_load_error_into_a_r
     lock = threading.Lock()
 
     def fake_check(target: str, *, progress, **options) -> CheckRun:
+        classmates = options.pop("classmates")  # the other targets' files: never copied into this one
+        assert sorted(classmates) == sorted({"a.py", "bad.py", "b.py", "boom.py"} - {target.split(":")[0]})
         assert options == {"only": ["seed_graph"], "timeout": 3.0}  # passed through untouched
         with lock:
             running.add(target)

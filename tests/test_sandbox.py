@@ -2,13 +2,14 @@
 
 Each test runs a short Python script as the sandboxed worker, with the interpreter running
 these tests. On Linux as root (here and in CI) that is the full containment: namespaces
-and the user `nobody`; one test runs the parent as `nobody` to cover the non-root path.
+and a user of the worker's own; one test runs the parent as `nobody` to cover the non-root path.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -32,6 +33,7 @@ PROJECT_PACKAGE = Path(twingrad.__file__).resolve().parent
 
 def boxed(tmp_path: Path, source: str, limits: Limits | None = None, **copy_in: Path) -> Sandbox:
     """A started sandbox running ``source`` as the script hostile.py in its scratch directory."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     script = tmp_path / "hostile.py"
     script.write_text(textwrap.dedent(source))
     box = Sandbox([sys.executable, "-I", "hostile.py"], limits=limits,
@@ -88,23 +90,44 @@ def test_the_environment_is_scrubbed_and_the_cwd_is_a_fresh_scratch(tmp_path: Pa
     assert not box.scratch.exists()
 
 
-def test_as_root_the_worker_is_nobody_without_groups_or_new_privileges_and_still_imports_the_venv(
-        tmp_path: Path) -> None:
+def test_as_root_the_worker_is_a_user_of_its_own_without_groups_or_new_privileges(tmp_path: Path) -> None:
     assert os.geteuid() == 0, "this test covers the root path; CI runs as root"
     with boxed(tmp_path, """
         import json, os
-        import pluggy  # from the venv's site-packages, whose interpreter lives under /root
         status = dict(line.split(":", 1) for line in open("/proc/self/status"))
         print(json.dumps({"uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(),
-                          "no_new_privs": status["NoNewPrivs"].strip(), "pid": os.getpid(),
-                          "root_listing": sorted(os.listdir("/root"))}))
-    """) as box:
+                          "no_new_privs": status["NoNewPrivs"].strip(), "pid": os.getpid()}))
+    """) as box, boxed(tmp_path, "import os; print(os.getuid())") as other:
         seen = answer(box)
-    assert (seen["uid"], seen["gid"], seen["groups"]) == (65534, 65534, [])
+        other_uid = answer(other)
+    assert seen["uid"] == seen["gid"] and seen["groups"] == []
+    assert seen["uid"] in sandbox._WORKER_IDS and other_uid in sandbox._WORKER_IDS
+    assert seen["uid"] != other_uid  # RLIMIT_NPROC counts per uid: each worker its own count
     assert seen["no_new_privs"] == "1"
     assert seen["pid"] == 1  # the init of a PID namespace of its own
-    assert seen["root_listing"] == [".pyenv"]  # /root is covered; only the interpreter shows through
-    assert box.applied["user"].startswith("nobody (65534)")
+    assert box.applied["user"].startswith(f"uid {seen['uid']}, this worker's alone")
+    assert "64 processes of the worker's own uid" in box.applied["limits"]
+
+
+def test_the_worker_sees_a_root_of_its_own_with_the_system_the_interpreter_and_scratch_only(
+        tmp_path: Path) -> None:
+    with boxed(tmp_path, """
+        import json, os, sys
+        print(json.dumps({"/": os.listdir("/"), "/etc": os.listdir("/etc"), "/dev": os.listdir("/dev"),
+                          "prefix": sys.prefix, "base": sys.base_prefix,
+                          "site": [p for p in sys.path if os.path.isdir(p) and os.listdir(p)
+                                   and p.endswith(("site-packages", "dist-packages"))]}))
+    """) as box:
+        seen = answer(box)
+    trees = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).parent.parent, box.scratch}
+    assert set(seen["/"]) <= {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "dev", "proc",
+                              *(t.parts[1] for t in trees)}, seen["/"]
+    assert not {"home", "opt", "srv", "mnt", "var", "run", "sys"} & set(seen["/"])
+    assert set(seen["/etc"]) <= {"ld.so.cache", "localtime"}
+    assert set(seen["/dev"]) == {"null", "zero", "full", "random", "urandom", "fd", "stdin", "stdout",
+                                 "stderr"}
+    assert (seen["prefix"], seen["base"]) == (sys.prefix, sys.base_prefix)  # the venv, as outside
+    assert seen["site"] == []  # every site-packages there is, empty
 
 
 def test_copied_files_are_readable_and_the_scratch_is_writable_up_to_the_file_size_limit(
@@ -297,6 +320,41 @@ def test_there_is_no_network_and_no_socket_of_a_host_service(
     assert box.applied["network"].startswith("none")
 
 
+FILL_THE_PROCESS_LIMIT = """
+    import os, time
+    children = 0
+    while True:
+        try:
+            pid = os.fork()
+        except OSError:
+            break
+        if pid == 0:
+            time.sleep(600)
+            os._exit(0)
+        children += 1
+    print(children, flush=True)
+    time.sleep(600)
+"""
+
+FORK_ONE = """
+    import os
+    pid = os.fork()
+    if pid == 0:
+        os._exit(7)
+    print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+"""
+
+
+def test_a_worker_filling_its_process_limit_stops_no_other_from_starting_or_forking(tmp_path: Path) -> None:
+    # RLIMIT_NPROC counts the processes of a uid: shared by all workers, one hog would leave the
+    # next worker no process to start (or to fork). Each worker has a uid of its own.
+    with boxed(tmp_path / "hog", FILL_THE_PROCESS_LIMIT, Limits(processes=16)) as hog:
+        assert answer(hog) == 15  # the worker and its 15 children: the limit
+        with boxed(tmp_path / "a", FORK_ONE, Limits(processes=16)) as a, \
+                boxed(tmp_path / "b", FORK_ONE, Limits(processes=16)) as b:
+            assert (answer(a), answer(b)) == (7, 7)
+
+
 def test_unbounded_allocation_fails_in_the_worker_not_in_the_parent(tmp_path: Path) -> None:
     with boxed(tmp_path, """
         import json
@@ -397,7 +455,7 @@ def test_lines_go_both_ways_and_the_exit_status_comes_through(tmp_path: Path) ->
 
 
 def test_without_namespaces_the_report_says_what_is_left(tmp_path: Path, monkeypatch) -> None:
-    fallback = sandbox._Containment(namespaces=False, user_namespace=False, drop_to_nobody=False)
+    fallback = sandbox._Containment(namespaces=False, user_namespace=False, own_user=False)
     monkeypatch.setattr(sandbox, "_ladder", lambda: [fallback])
     monkeypatch.setattr(sandbox, "_unavailable", {})
     monkeypatch.setattr(sandbox, "_established", set())
@@ -415,12 +473,12 @@ def test_without_namespaces_the_report_says_what_is_left(tmp_path: Path, monkeyp
 
 
 def test_a_containment_that_fails_here_is_reported_and_the_next_one_used(tmp_path: Path, monkeypatch) -> None:
-    # Without a mount namespace, nobody cannot run a program below a directory only root may enter.
+    # Without a mount namespace, another user cannot run a program below a directory only root may enter.
     private = tmp_path / "private"
     private.mkdir(mode=0o700)
     (private / "python").symlink_to(sys.executable)
-    nobody = sandbox._Containment(namespaces=False, user_namespace=False, drop_to_nobody=True)
-    caller = sandbox._Containment(namespaces=False, user_namespace=False, drop_to_nobody=False)
+    nobody = sandbox._Containment(namespaces=False, user_namespace=False, own_user=True)
+    caller = sandbox._Containment(namespaces=False, user_namespace=False, own_user=False)
     monkeypatch.setattr(sandbox, "_ladder", lambda: [nobody, caller])
     monkeypatch.setattr(sandbox, "_unavailable", {})
     monkeypatch.setattr(sandbox, "_established", set())
@@ -429,23 +487,24 @@ def test_a_containment_that_fails_here_is_reported_and_the_next_one_used(tmp_pat
     with Sandbox([str(private / "python"), "-I", "uid.py"], copy_in={"uid.py": script}) as box:
         box.start()
         assert answer(box) == 0
-    refusal = f"{private / 'python'} is not executable by uid 65534"
+    refusal = sandbox._unavailable[nobody]
+    assert re.fullmatch(f"{re.escape(str(private / 'python'))} is not executable by uid \\d+", refusal)
     assert box.applied["user"] == "the caller's"
-    assert box.applied["unavailable"] == f"no namespaces with user nobody: {refusal}"
-    assert sandbox._unavailable == {nobody: refusal}
+    assert box.applied["unavailable"] == f"no namespaces with a user of its own: {refusal}"
+    assert list(sandbox._unavailable) == [nobody]
 
 
 def test_once_a_containment_has_worked_a_failure_is_an_error_not_a_weaker_sandbox(
         tmp_path: Path, monkeypatch) -> None:
-    nobody = sandbox._Containment(namespaces=False, user_namespace=False, drop_to_nobody=True)
-    caller = sandbox._Containment(namespaces=False, user_namespace=False, drop_to_nobody=False)
+    nobody = sandbox._Containment(namespaces=False, user_namespace=False, own_user=True)
+    caller = sandbox._Containment(namespaces=False, user_namespace=False, own_user=False)
     monkeypatch.setattr(sandbox, "_ladder", lambda: [nobody, caller])
     monkeypatch.setattr(sandbox, "_unavailable", {})
     monkeypatch.setattr(sandbox, "_established", set())
-    with Sandbox(["/bin/echo", "hello"]) as box:  # a program anyone may run: nobody works
+    with Sandbox(["/bin/echo", "hello"]) as box:  # a program anyone may run: any user works
         box.start()
         assert box.receive(10.0) == b"hello"
-    assert box.applied["user"].startswith("nobody")
+    assert box.applied["user"].startswith("uid ")
     private = tmp_path / "private"
     private.mkdir(mode=0o700)
     (private / "echo").symlink_to("/bin/echo")

@@ -5,7 +5,9 @@ inside fresh namespaces when the platform has them, before any untrusted code ru
 reads its plan from ``argv[1]`` (hex of `marshal`: cheaper to import than json), applies
 it, says "ok" on the status pipe (naming any resource limit the platform refused), and
 ``execve``s the worker (``argv[3:]``, after a ``--``); with namespaces, it forks first and
-stays as the worker's parent. It does every other planned step or the worker does not
+stays as the worker's parent, and the worker's side builds a root file system of its own
+(`_new_root`: an empty tmpfs with read-only binds of what the plan shows) before it
+becomes the worker's user. It does every other planned step or the worker does not
 run: on any failure it says why on the status pipe and exits with `FAILED`, so what the
 parent reports as applied is what is in force.
 
@@ -30,6 +32,10 @@ _MOUNT_ATTR_RDONLY, _MOUNT_ATTR_NOSUID, _MOUNT_ATTR_NODEV = 0x1, 0x2, 0x4
 _AT_FDCWD, _AT_RECURSIVE = -100, 0x8000
 # mount_setattr(2) has one number on every architecture but alpha (new syscalls share a table).
 _SYS_MOUNT_SETATTR = 442
+# pivot_root(2) has no libc wrapper, and older syscalls have a number per architecture.
+_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "loongarch64": 41, "armv7l": 218,
+                   "armv6l": 218, "i686": 217, "i386": 217, "s390x": 217, "ppc64le": 203, "ppc64": 203}
+_MNT_DETACH = 2
 _PR_SET_NO_NEW_PRIVS, _PR_SET_PDEATHSIG = 38, 1
 _SIGKILL = 9
 _ADDR_NO_RANDOMIZE = 0x0040000
@@ -81,6 +87,18 @@ class _Libc:
         self._check(self._libc.syscall(_SYS_MOUNT_SETATTR, _AT_FDCWD, os.fsencode(path), flags,
                                        ctypes.byref(attr), ctypes.sizeof(attr)), f"mount_setattr {path}")
 
+    def pivot_root(self) -> None:
+        """Make the current directory the root and detach the old one (pivot_root(".", "."), which
+        stacks the old root on the new one until it is unmounted). On an architecture missing
+        from the table, chroot instead: the worker has no capability left to climb out of it."""
+        number = _SYS_PIVOT_ROOT.get(os.uname().machine)
+        if number is None:
+            os.chroot(".")
+        else:
+            self._check(self._libc.syscall(number, b".", b"."), "pivot_root")
+            self._check(self._libc.umount2(b".", _MNT_DETACH), "umount the host's root")
+        os.chdir("/")
+
     def prctl(self, option: int, value: int) -> None:
         self._check(self._libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0), f"prctl {option}")
 
@@ -97,32 +115,45 @@ class _Libc:
         self._check(self._libc.capset(ctypes.byref(header), data), "capset")
 
 
-def _show_only(libc: _Libc, hidden: str, kept: list[str]) -> None:
-    """Cover ``hidden`` with an empty tmpfs and bind back the ``kept`` paths below it.
+def _new_root(libc: _Libc, plan: dict) -> None:
+    """Build the worker's whole file system in an empty tmpfs, then make it the root.
 
-    The kept trees are opened before the cover goes on, and bound from those handles,
-    because once covered their paths lead into the empty tmpfs.
+    Every path to show is opened before anything is mounted and bound from that handle, at
+    the path it has on the host; the covers (empty tmpfs) then hide what must not be seen
+    inside what is shown (every site-packages, the checker's own package). All of it is
+    read-only but the scratch directory. Finally the tmpfs becomes ``/`` (pivot_root) and the
+    host's root is detached: no path leads back to it.
     """
-    handles = {path: os.open(path, os.O_PATH) for path in kept}
-    libc.mount("tmpfs", hidden, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=1m")
-    for path, handle in handles.items():
-        os.makedirs(path, exist_ok=True)
-        libc.mount(f"/proc/self/fd/{handle}", path, None, _MS_BIND | _MS_REC)
-        os.close(handle)
-
-
-def _isolate_filesystem(libc: _Libc, plan: dict) -> None:
-    scratch = plan["scratch"]
+    root = plan["root"]
+    new = root["at"]
+    shown = sorted({*root["binds"], plan["scratch"]}, key=lambda p: (p.count("/"), p))
+    handles = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in shown}
+    libc.mount("tmpfs", new, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=1m")
+    for path in shown:
+        inside = new + path
+        if os.path.isdir(f"/proc/self/fd/{handles[path]}"):
+            os.makedirs(inside, exist_ok=True)
+        else:  # a file (/etc/ld.so.cache) or a device (/dev/null): mounted over an empty file
+            os.makedirs(os.path.dirname(inside), exist_ok=True)
+            os.close(os.open(inside, os.O_CREAT | os.O_WRONLY, 0o644))
+        libc.mount(f"/proc/self/fd/{handles[path]}", inside, None, _MS_BIND | _MS_REC)
+        os.close(handles[path])
+    for path, points_to in root["links"].items():  # /bin -> usr/bin, /dev/fd -> /proc/self/fd
+        os.makedirs(os.path.dirname(new + path), exist_ok=True)
+        os.symlink(points_to, new + path)
+    for path in root["covers"]:
+        if os.path.isdir(new + path):
+            libc.mount("tmpfs", new + path, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=4k")
     # A /proc of the new PID namespace: the engine sees its own processes, not the host's.
-    libc.mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
-    for hidden, kept in plan["hide"].items():
-        _show_only(libc, hidden, kept)
+    os.makedirs(new + "/proc", exist_ok=True)
+    libc.mount("proc", new + "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
     # Everything read-only (device nodes such as /dev/null stay usable: ro guards files)...
-    libc.set_mount_attributes("/", _MOUNT_ATTR_RDONLY | _MOUNT_ATTR_NOSUID, 0, recursive=True)
-    # ... except the scratch directory, a mount of its own that is writable again.
-    libc.mount(scratch, scratch, None, _MS_BIND)
-    libc.set_mount_attributes(scratch, _MOUNT_ATTR_NOSUID | _MOUNT_ATTR_NODEV, _MOUNT_ATTR_RDONLY,
-                              recursive=False)
+    libc.set_mount_attributes(new, _MOUNT_ATTR_RDONLY | _MOUNT_ATTR_NOSUID, 0, recursive=True)
+    # ... except the scratch directory, which is writable again.
+    libc.set_mount_attributes(new + plan["scratch"], _MOUNT_ATTR_NOSUID | _MOUNT_ATTR_NODEV,
+                              _MOUNT_ATTR_RDONLY, recursive=False)
+    os.chdir(new)
+    libc.pivot_root()
 
 
 def _drop_privileges(libc: _Libc, plan: dict) -> None:
@@ -157,7 +188,7 @@ def _become_the_worker(plan: dict, program: list[str], status: int) -> None:
         if plan["namespaces"]:
             assert libc is not None
             libc.prctl(_PR_SET_PDEATHSIG, _SIGKILL)  # if the launcher dies during the setup
-            _isolate_filesystem(libc, plan)
+            _new_root(libc, plan)
         os.chdir(plan["scratch"])
         refused = _set_limits(plan["limits"])
         if libc is not None:

@@ -172,7 +172,8 @@ def run_batch(
     on_done: Callable[[TargetOutcome], None] | None = None,
     **options: Any,
 ) -> BatchRun:
-    """Check every target, ``jobs`` at a time; ``options`` go to each `check_target` call as they are.
+    """Check every target, ``jobs`` at a time; ``options`` go to each `check_target` call as they are,
+    with ``classmates``: the files of the other targets, which its worker never gets.
 
     ``progress`` is called from the checking threads (rich's progress display is
     thread-safe); ``on_done`` once per target as it finishes. Duplicates are checked once.
@@ -183,6 +184,7 @@ def run_batch(
         raise ValueError(f"jobs must be at least 1, not {jobs}")
     began = time.perf_counter()
     unique = list(dict.fromkeys(targets))
+    files = {t: head for t in unique if (head := t.rpartition(":")[0]).endswith((".py", ".ipynb"))}
     lock = threading.Lock()
     stop = threading.Event()
 
@@ -195,7 +197,10 @@ def run_batch(
 
         started = time.perf_counter()
         try:
-            outcome = TargetOutcome(target, run=check(target, progress=report, **options))
+            # The other submissions' files are never copied into this one's worker (docs/sandbox.md).
+            classmates = [f for t, f in files.items() if t != target]
+            run = check(target, progress=report, classmates=classmates, **options)
+            outcome = TargetOutcome(target, run=run)
         except TargetError as exc:
             outcome = TargetOutcome(target, error=str(exc))
         except Exception as exc:  # the checker's own trouble with one target must not end the batch

@@ -58,10 +58,10 @@ def _usage_error(err: Console, message: str) -> int:
     indented under it, so that none of them can pass for a line of twingrad's."""
     first, *more = message.split("\n")
     err.print(f"twingrad check: {printable(first, one_line=True)}", markup=False, highlight=False,
-              soft_wrap=True)
+              emoji=False, soft_wrap=True)
     for line in more:
         shown = f"    {printable(line, one_line=True)}".rstrip()
-        err.print(shown, markup=False, highlight=False, soft_wrap=True)
+        err.print(shown, markup=False, highlight=False, emoji=False, soft_wrap=True)
     return 2
 
 
@@ -342,7 +342,7 @@ def _batch_progress(err: Console, targets: list[str], n_cases: int) -> Iterator[
             if outcome.target in running:
                 progress.remove_task(running.pop(outcome.target))
             progress.console.print(f"{outcome.verdict} {printable(outcome.target, one_line=True)}",
-                                   markup=False, highlight=False, soft_wrap=True)
+                                   markup=False, highlight=False, emoji=False, soft_wrap=True)
 
         yield show, done
 

@@ -5,12 +5,14 @@ line per message; the worker's stderr (the engine's prints) is drained into a bo
 buffer. How much containment is possible depends on the platform and on who we are:
 
 * Linux with ``unshare(1)`` and namespaces (root, or a user allowed user namespaces):
-  fresh PID, mount, network, IPC and UTS namespaces. The file system is read-only
-  except the scratch directory; ``/root``, the caller's home and the places of service
-  sockets are hidden except the interpreter's own trees; and killing the worker (the
-  namespace's init) makes the kernel kill everything it started. As root, the worker
-  also becomes ``nobody`` with no groups; as another user it keeps that user's id but
-  loses every capability.
+  fresh PID, mount, network, IPC and UTS namespaces, and a root file system of its own:
+  an empty tmpfs showing, read-only, only the system's /usr (and /lib, /bin ...), the
+  program's installation and a few devices, with every site-packages and the checker's
+  own package covered; the scratch directory is the one writable place. Killing the
+  worker (the namespace's init) makes the kernel kill everything it started. As root,
+  the worker also becomes a user of its own (a uid drawn for it alone, so its process
+  limit is its own), with no groups; as another user it keeps that user's id but loses
+  every capability.
 * Anywhere else: resource limits, a scrubbed environment, a scratch working directory
   and a process group. `applied` says which of these is in force.
 
@@ -21,10 +23,13 @@ Stdlib only; no torch.
 from __future__ import annotations
 
 import contextlib
+import functools
+import glob
 import marshal
 import math
 import os
 import pwd
+import secrets
 import select
 import shutil
 import signal
@@ -38,12 +43,30 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
+from .submitted import copy_file, copy_tree
+
 _INIT = Path(__file__).resolve().with_name("_sandbox_init.py")
 _CHUNK = 1 << 16
 _SETUP_TIMEOUT = 30.0  # seconds for the launcher to set up namespaces and mounts on a busy machine
 # No --fork: the launcher forks the PID namespace's init itself (see _sandbox_init.py).
 _NAMESPACES = ["--mount", "--pid", "--net", "--ipc", "--uts", "--propagation", "private"]
-_COVERED = ("/root", "/tmp", "/var/tmp", "/run", "/var/run", "/dev/shm")
+# What the worker's root shows of the host besides the program's installation: the system's
+# programs and libraries (a top-level link such as /bin -> usr/bin is made again as a link),
+# the dynamic loader's cache, the clock's zone, and the harmless devices.
+_SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/ld.so.cache",
+           "/etc/localtime")
+_DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
+_DEVICE_LINKS = {"/dev/fd": "/proc/self/fd", "/dev/stdin": "/proc/self/fd/0",
+                 "/dev/stdout": "/proc/self/fd/1", "/dev/stderr": "/proc/self/fd/2"}
+# Where installed Python packages live, below an installation's root (pyenv's and conda's
+# roots hold several): covered, so that no engine finds a correct one (micrograd) to answer with.
+_PACKAGE_FOLDERS = ("lib*/python*/site-packages", "lib*/python*/dist-packages",
+                    "local/lib*/python*/site-packages", "local/lib*/python*/dist-packages",
+                    "versions/*/lib*/python*/site-packages", "envs/*/lib*/python*/site-packages")
+_CHECKER = Path(__file__).resolve().parents[1]  # the twingrad package, wherever it is installed
+# As root, each worker runs as a uid of its own, drawn from this range (above what systems give
+# to people and services): RLIMIT_NPROC counts a uid's processes, so no worker can use up another's.
+_WORKER_IDS = range(1_900_000_000, 2_000_000_000)
 
 
 @dataclass(frozen=True)
@@ -60,7 +83,7 @@ class Limits:
     file_bytes: int = 64 << 20  # RLIMIT_FSIZE: the largest file it may write
     open_files: int = 256  # RLIMIT_NOFILE
     # RLIMIT_NPROC counts every process (thread) of a uid; it is only applied when the worker
-    # becomes `nobody`, which other sandboxes on the machine share. It also bounds the total
+    # runs as a user of its own (as root), so it is each worker's own. It also bounds the total
     # memory: each process may have memory_bytes.
     processes: int = 64
     output_bytes: int = 8 << 20  # stderr kept by the parent (head and tail); more is counted, not kept
@@ -85,20 +108,22 @@ class _Containment:
 
     namespaces: bool  # run under unshare(1) with the namespaces above
     user_namespace: bool  # ... plus a user namespace, because we are not root
-    drop_to_nobody: bool
+    own_user: bool  # as root: a uid of the worker's own (nobody where no such uid can be had)
 
     def __str__(self) -> str:
         parts = ["namespaces" if self.namespaces else "no namespaces"]
-        parts += ["a user namespace"] * self.user_namespace + ["user nobody"] * self.drop_to_nobody
+        parts += ["a user namespace"] * self.user_namespace + ["a user of its own"] * self.own_user
         return " with ".join(parts)
 
 
 # Rungs that failed in this process, with why: later sandboxes go straight to the next one.
 _unavailable: dict[_Containment, str] = {}
 # The rung that worked first in this process. Once there, there is no going down: a later
-# failure may be passing (or caused by another worker filling nobody's process limit),
-# and must not hand the next engine a weaker sandbox.
+# failure may be passing, and must not hand the next engine a weaker sandbox.
 _established: set[_Containment] = set()
+# The uids of this process's running workers: two of them never share one.
+_ids_in_use: set[int] = set()
+_ids_lock = threading.Lock()
 
 
 class _BoundedOutput:
@@ -160,7 +185,14 @@ class Sandbox:
         self.argv = [program if copied else os.path.abspath(program), *argv[1:]]
         self.limits = limits or Limits()
         self.env = dict(env or {})  # added to the scrubbed environment: what the worker itself needs
-        self.scratch = Path(tempfile.mkdtemp(prefix="twingrad-sandbox-")).resolve()
+        # <box>/scratch is the worker's folder; <box>/root the mount point of its own root file
+        # system. Others may pass through the box (a worker without namespaces reaches its HOME).
+        self._box = Path(tempfile.mkdtemp(prefix="twingrad-sandbox-")).resolve()
+        self._box.chmod(0o711)
+        self.scratch = self._box / "scratch"
+        self.scratch.mkdir(mode=0o700)
+        (self._box / "root").mkdir(mode=0o700)
+        self._ids: tuple[int, int] | None = None
         try:
             self._copy_in(copy_in or {})
             if copied:
@@ -169,7 +201,7 @@ class Sandbox:
                     raise ValueError(f"{argv[0]!r} is no program that can run among the files copied in")
                 self.argv[0] = found
         except BaseException:
-            _remove_tree(self.scratch)
+            _remove_tree(self._box)
             raise
         self._containment: _Containment | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -190,27 +222,24 @@ class Sandbox:
         self.close()
 
     def _copy_in(self, files: Mapping[str, Path]) -> None:
+        """Copy files as files (`submitted`): a link out of a copied folder, a FIFO or a device is a
+        `SubmissionFileError` (a ValueError), never read with the parent's rights."""
         for name, source in files.items():
             target = (self.scratch / name).resolve()
             if not target.is_relative_to(self.scratch) or target == self.scratch:
                 raise ValueError(f"copy_in name {name!r} leaves the scratch directory")
+            if Path(self._box).is_relative_to(os.path.realpath(source)):
+                raise ValueError(f"copy_in {name!r}: {source} holds the sandbox itself")
             target.parent.mkdir(parents=True, exist_ok=True)
-            if Path(source).is_dir():
-                # Links stay links: followed here, as root, they could copy in what nobody may read.
-                shutil.copytree(source, target, symlinks=True, ignore=self._not_copied)
+            if os.path.isdir(source) and not os.path.islink(source):
+                copy_tree(Path(source), target)
             else:
-                shutil.copy2(source, target)
+                copy_file(Path(source), target)
 
-    def _not_copied(self, folder: str, names: list[str]) -> set[str]:
-        """Hidden entries (.git, .venv) and bytecode are no part of an engine, and can be big; a
-        folder holding the scratch folder itself (an engine in /tmp) is not copied into it."""
-        return {n for n in names if n.startswith(".") or n == "__pycache__"
-                or os.path.join(folder, n) == str(self.scratch)}
-
-    def _give_scratch_to_nobody(self) -> None:
+    def _give_scratch_to(self, uid: int, gid: int) -> None:
         for directory, _, names in os.walk(self.scratch):
             for path in [directory, *(os.path.join(directory, n) for n in names)]:
-                os.lchown(path, *_nobody())
+                os.lchown(path, uid, gid)
 
     def start(self) -> None:
         """Start the worker under the strongest containment that works here; `applied` says which."""
@@ -223,7 +252,7 @@ class Sandbox:
             if failure is None:
                 self._containment = containment
                 _established.add(containment)
-                self.applied = _describe(containment, self.limits, self._refused_limits)
+                self.applied = _describe(containment, self.limits, self._refused_limits, self._ids)
                 if _unavailable:
                     self.applied["unavailable"] = "; ".join(f"{c}: {why}" for c, why in _unavailable.items())
                 return
@@ -237,9 +266,11 @@ class Sandbox:
 
     def _launch(self, containment: _Containment) -> str | None:
         """Start the worker under ``containment``; None once it runs, else why it could not."""
-        if containment.drop_to_nobody:
-            self._give_scratch_to_nobody()
-        plan = _plan(self.argv[0], self.scratch, self.limits, containment, self.env)
+        if containment.own_user:
+            if self._ids is None:
+                self._ids = _draw_ids()
+            self._give_scratch_to(*self._ids)
+        plan = _plan(self.argv, self._box, self.limits, containment, self.env, self._ids)
         # The launcher says "ok" on this pipe once everything is in place, just before it
         # becomes the worker; otherwise it says what failed, or says nothing and exits.
         status, plan["status_fd"] = os.pipe()
@@ -288,7 +319,11 @@ class Sandbox:
             if self._drain is not None:
                 self._drain.join(timeout=5.0)
             _close_pipes(process)
-        _remove_tree(self.scratch)
+        _remove_tree(self._box)
+        ids, self._ids = self._ids, None
+        if ids is not None:  # every process of that uid is dead with the namespace: free for another
+            with _ids_lock:
+                _ids_in_use.discard(ids[0])
 
     def wait(self, timeout: float) -> int | None:
         """The worker's exit status once it has ended, within ``timeout``, else None.
@@ -465,48 +500,117 @@ def _environment(scratch: Path, extra: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def _interpreter_trees(program: str) -> list[str]:
-    """The installation trees a program needs: for a venv's python, the venv's and its base's."""
+def _draw_ids() -> tuple[int, int]:
+    """A uid (and the gid of the same number) for one worker alone: drawn at random from
+    `_WORKER_IDS`, never one of this process's other workers. Where the system cannot map that
+    range (a container given few ids), the shared `nobody`."""
+    if not (_maps_worker_ids("/proc/self/uid_map") and _maps_worker_ids("/proc/self/gid_map")):
+        return _nobody()
+    with _ids_lock:
+        while True:
+            uid = _WORKER_IDS[secrets.randbelow(len(_WORKER_IDS))]
+            if uid not in _ids_in_use:
+                _ids_in_use.add(uid)
+                return uid, uid
+
+
+def _maps_worker_ids(id_map: str) -> bool:
+    """Whether this user namespace can use every id of `_WORKER_IDS` (a line: inside outside count)."""
+    try:
+        lines = Path(id_map).read_text().splitlines()
+    except OSError:
+        return False
+    for line in lines:
+        inside, _, count = (int(n) for n in line.split())
+        if inside <= _WORKER_IDS.start and _WORKER_IDS.stop <= inside + count:
+            return True
+    return False
+
+
+def _installation_trees(program: str) -> list[str]:
+    """The installation trees a program needs: for a venv's python, the venv's and its base's,
+    each under the path the program names and under its real one."""
     trees = {os.path.dirname(os.path.dirname(p)) for p in (program, os.path.realpath(program))}
-    return sorted(t for t in trees if t != "/")
+    for tree in list(trees):  # a venv made with copies, not links, names its base only here
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(tree, "pyvenv.cfg").read_text().splitlines():
+                key, _, value = line.partition("=")
+                if key.strip() == "home":
+                    trees.add(os.path.dirname(value.strip()))
+    trees |= {os.path.realpath(t) for t in trees}
+    return sorted(t for t in trees if t not in ("/", "") and os.path.isdir(t))
 
 
-def _hidden_trees(program: str, scratch: Path) -> dict[str, list[str]]:
-    """Directories to cover with an empty tmpfs, each with what stays visible below it.
+def _outermost(paths: set[str]) -> list[str]:
+    """``paths`` without those inside another of them (binding both would write into the first)."""
+    kept: list[str] = []
+    for path in sorted(paths, key=lambda p: (p.count("/"), p)):
+        if not any(path == k or path.startswith(k.rstrip("/") + "/") for k in kept):
+            kept.append(path)
+    return kept
 
-    The homes hold keys, tokens and often the project; the others hold the sockets of running
-    services (a session bus, an X server, docker), and a read-only mount does not stop anyone
-    from connecting to a socket.
-    """
-    covered = {os.path.realpath(d) for d in (*_COVERED, os.path.expanduser("~"))}
-    visible = [*_interpreter_trees(program), str(scratch)]
-    return {
-        top: [v for v in visible if v.startswith(top + os.sep)]
-        for top in sorted(covered)
-        if os.path.isdir(top) and top != "/"
-    }
+
+@functools.lru_cache(maxsize=16)
+def _root_view(program: str) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """What the worker's root shows of the host for ``program``: paths bound read-only, links
+    made again, folders covered; the same for every worker of a program, so computed once."""
+    links: dict[str, str] = {}
+    wanted: set[str] = set()
+    for path in _SYSTEM:
+        if os.path.islink(path):
+            links[path] = os.readlink(path)
+            wanted.add(os.path.realpath(path))  # /etc/localtime -> /usr/share/zoneinfo/...
+        elif os.path.exists(path):
+            wanted.add(path)
+    wanted |= set(_installation_trees(program))
+    binds = [p for p in _outermost(wanted) if os.path.exists(p)]
+    binds = [p for p in binds if p not in links and not any(p.startswith(link + "/") for link in links)]
+    # No site-packages of any installation shown, none of the checker's own folders (its package,
+    # an editable install's source), whatever path reaches them.
+    checker = {str(_CHECKER), os.path.realpath(_CHECKER), *(p for p in sys.path if _checkers_own(p))}
+    covers = {os.path.realpath(found) for tree in binds if os.path.isdir(tree)
+              for pattern in _PACKAGE_FOLDERS for found in glob.glob(os.path.join(tree, pattern))}
+    covers |= {p for p in checker if p and os.path.isdir(p)}
+    within = sorted(c for c in covers if any(c == b or c.startswith(b.rstrip("/") + "/") for b in binds))
+    return tuple(binds + list(_DEVICES)), tuple({**links, **_DEVICE_LINKS}.items()), tuple(within)
+
+
+def _checkers_own(path: str) -> bool:
+    """A folder of the checker's sys.path that is not the standard library: its own code, and
+    what it installed (torch, numpy), none of which is part of an engine."""
+    import sysconfig
+
+    standard = {os.path.realpath(sysconfig.get_paths()[k]) for k in ("stdlib", "platstdlib")}
+    real = os.path.realpath(path or ".")
+    return not any(real == s or real.startswith(s + "/") for s in standard) and not real.endswith(".zip")
 
 
 def _kernel_limits(limits: Limits, containment: _Containment) -> dict[str, int]:
     """The limits the launcher sets with setrlimit; the parent enforces the others."""
     kernel = {k: v for k, v in asdict(limits).items() if k not in ("output_bytes", "line_bytes")}
-    if not containment.drop_to_nobody:
+    if not containment.own_user:
         del kernel["processes"]  # it would count all of the caller's processes
     return kernel
 
 
 def _plan(
-    program: str, scratch: Path, limits: Limits, containment: _Containment, env: Mapping[str, str]
+    argv: Sequence[str], box: Path, limits: Limits, containment: _Containment, env: Mapping[str, str],
+    ids: tuple[int, int] | None,
 ) -> dict:
-    return {
+    scratch = box / "scratch"
+    plan = {
         "namespaces": containment.namespaces,
-        "user": _nobody() if containment.drop_to_nobody else None,
+        "user": ids if containment.own_user else None,
         "drop_capabilities": containment.user_namespace,
         "scratch": str(scratch),
-        "hide": _hidden_trees(program, scratch) if containment.namespaces else {},
         "limits": _kernel_limits(limits, containment),
         "env": _environment(scratch, env),
     }
+    if containment.namespaces:
+        binds, links, covers = _root_view(argv[0])
+        plan["root"] = {"at": str(box / "root"), "binds": list(binds), "links": dict(links),
+                        "covers": list(covers)}
+    return plan
 
 
 def _ladder() -> list[_Containment]:
@@ -514,17 +618,20 @@ def _ladder() -> list[_Containment]:
     root = hasattr(os, "geteuid") and os.geteuid() == 0
     rungs = []
     if sys.platform.startswith("linux") and shutil.which("unshare"):
-        rungs.append(_Containment(namespaces=True, user_namespace=not root, drop_to_nobody=root))
+        rungs.append(_Containment(namespaces=True, user_namespace=not root, own_user=root))
     if root:
-        # Without a mount namespace, nobody can only run an interpreter that is readable to all.
-        rungs.append(_Containment(namespaces=False, user_namespace=False, drop_to_nobody=True))
-    rungs.append(_Containment(namespaces=False, user_namespace=False, drop_to_nobody=False))
+        # Without a mount namespace, another user can only run an interpreter that all may read.
+        rungs.append(_Containment(namespaces=False, user_namespace=False, own_user=True))
+    rungs.append(_Containment(namespaces=False, user_namespace=False, own_user=False))
     return rungs
 
 
-def _describe(containment: _Containment, limits: Limits, refused: list[str]) -> dict[str, str]:
-    if containment.drop_to_nobody:
-        user = f"nobody ({_nobody()[0]}), no supplementary groups, no_new_privs"
+def _describe(containment: _Containment, limits: Limits, refused: list[str],
+              ids: tuple[int, int] | None) -> dict[str, str]:
+    shared = ids == _nobody()
+    if containment.own_user and ids is not None:
+        who = f"nobody ({ids[0]}), shared by every worker" if shared else f"uid {ids[0]}, this worker's alone"
+        user = f"{who}, no supplementary groups, no_new_privs"
     elif containment.user_namespace:
         user = "the caller's, without capabilities (user namespace), no_new_privs"
     else:
@@ -534,23 +641,24 @@ def _describe(containment: _Containment, limits: Limits, refused: list[str]) -> 
         applied |= {
             "processes": "PID namespace: every process the worker starts dies with it",
             "network": "none (empty network namespace)",
-            "filesystem": "read-only except scratch; /root, the caller's home, /tmp, /var/tmp, /run "
-            "and /dev/shm hidden except the interpreter and scratch",
+            "filesystem": "a root of its own: the system's /usr and libraries, the program's installation "
+            "(no site-packages, nothing of twingrad's) and a few devices, read-only; scratch, writable",
         }
     else:
         applied |= {
             "processes": "process group: a process that calls setsid() can outlive the worker",
             "network": "the host's",
             "filesystem": "whatever the user may write"
-            if not containment.drop_to_nobody
-            else "whatever nobody may write (world-writable places)",
+            if not containment.own_user
+            else "whatever that user may read and write (world-readable and world-writable places)",
         }
     wording = {
         "memory_bytes": f"address space {limits.memory_bytes >> 20} MiB",
         "cpu_seconds": f"CPU {limits.cpu_seconds} s",
         "file_bytes": f"file size {limits.file_bytes >> 20} MiB",
         "open_files": f"{limits.open_files} open files",
-        "processes": f"{limits.processes} processes of nobody",
+        "processes": f"{limits.processes} processes"
+        + (" of nobody, shared by every worker" if shared else " of the worker's own uid"),
     }
     planned = _kernel_limits(limits, containment)
     applied["limits"] = ", ".join(wording[name] for name in planned if name not in refused)

@@ -30,9 +30,9 @@ from .target import (
     Target,
     TargetError,
     cell_code,
+    imported_files,
     locate,
     prepare,
-    python_sources,
 )
 from .worker import Worker, WorkerDiedError, WorkerTimeoutError, exec_command, python_command
 
@@ -104,9 +104,9 @@ def _prepared_source(engine: Any, folder: Path) -> Prepared:
             ) from None
     module.write_text(code, encoding="utf-8")
     prepared = prepare(Target(f"{name} (from this session)", None, module, name))
-    # The notebook's own folder, for the modules its cells import (when it is an engine's size).
+    # The modules of the notebook's own folder that its cells import (target.py's copy rule).
     with contextlib.suppress(TargetError):
-        prepared = replace(prepared, copy_in={**python_sources(Path.cwd(), "engine"), **prepared.copy_in})
+        prepared = replace(prepared, copy_in=imported_files(Path.cwd(), "engine", prepared.copy_in))
     return replace(
         prepared,
         originals={},
@@ -129,6 +129,7 @@ def check_engine(
     rtol: float | None = None,
     atol: float | None = None,
     accept: Iterable[str] = (),
+    classmates: Iterable[str] = (),
 ) -> CheckRun:
     """Check a micrograd-style Value class against torch, case by case.
 
@@ -143,7 +144,9 @@ def check_engine(
     own attributes (``{"data": "val"}``); ``rtol``/``atol`` loosen the comparison (an
     engine in float32 on purpose); ``accept`` names designs that are no bug (``"offset"``:
     a case that goes wrong first at an op offset by a round epsilon is a note); ``draw`` adds
-    an SVG of the graph, culprit in red, to each failing case that could be located. Raises
+    an SVG of the graph, culprit in red, to each failing case that could be located;
+    ``classmates`` are the files of the other targets of a batch, never copied into this
+    engine's worker (docs/sandbox.md). Raises
     `TargetError` when the engine cannot be loaded, `KeyError` for a name in ``only`` that
     matches no case, `ValueError` for a bad timeout or tolerance.
     """
@@ -160,7 +163,7 @@ def check_engine(
             prepared, argv, shown = Prepared(run.copy_in, {}, run.originals, typed=command), run.argv, command
             load: dict[str, str] | None = None
         else:
-            prepared, shown = _prepared(engine, stack)
+            prepared, shown = _prepared(engine, stack, classmates)
             argv, load = python_command(python), prepared.load
         # The command line's names win over the engine's pyproject.toml.
         session = _Session(argv, prepared, load, {**prepared.names, **(spellings or {})}, timeout)
@@ -219,14 +222,16 @@ def _required(cases: Sequence[Case], require: Iterable[str]) -> set[str]:
     return names
 
 
-def _prepared(engine: str | type | None, stack: contextlib.ExitStack) -> tuple[Prepared, str]:
+def _prepared(
+    engine: str | type | None, stack: contextlib.ExitStack, classmates: Iterable[str] = ()
+) -> tuple[Prepared, str]:
     if engine is None or isinstance(engine, str):
         spec = engine if engine is not None else OWN_ENGINE
         target = locate(spec)
         workspace = None
         if target.path is not None and target.path.suffix == ".ipynb":
             workspace = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="twingrad-notebook-")))
-        return prepare(target, workspace), spec
+        return prepare(target, workspace, classmates), spec
     spec = spec_of(engine)
     if spec is not None:
         return prepare(locate(spec)), spec

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import re
 import sys
 import warnings
@@ -28,24 +27,24 @@ def newer_syntax(error: Any, prepared: Any) -> str:
             return (
                 f" ({feature} needs Python {version}; check with --python pointing at a Python >= {version})"
             )
-    file = prepared.shown(error.frames[-1].file) if error.frames else ""
-    try:
-        with open(file, encoding="utf-8") as handle:
-            source = handle.read()
-    except OSError:
+    if not error.frames:
         return ""
-    line = (
-        source.splitlines()[error.frames[-1].line - 1]
-        if 0 < error.frames[-1].line <= source.count("\n") + 1
-        else ""
-    )
+    # The worker names the file; the parent reads only its own copy of it, by that name (never
+    # a path the worker chose: /dev/zero would never end, /proc/self/fd/0 would block).
+    reported = error.frames[-1]
+    lines = prepared.lines(reported.file, 1, sys.maxsize)
+    source = "\n".join(lines)
+    line = lines[reported.line - 1] if 0 < reported.line <= len(lines) else ""
     if _NESTED_QUOTES.search(line):
         return (" (quotes inside an f-string that match its own need Python 3.12; "
                 "check with --python pointing at one)")
+    if not source:
+        return ""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ast.parse(source)
+            # compile, not ast.parse: only the compiler sees a misplaced `from __future__`.
+            compile(source, "<engine>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError):
         return ""
     here = "{}.{}".format(*sys.version_info[:2])

@@ -5,6 +5,14 @@ Loading runs the learner's module, so it happens in the worker process (see
 parsed and its files found, to be copied into the worker's scratch folder. Every way it can go wrong
 becomes a `TargetError` with a one-line message: the command prints that line and exits
 with status 2.
+
+What is copied (the copy rule, docs/sandbox.md): the target's file and the modules of its
+folder that it imports, directly or through each other (``import helpers``, ``from . import
+ops``, ``importlib.import_module("name")`` with a literal name) -- never the folder's other
+files, so that in a flat folder of submissions no student's worker holds another's file.
+For a module inside a package, the package's ``__init__.py`` files on the way are imported,
+so they are copied too. Files are copied as files (`submitted`): a link leaving the
+submission's folder, a FIFO or a device is refused with one line.
 """
 
 from __future__ import annotations
@@ -15,11 +23,13 @@ import importlib.machinery
 import json
 import os
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .protocol import Source
 from .result import SourceLine
+from .submitted import SubmissionFileError, inside, read_bounded, source_lines
 
 OWN_ENGINE = "twingrad.engine:Value"
 NOTEBOOK_MODULE = (
@@ -110,8 +120,36 @@ class Prepared:
             return False
         return any(reported == name or reported.startswith(name + "/") for name in self.copy_in)
 
+    def lines(self, reported: str, first: int, last: int | None = None) -> list[str]:
+        """Lines ``first`` to ``last`` (default: just ``first``) of the submission's file that the
+        worker calls ``reported`` (``engine/model.py``), read from the parent's own copy: the file
+        it copied under that name, never a path the worker chose; bounded; [] if there is none.
+        The one way for a report to quote a learner's source."""
+        source = self.copy_of(reported)
+        return [] if source is None else source_lines(source, first, first if last is None else last)
+
+    def copy_of(self, reported: str) -> Path | None:
+        """The file the parent copied into the worker as ``reported``, or None: a file of the
+        submission is found by its name in the copy, a path the worker made up is not."""
+        if reported in self.copy_in:
+            return Path(self.copy_in[reported])
+        for prefix, folder in self.copy_in.items():  # a file inside a copied folder (--exec)
+            rest = Path(reported[len(prefix) + 1 :] if reported.startswith(prefix + "/") else "")
+            if rest.parts and ".." not in rest.parts and not rest.is_absolute() and Path(folder).is_dir():
+                try:
+                    return inside(Path(folder, rest), Path(folder))
+                except SubmissionFileError:
+                    return None
+        return None
+
     def shown(self, reported: str) -> str:
-        """A worker's path as the user knows it, relative to the current folder where it can be."""
+        """A worker's path as the user knows it, relative to the current folder where it can be.
+
+        Only a file of the submission becomes the user's path; any other path the worker names (the
+        standard library, or one it made up) is marked ``<sandbox>``, so that no report or
+        annotation points at a file of the host (a classmate's) on the worker's word."""
+        if self.copy_of(reported) is None:
+            return f"<sandbox>{'' if reported.startswith('/') else '/'}{reported}"
         for prefix, original in self.originals.items():
             if reported == prefix or reported.startswith(prefix + "/"):
                 full = Path(original) / reported[len(prefix) + 1 :] if reported != prefix else Path(original)
@@ -144,46 +182,28 @@ MAX_FILES = 2000
 MAX_BYTES = 64 << 20
 
 
-# Folders that are never part of an engine: an environment, a cache, a repository's history.
-_NOT_ENGINE = {"__pycache__", "node_modules", "site-packages", "venv", "env"}
-
-
-def _walk(folder: Path, suffix: str | None) -> dict[str, Path]:
-    """Files below ``folder`` (of ``suffix`` only, if given) by their path relative to it, or a
-    refusal past `MAX_FILES` or `MAX_BYTES`: what a worker's scratch folder receives of it."""
-    found: dict[str, Path] = {}
-    size = 0
+def _walk(folder: Path) -> int:
+    """How many files below ``folder`` an --exec folder's copy would take (hidden entries and
+    bytecode left out, links not followed), or a refusal past `MAX_FILES` or `MAX_BYTES`."""
+    count = size = 0
     for directory, subdirectories, names in os.walk(folder):
-        subdirectories[:] = sorted(
-            d
-            for d in subdirectories
-            if not d.startswith(".")
-            and d not in _NOT_ENGINE
-            and not (Path(directory) / d / "pyvenv.cfg").exists()
-        )
-        for name in sorted(names):
-            path = Path(directory) / name
-            if name.startswith(".") or (suffix and not name.endswith(suffix)) or not path.is_file():
+        subdirectories[:] = [d for d in subdirectories if not d.startswith(".") and d != "__pycache__"]
+        for name in names:
+            if name.startswith("."):
                 continue
-            size += path.stat().st_size
-            found[path.relative_to(folder).as_posix()] = path
-            if len(found) > MAX_FILES or size > MAX_BYTES:
+            count += 1
+            size += os.lstat(os.path.join(directory, name)).st_size
+            if count > MAX_FILES or size > MAX_BYTES:
                 raise TargetError(
                     f"{folder} holds more than {MAX_FILES} files or {MAX_BYTES >> 20} MiB that "
                     "the worker would need: put the engine in a folder of its own"
                 )
-    return found
-
-
-def python_sources(folder: Path, prefix: str) -> dict[str, Path]:
-    """The Python files of ``folder``, named for the worker's scratch folder under ``prefix``:
-    only sources, so an engine saved among other things (Downloads, /tmp) takes nothing else."""
-    return {f"{prefix}/{name}": path for name, path in _walk(folder, ".py").items()}
+    return count
 
 
 def bounded(folder: Path) -> Path:
     """``folder``, once it is known to be small enough to copy whole into a worker's scratch folder."""
-    _walk(folder, None)
+    _walk(folder)
     return folder
 
 
@@ -194,6 +214,96 @@ def spelled_right(role: str, name: str) -> bool:
         module, _, function = name.partition(":")
         return function.isidentifier() and all(part.isidentifier() for part in module.split("."))
     return name.isidentifier()
+def _module_files(folder: Path, module: str) -> list[Path]:
+    """The files of ``folder`` that importing ``module`` runs: the ``__init__.py`` of each package
+    on the way, and the module's own file; [] for a module that is not there (the standard
+    library, a name the engine only tries)."""
+    found: list[Path] = []
+    here = folder
+    for part in module.split("."):
+        package = here / part
+        if os.path.lexists(package / "__init__.py"):
+            found.append(package / "__init__.py")
+        elif os.path.lexists(here / f"{part}.py"):
+            found.append(here / f"{part}.py")
+            break  # what follows is an attribute of that module, not a file
+        elif not package.is_dir():  # not a namespace package either
+            break
+        here = package
+    return found
+
+
+_IMPORTERS = {"__import__", "import_module"}  # calls whose literal first argument names a module
+
+
+def _imported_names(source: bytes, package: list[str]) -> set[str]:
+    """Every module name ``source`` may import, as absolute dotted names (``from . import a`` in
+    package ``p`` is ``p`` and ``p.a``); a file that does not parse imports nothing."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level > len(package) + 1:
+                continue
+            base = package[: len(package) - node.level + 1] if node.level else []
+            stem = ".".join([*base, *([node.module] if node.module else [])])
+            if stem:
+                names.add(stem)
+            names |= {f"{stem}.{a.name}".lstrip(".") for a in node.names if a.name != "*"}
+        elif (
+            isinstance(node, ast.Call)
+            and _IMPORTERS & {getattr(node.func, "id", None), getattr(node.func, "attr", None)}
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            names.add(node.args[0].value)
+    return names
+
+
+def imported_files(
+    folder: Path, prefix: str, start: dict[str, Path], classmates: frozenset[Path] = frozenset()
+) -> dict[str, Path]:
+    """The copy rule: the ``start`` files (scratch name -> file) and every file of ``folder`` they
+    import, directly or through each other, named ``prefix/<path in folder>`` -- but never one
+    of ``classmates`` (the other targets of a batch, as real paths): importing one fails.
+
+    A start file may live elsewhere (a notebook's cells written to a workspace); every other
+    file must be inside ``folder``, or it is a `TargetError` naming the link that leaves it.
+    """
+    folder = Path(os.path.realpath(folder))
+    found: dict[str, Path] = {}
+    todo = list(start.items())
+    size = 0
+    while todo:
+        name, path = todo.pop()
+        if name in found:
+            continue
+        try:
+            # A start file written by twingrad (a notebook's cells) lives outside the folder.
+            elsewhere = name in start and not Path(os.path.realpath(path.parent)).is_relative_to(folder)
+            real = path if elsewhere else inside(path, folder)
+            source = read_bounded(real)
+        except SubmissionFileError as exc:
+            raise TargetError(str(exc)) from None
+        found[name] = real
+        size += len(source)
+        if len(found) > MAX_FILES or size > MAX_BYTES:
+            raise TargetError(
+                f"{folder}: the engine imports more than {MAX_FILES} files or {MAX_BYTES >> 20} MiB"
+            )
+        # The package a relative import starts from: a module's folder, and an __init__'s too.
+        package = name[len(prefix) + 1 :].split("/")[:-1]
+        for module in _imported_names(source, package):
+            for file in _module_files(folder, module):
+                if Path(os.path.realpath(file)) not in classmates:
+                    todo.append((f"{prefix}/{file.relative_to(folder).as_posix()}", file))
+    return found
 
 
 def project_names(folder: Path) -> dict[str, str]:
@@ -205,7 +315,10 @@ def project_names(folder: Path) -> dict[str, str]:
         config = directory / "pyproject.toml"
         if not config.is_file():
             continue
-        text = config.read_text(encoding="utf-8", errors="replace")
+        try:  # as any file of a submission: no link followed, no FIFO, bounded
+            text = read_bounded(config, 1 << 20).decode("utf-8", errors="replace")
+        except SubmissionFileError as exc:
+            raise TargetError(str(exc)) from None
         if "[tool.twingrad" not in text:
             return {}
         try:
@@ -285,7 +398,7 @@ def cell_code(cells: list[str], name: str) -> tuple[str, list[tuple[int, int]]]:
 def notebook_code(notebook: Path, name: str) -> tuple[str, list[tuple[int, int]]]:
     """`cell_code` of the notebook file's code cells (cells counted over all cells)."""
     try:
-        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        cells = json.loads(read_bounded(notebook, MAX_BYTES))["cells"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise TargetError(f"cannot read {notebook} as a notebook: {exc}") from None
     sources = []
@@ -299,20 +412,24 @@ def notebook_code(notebook: Path, name: str) -> tuple[str, list[tuple[int, int]]
         raise TargetError(f"{notebook} has no code cell defining `class {name}`") from None
 
 
-def prepare(target: Target, workspace: Path | None = None) -> Prepared:
-    """`_prepare`, with the names the engine's pyproject.toml gives (``[tool.twingrad.check]``)."""
-    prepared = _prepare(target, workspace)
+def prepare(target: Target, workspace: Path | None = None, classmates: Iterable[str | Path] = ()) -> Prepared:
+    """`_prepare`, with the names the engine's pyproject.toml gives (``[tool.twingrad.check]``).
+
+    ``classmates``: the files of the other targets checked with this one (a batch), which are
+    never copied into its worker, whatever it imports."""
+    others = frozenset(Path(os.path.realpath(Path(c).expanduser())) for c in classmates)
+    prepared = _prepare(target, workspace, others)
     start = Path(next(iter(prepared.originals.values())))
     return replace(prepared, names=project_names(start if start.is_dir() else start.parent))
 
 
-def _prepare(target: Target, workspace: Path | None = None) -> Prepared:
+def _prepare(target: Target, workspace: Path | None, classmates: frozenset[Path]) -> Prepared:
     """What to copy into the worker's scratch folder for ``target``, and what to load there.
 
     A notebook's cells are written as a module into ``workspace`` (a folder the caller keeps
     while the check runs)."""
     if target.path is not None and target.path.suffix == ".ipynb":
-        notebook = target.path.expanduser().resolve()
+        notebook = _own_file(target.path.expanduser())
         if workspace is None:
             raise TargetError("a notebook target needs a workspace for its code")
         module = f"{notebook.stem}{NOTEBOOK_MODULE}"
@@ -320,7 +437,7 @@ def _prepare(target: Target, workspace: Path | None = None) -> Prepared:
         (workspace / module).write_text(code, encoding="utf-8")
         folder = notebook.parent
         return Prepared(
-            {**python_sources(folder, "engine"), f"engine/{module}": workspace / module},
+            imported_files(folder, "engine", {f"engine/{module}": workspace / module}, classmates),
             {"file": f"engine/{module}", "attribute": target.attribute},
             {"engine": str(folder)},
             typed=str(target.path),
@@ -328,23 +445,18 @@ def _prepare(target: Target, workspace: Path | None = None) -> Prepared:
             notebook=str(target.path),
         )
     if target.path is not None:
-        file = target.path.expanduser().resolve()
+        file = _own_file(target.path.expanduser())
         top = file.parent
-        while (top / "__init__.py").is_file():  # a module of a package: copy the whole package
+        while (top / "__init__.py").is_file():  # a module of a package: imported as one, from above it
             top = top.parent
-        if top != file.parent:
-            package = file.relative_to(top).parts[0]
-            return Prepared(
-                python_sources(top / package, f"engine/{package}"),
-                {"file": f"engine/{file.relative_to(top)}", "attribute": target.attribute},
-                {"engine": str(top)},
-                typed=str(target.path),
-            )
-        folder = file.parent
+        relative = file.relative_to(top)
+        name = f"engine/{relative.as_posix()}"
+        packages = _module_files(top, ".".join(relative.with_suffix("").parts))[:-1]  # their __init__.py
+        start = {name: file, **{f"engine/{p.relative_to(top).as_posix()}": p for p in packages}}
         return Prepared(
-            python_sources(folder, "engine"),
-            {"file": f"engine/{file.name}", "attribute": target.attribute},
-            {"engine": str(folder)},
+            imported_files(top, "engine", start, classmates),
+            {"file": name, "attribute": target.attribute},
+            {"engine": str(top)},
             typed=str(target.path),
         )
     module = str(target.module)
@@ -356,14 +468,24 @@ def _prepare(target: Target, workspace: Path | None = None) -> Prepared:
             "path/to/module.py:Name)"
         )
     origin = Path(spec.origin)
-    source = origin.parent if origin.name == "__init__.py" else origin
-    if source.is_dir():
-        bounded(source)
-    name = source.name
+    folder = (origin.parent if origin.name == "__init__.py" else origin).parent  # where it was found
+    files = _module_files(folder, module)
+    if not files:
+        raise TargetError(f"module {module!r} has no Python source to copy into the worker ({origin})")
     return Prepared(
-        {f"modules/{name}": source},
+        imported_files(folder, "modules", {f"modules/{f.relative_to(folder).as_posix()}": f for f in files},
+                       classmates),
         {"module": module, "attribute": target.attribute},
-        {f"modules/{name}": str(source)},
+        {"modules": str(folder)},
         ("modules",),
         module,
     )
+
+
+def _own_file(typed: Path) -> Path:
+    """The target file as typed, resolved; a link to a file outside its folder (a submission
+    ``subs/eve.py -> /root/notes.py``) is refused, like any link out of a submission."""
+    try:
+        return inside(typed, typed.parent)
+    except SubmissionFileError as exc:
+        raise TargetError(str(exc)) from None

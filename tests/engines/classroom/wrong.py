@@ -1,8 +1,8 @@
-"""`correct.py` with the lecture's classic bug: `__add__`'s backward assigns (`=`), not adds (`+=`)."""
+"""`lecture.py` with the lecture's classic bug: `__add__`'s backward assigns (`=`), not adds (`+=`)."""
 
 from __future__ import annotations
 
-from correct import Value as Correct
+from lecture import Value as Correct
 
 
 class Value(Correct):

@@ -64,7 +64,8 @@ def annotations(batch: BatchRun, workspace: str | None = None) -> list[str]:
         at: dict[SourceLine, list[CaseResult]] = {}
         unplaced = []
         for result in outcome.problems():
-            if result.source is not None:
+            # "<sandbox>/...": a path the worker named that is no file of the submission; never annotated.
+            if result.source is not None and not result.source.file.startswith("<"):
                 at.setdefault(result.source, []).append(result)
             else:
                 unplaced.append(result)
@@ -90,10 +91,15 @@ def annotations(batch: BatchRun, workspace: str | None = None) -> list[str]:
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 
 
+# What GitHub turns into a link even in escaped text (URLs, www., e-mail addresses): a zero-width
+# space before "://", inside "www." and before "@" keeps the words and loses the link.
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z])(?=://)|(?<=www)(?=\\?\.)|(?=@)")
+
+
 def _md(text: str) -> str:
-    """Text in a markdown table cell: no HTML, no formatting, no line breaks that end the row."""
+    """Text in a markdown table cell: no HTML, no formatting, no links, no line breaks that end the row."""
     escaped = _MARKDOWN.sub(r"\\\1", html.escape(printable(text), quote=False))
-    return escaped.replace("\n", "<br>")
+    return _AUTOLINK.sub("\u200b", escaped).replace("\n", "<br>")
 
 
 def _mark(outcome: TargetOutcome) -> str:

@@ -537,11 +537,13 @@ def run_cells(module, path, name):
     """Run a notebook's code cells as Jupyter would: in order, statement by statement, in one
     namespace (the module's), so a cell that makes ``a = Value(2.0)`` and then uses ``a`` works.
 
-    The rule (docs/corpus.md, "Notebooks"): every statement up to the one that last defines the
-    class ``name`` must run; a failure there stops loading, naming the cell. What follows uses
-    the class (examples, training, plots, a call of the checker): a statement that raises, or a
-    cell after the class's that runs past CELL_SECONDS, skips the rest of its cell, as Jupyter
-    skips the rest of a failing cell, and the next cell runs.
+    The rule (docs/corpus.md, "Notebooks"): an import that fails is passed over alone (the
+    worker has the standard library only, so ``import numpy`` for a plot fails here and not on
+    the learner's machine); any other statement that raises, or a cell after the class's that
+    runs past CELL_SECONDS, skips the rest of its cell, as Jupyter skips the rest of a failing
+    cell, and the next cell runs. Loading fails only when, after the last cell, the class
+    ``name`` does not exist: the message names the statement that kept it from being made
+    (the class's own, or the first failure before it) and what to do.
     """
     import ast
 
@@ -565,6 +567,7 @@ def run_cells(module, path, name):
         cells[-1][1].append((position, statement))
     namespace = module.__dict__
     flags = 0  # `from __future__ import ...` holds for every later statement, as in IPython
+    blocking = None  # (exception, cell number) of the failure that may keep the class from being made
     for number, body in cells:
         position = -1
         try:
@@ -572,24 +575,32 @@ def run_cells(module, path, name):
                 for at, statement in body:
                     position = at  # where a failure happened, for the rule
                     code = compile(ast.Module([statement], []), path, "exec", flags, True)
-                    exec(code, namespace)
+                    try:
+                        exec(code, namespace)
+                    except ImportError:
+                        if not isinstance(statement, (ast.Import, ast.ImportFrom)):
+                            raise
+                        continue  # a package the sandbox does not have: what needs it fails later
                     if isinstance(statement, ast.ImportFrom) and statement.module == "__future__":
                         import __future__
 
                         for alias in statement.names:
                             flags |= getattr(__future__, alias.name).compiler_flag
         except BaseException as exc:
-            if position > last and isinstance(exc, (Exception, CellOverran)):
-                continue  # a use of the finished class: the rest of the cell is skipped
-            error = raised(exc)
-            if isinstance(exc, CellOverran):
-                error["type"], error["message"] = "TimeoutError", "ran past %g s" % CELL_SECONDS
-            error["message"] = text(
-                "%s -- cell %d runs before the class %s is complete (cell %d), so it must run: "
-                "fix it, or put a line `# twingrad: skip` in it to leave it out"
-                % (error["message"], number, name, class_cell)
-            )
-            raise Failure(error) from None
+            if not isinstance(exc, (Exception, CellOverran)):
+                raise  # SystemExit, KeyboardInterrupt: the engine ends the worker, as anywhere
+            if position <= last and (blocking is None or position == last):
+                blocking = (exc, number)  # the class's own failure says most; else the first one
+    if not isinstance(namespace.get(name), type) and blocking is not None:
+        exc, number = blocking
+        error = raised(exc)
+        if isinstance(exc, CellOverran):
+            error["type"], error["message"] = "TimeoutError", "ran past %g s" % CELL_SECONDS
+        error["message"] = text(
+            "%s -- in cell %d, so the class %s (cell %d) was never made: fix that cell, or put a "
+            "line `# twingrad: skip` in it to leave it out" % (error["message"], number, name, class_cell)
+        )
+        raise Failure(error)
 
 
 class CellAllowance:
