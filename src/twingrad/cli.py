@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--timeout", type=float, metavar="SECONDS", help="per case, and for loading the engine (default: 10)"
     )
+    check.add_argument(
+        "--target-timeout", type=float, metavar="SECONDS",
+        help="for each target's whole check; after it, or after 4 timed-out cases, its remaining cases "
+        "are not run and count as timeouts (default: 60)",
+    )
     check.add_argument("--only", metavar="CASES", help="comma-separated case names or globs, e.g. 'unary_*'")
     check.add_argument(
         "--require",
