@@ -209,8 +209,11 @@ def test_the_workflow_steps_run_green_with_the_wheel_in_a_fresh_venv(rehearsal: 
 
 
 def test_the_installed_wheel_finds_the_lectures_bug(rehearsal: Rehearsal) -> None:
-    shutil.copy(ROOT / "tests" / "engines" / "classroom" / "wrong.py", rehearsal.repo / "wrong.py")
-    done = subprocess.run(["twingrad", "check", "wrong.py:Value", "--only", "reuse_a_plus_a"],
+    lecture = rehearsal.repo / "lecture"  # wrong.py imports its correct twin and breaks it
+    lecture.mkdir()
+    for name in ("correct.py", "wrong.py"):
+        shutil.copy(ROOT / "tests" / "engines" / "classroom" / name, lecture / name)
+    done = subprocess.run(["twingrad", "check", "lecture/wrong.py:Value", "--only", "reuse_a_plus_a"],
                           capture_output=True, text=True, env=rehearsal.env, cwd=rehearsal.repo, timeout=300)
     assert done.returncode == 1, done.stderr
     assert "overwrites gradients (`=`)" in done.stdout
