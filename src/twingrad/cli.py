@@ -117,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="pytest-benchmark JSON files, one per GC policy (default: those make bench wrote)",
     )
     bench.add_argument("--chart", metavar="PNG", help="also draw the ratios into this PNG file")
+    bench.add_argument("--summary", action="store_true",
+                       help="only the ratios that matter: the moons step, parity.compare against torch")
     return parser
 
 
@@ -134,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "bench":
         from .bench import run_bench
 
-        return run_bench(args.results, chart_path=args.chart)
+        return run_bench(args.results, chart_path=args.chart, only_summary=args.summary)
     parser.print_help()
     return 2
 
