@@ -10,7 +10,8 @@ Then the same class with a student whose ``backward()`` never returns instead of
 wrong one, with the default options: the per-target budget (`twingrad.check.budget`)
 must keep it well under a minute (before the budget: 26 cases x 10 s each). One round:
 it is the slow one. ``make bench`` appends the lines this prints to its table;
-``python -m benchmarks.batch [SUBMISSIONS [ROUNDS]]`` runs it alone.
+``python -m benchmarks.batch [SUBMISSIONS [ROUNDS [OPTION...]]]`` runs it alone, the
+options (``--timeout 0.5``) given to the stuck class's command instead of the defaults.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def timed(args: list[str], cwd: Path) -> tuple[float, int, str]:
     return seconds, done.returncode, (done.stdout.splitlines() or [done.stderr])[-1]
 
 
-def main(count: int = 21, rounds: int = 3, jobs: int = 2) -> None:
+def main(count: int = 21, rounds: int = 3, jobs: int = 2, stuck_options: tuple[str, ...] = ()) -> None:
     with tempfile.TemporaryDirectory(prefix="twingrad-batch-") as name:
         folder = Path(name)
         submissions(folder, count)
@@ -66,22 +67,23 @@ def main(count: int = 21, rounds: int = 3, jobs: int = 2) -> None:
         f"{batch:.1f} s, one submission alone {single:.1f} s (medians of {rounds}): {ratio:.1f}x one check "
         f"(goal <= {GOAL:g}x: {'met' if ratio <= GOAL else 'missed'}); last line: {many[-1][2]}"
     )
-    stuck(count, jobs)
+    stuck(count, jobs, stuck_options)
 
 
-def stuck(count: int, jobs: int) -> None:
-    """The class with an endless backward() in place of the wrong engine, default options, once."""
+def stuck(count: int, jobs: int, options: tuple[str, ...] = ()) -> None:
+    """The class with an endless backward() in place of the wrong engine, once (default options)."""
     with tempfile.TemporaryDirectory(prefix="twingrad-stuck-") as name:
         folder = Path(name)
         submissions(folder, count, (BACKWARD, LOOPING))
-        seconds, code, last = timed(["subs/*/engine.py:Value", "-j", str(jobs)], folder)
+        seconds, code, last = timed(["subs/*/engine.py:Value", "-j", str(jobs), *options], folder)
         assert code == 1, last
+    shown = " ".join(options) or "default options"
     print(
         f"twingrad check on {count} submissions ({count - 1} correct, 1 whose backward() never returns) "
-        f"with -j {jobs}, default options: {seconds:.1f} s (goal < {STUCK_GOAL:g} s: "
+        f"with -j {jobs}, {shown}: {seconds:.1f} s (goal < {STUCK_GOAL:g} s: "
         f"{'met' if seconds < STUCK_GOAL else 'missed'}); last line: {last}"
     )
 
 
 if __name__ == "__main__":
-    main(*map(int, sys.argv[1:3]))
+    main(*map(int, sys.argv[1:3]), stuck_options=tuple(sys.argv[3:]))
