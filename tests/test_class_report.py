@@ -47,8 +47,11 @@ def test_the_first_problem_names_the_misconception_the_function_and_the_line(bat
     assert tanh.first_problem() == (
         f"lecture_neuron (fail): {MISCONCEPTION} -- tanh() at tanh_one_minus_x2.py:{_tanh_line()}"
     )
-    # No misconception named (an `=` bug has no op to blame): the first number that disagrees.
-    assert wrong.first_problem() == "reuse_a_plus_a (fail): grad of a: 1, expected 2"
+    # No misconception named (an `=` bug has no one op to blame): the verdict's own diagnosis.
+    assert wrong.first_problem() == (
+        "reuse_a_plus_a (fail): a is used 2 times (n1 = a + a) but its gradient 1 is only 1 of their 2 "
+        "shares (their sum is 2): a backward overwrites gradients (`=`) where they must add up (`+=`)"
+    )
     assert correct.first_problem() == ""
 
 

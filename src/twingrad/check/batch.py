@@ -26,7 +26,7 @@ from typing import Any
 from ..files import write_atomic
 from .budget import NOT_RUN, gave_up
 from .cases import Case
-from .reports.text import case_detail
+from .reports.text import mismatch_line
 from .result import BAD, CaseResult, CheckRun
 from .target import TargetError
 
@@ -88,9 +88,10 @@ class TargetOutcome:
         """One line for a summary row: the load error, or the first bad case and what went wrong.
 
         ``lecture_neuron (fail): your tanh derivative equals 1 − x² ... -- tanh() at engine.py:69``:
-        the misconception when the checker named one, else the first number that disagrees (or
-        the detail), then the engine's function and line; and, when the budget stopped the
-        check early, why (``gave up after 4 timed-out cases``).
+        the misconception when the checker named one, else the verdict's own explanation (which
+        ends with the diagnosis: "... a backward overwrites gradients (`=`) ..."), else the first
+        number that disagrees; then the engine's function and line; and, when the budget stopped
+        the check early, why (``gave up after 4 timed-out cases``).
         """
         if self.run is None:
             return self.error or "cannot be loaded"
@@ -98,7 +99,7 @@ class TargetOutcome:
         if not bad:
             return ""
         first = bad[0]
-        what = first.misconception or case_detail(first).split("\n", 1)[0]
+        what = first.misconception or first.detail.split("\n", 1)[0] or mismatch_line(first)
         line = f"{first.name} ({first.status})" + (f": {what}" if what else "")
         if first.source is not None:
             function = f"{first.source.function}() at " if first.source.function else ""
