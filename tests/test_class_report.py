@@ -39,13 +39,15 @@ def batch() -> BatchRun:
 
 
 def _tanh_line() -> int:
-    return next(n for n, text in enumerate(TANH.read_text().splitlines(), 1) if "def tanh(" in text)
+    """The line of the wrong derivative: inside tanh's ``_backward``, where the checker points."""
+    return next(n for n, text in enumerate(TANH.read_text().splitlines(), 1) if "1 - self.data**2" in text)
 
 
 def test_the_first_problem_names_the_misconception_the_function_and_the_line(batch: BatchRun) -> None:
     tanh, wrong, correct = batch.outcomes
     assert tanh.first_problem() == (
-        f"lecture_neuron (fail): {MISCONCEPTION} -- tanh() at tanh_one_minus_x2.py:{_tanh_line()}"
+        f"lecture_neuron (fail): {MISCONCEPTION} "
+        f"-- Value.tanh._backward() at tanh_one_minus_x2.py:{_tanh_line()}"
     )
     # No misconception named (an `=` bug has no one op to blame): the verdict's own diagnosis.
     assert wrong.first_problem() == (

@@ -87,11 +87,11 @@ class TargetOutcome:
     def first_problem(self) -> str:
         """One line for a summary row: the load error, or the first bad case and what went wrong.
 
-        ``lecture_neuron (fail): your tanh derivative equals 1 − x² ... -- tanh() at engine.py:69``:
-        the misconception when the checker named one, else the verdict's own explanation (which
-        ends with the diagnosis: "... a backward overwrites gradients (`=`) ..."), else the first
-        number that disagrees; then the engine's function and line; and, when the budget stopped
-        the check early, why (``gave up after 4 timed-out cases``).
+        ``lecture_neuron (fail): your tanh derivative equals 1 − x² ... -- Value.tanh._backward()
+        at engine.py:74``: the misconception when the checker named one, else the verdict's own
+        explanation (which ends with the diagnosis: "... a backward overwrites gradients (`=`)
+        ..."), else the first number that disagrees; then the engine's function and line; and,
+        when the budget stopped the check early, why (``gave up after 4 timed-out cases``).
         """
         if self.run is None:
             return self.error or "cannot be loaded"
