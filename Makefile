@@ -18,7 +18,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 # the stored one; the sanitize file masks only memory addresses and graphviz's version line.
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: install dot chromium node demo test lint bench notebooks jupyter reference clean
+.PHONY: install dot chromium node demo test lint bench bench-full notebooks jupyter reference clean
 
 $(DEMO_STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -100,24 +100,39 @@ JUPYTER_ARGS ?=
 jupyter: $(DEV_NEEDS)
 	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root) $(JUPYTER_ARGS)
 
-# Times every workload twice, with the import-time heap frozen and with CPython's GC as
-# it is, then prints the ratio tables and draws the chart. BENCH_ARGS="-k moons" narrows it.
+# `make bench`: the figures that matter, in about two minutes -- the moons step against micrograd
+# and torch scalar and parity.compare against torch alone (both GC policies), one whole check, a
+# class of 21, a class with an endless backward(). `make bench-full`: every workload (~12 min).
+# Both print the summary first, then the ratio tables; pytest's own output goes to a log beside
+# the results. BENCH_ARGS="-k moons" narrows bench-full.
 BENCH_RESULTS := benchmarks/results
 BENCH_ARGS ?=
+BENCH_QUICK := -k "moons-step or parity-compare" --benchmark-min-rounds=3 --benchmark-max-time=0.5
 # Without nbval: its import (IPython, Jupyter) adds ~138k GC-tracked objects that a
 # process using twingrad and torch would not have, and the default-GC column would time them.
 BENCH_PYTEST := $(PY) -m pytest benchmarks/test_workloads.py --benchmark-only -q -p no:nbval \
-	--benchmark-columns=min,median,rounds --benchmark-sort=name $(BENCH_ARGS)
-bench: $(DEV_NEEDS)
+	--benchmark-columns=min,median,rounds --benchmark-sort=name
+# $(call bench_run,PYTEST ARGS): time under both GC policies, then print summary, scripts, tables.
+define bench_run
 	@mkdir -p $(BENCH_RESULTS)
-	$(BENCH_PYTEST) --gc-policy=frozen --benchmark-json=$(BENCH_RESULTS)/frozen.json
-	$(BENCH_PYTEST) --gc-policy=default --benchmark-json=$(BENCH_RESULTS)/default.json
-	$(VENV)/bin/twingrad bench $(BENCH_RESULTS)/frozen.json $(BENCH_RESULTS)/default.json \
-	  --chart $(BENCH_RESULTS)/bench.png > $(BENCH_RESULTS)/table.txt
-	$(PY) -m benchmarks.alone >> $(BENCH_RESULTS)/table.txt
-	$(PY) -m benchmarks.check_one >> $(BENCH_RESULTS)/table.txt
-	$(PY) -m benchmarks.batch >> $(BENCH_RESULTS)/table.txt
+	@for policy in frozen default; do \
+	  $(BENCH_PYTEST) $(1) --gc-policy=$$policy --benchmark-json=$(BENCH_RESULTS)/$$policy.json \
+	    > $(BENCH_RESULTS)/pytest-$$policy.log 2>&1 \
+	    || { tail -n 30 $(BENCH_RESULTS)/pytest-$$policy.log; echo "make bench: pytest failed (log: $(BENCH_RESULTS)/pytest-$$policy.log)"; exit 1; }; \
+	done
+	@$(PY) -m benchmarks.alone > $(BENCH_RESULTS)/scripts.txt
+	@$(PY) -m benchmarks.check_one >> $(BENCH_RESULTS)/scripts.txt
+	@$(PY) -m benchmarks.batch >> $(BENCH_RESULTS)/scripts.txt
+	@{ $(VENV)/bin/twingrad bench --summary $(BENCH_RESULTS)/frozen.json $(BENCH_RESULTS)/default.json; \
+	  sed 's/^/  /' $(BENCH_RESULTS)/scripts.txt; echo; \
+	  $(VENV)/bin/twingrad bench $(BENCH_RESULTS)/frozen.json $(BENCH_RESULTS)/default.json \
+	    --chart $(BENCH_RESULTS)/bench.png; } > $(BENCH_RESULTS)/table.txt
 	@cat $(BENCH_RESULTS)/table.txt
+endef
+bench: $(DEV_NEEDS)
+	$(call bench_run,$(BENCH_QUICK))
+bench-full: $(DEV_NEEDS)
+	$(call bench_run,$(BENCH_ARGS))
 
 # torch's numbers for every case of twingrad check, recorded (a test requires them to be current).
 reference: $(DEV_NEEDS)

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from benchmarks import gc_policy
+from benchmarks.suite import FAILED
 
 # How many objects a full collection would walk when the first benchmark starts.
 TRACKED_AT_START = pytest.StashKey[int]()
@@ -73,6 +74,11 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]) -> None:
+    """Each workload an engine failed on, beside the timed ones: ``twingrad bench`` shows its error."""
+    output_json["failed"] = config.stash.get(FAILED, [])
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:

@@ -100,6 +100,17 @@ WORKLOADS: tuple[Workload, ...] = (
 WORKLOADS_BY_NAME: dict[str, Workload] = {w.name: w for w in WORKLOADS}
 
 
+# The workloads an engine failed on, as the results file records them (conftest writes them out).
+FAILED = pytest.StashKey[list[dict[str, str]]]()
+
+
+def record_failure(config: pytest.Config, workload: Workload, engine: str, error: str) -> None:
+    config.stash.setdefault(FAILED, []).append(
+        {"workload": workload.name, "title": workload.title, "engine": engine, "error": error,
+         "note": workload.note}
+    )
+
+
 def cases(exclude: str = "") -> list[Any]:
     """pytest parameters (workload name, engine), one per engine each workload runs on."""
     return [

@@ -27,10 +27,14 @@ def test_gc_profile_reports_every_engine_under_both_policies() -> None:
     assert sum(line.lstrip().startswith("micrograd") for line in lines) == 2
 
 
-def test_batch_times_a_class_of_submissions_against_one() -> None:
-    out = _run("benchmarks.batch", "2", "1")  # one correct, one wrong, one round: the shape, not the figure
-    assert out.startswith("twingrad check on 2 submissions (1 correct, 1 wrong) with -j 2: ")
-    assert out.rstrip().endswith("last line: FAIL 2 targets: 1 OK, 1 FAIL")
+def test_batch_times_a_class_of_submissions_against_one_and_a_class_with_a_stuck_student() -> None:
+    # One correct, one wrong (then one stuck), one round, short timeouts: the shape, not the figure.
+    first, second = _run("benchmarks.batch", "2", "1", "--timeout", "0.5").splitlines()
+    assert first.startswith("twingrad check on 2 submissions (1 correct, 1 wrong) with -j 2: ")
+    assert first.endswith("last line: FAIL 2 targets: 1 OK, 1 FAIL")
+    assert second.startswith("twingrad check on 2 submissions (1 correct, 1 whose backward() never returns) "
+                             "with -j 2, --timeout 0.5: ")
+    assert second.endswith("last line: FAIL 2 targets: 1 OK, 1 FAIL")
 
 
 def test_sandbox_launch_compares_a_plain_start_with_a_sandboxed_one() -> None:

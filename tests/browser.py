@@ -117,8 +117,9 @@ class _Pipe:
 
 
 def open_page(url: str, *, expression: str, screenshot: Path | None = None, width: int = 1200,
-              timeout: float = 60.0) -> Page:
-    """Load ``url`` in a fresh headless Chromium, evaluate ``expression`` (JSON-able), maybe screenshot it."""
+              height: int = 900, full_page: bool = True, timeout: float = 60.0) -> Page:
+    """Load ``url`` in a fresh headless Chromium of ``width`` x ``height``, evaluate ``expression``
+    (JSON-able; it may scroll), maybe screenshot it: the whole page, or what the window shows."""
     binary = find_chromium()
     with tempfile.TemporaryDirectory(prefix="twingrad-chromium-") as profile:
         # fd 3: the browser reads our commands; fd 4: it writes to us. The child's ends are first
@@ -144,7 +145,7 @@ def open_page(url: str, *, expression: str, screenshot: Path | None = None, widt
         os.close(child_write)
         pipe = _Pipe(process, cmd_write, out_read)
         try:
-            return _visit(pipe, url, expression, screenshot, width, timeout)
+            return _visit(pipe, url, expression, screenshot, (width, height, full_page), timeout)
         finally:
             with contextlib.suppress(OSError, RuntimeError, TimeoutError):  # it may be gone already
                 pipe.send("Browser.close", timeout=5)
@@ -157,14 +158,15 @@ def open_page(url: str, *, expression: str, screenshot: Path | None = None, widt
             os.close(out_read)
 
 
-def _visit(pipe: _Pipe, url: str, expression: str, screenshot: Path | None, width: int,
-           timeout: float) -> Page:
+def _visit(pipe: _Pipe, url: str, expression: str, screenshot: Path | None,
+           window: tuple[int, int, bool], timeout: float) -> Page:
+    width, height, full_page = window
     target = pipe.send("Target.createTarget", {"url": "about:blank"}, timeout=timeout)["targetId"]
     session = pipe.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
     for domain in ("Page", "Runtime", "Log", "Network"):
         pipe.send(f"{domain}.enable", session=session)
     pipe.send("Emulation.setDeviceMetricsOverride",
-              {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}, session=session)
+              {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session=session)
     pipe.events.clear()  # only what the page itself causes from here on
     pipe.send("Page.navigate", {"url": url}, session=session)
     pipe.wait_for("Page.loadEventFired", timeout)
@@ -174,7 +176,7 @@ def _visit(pipe: _Pipe, url: str, expression: str, screenshot: Path | None, widt
         raise RuntimeError(f"the expression raised: {evaluated['exceptionDetails']}")
     page = Page(value=evaluated["result"].get("value"))
     if screenshot is not None:
-        shot = pipe.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True},
+        shot = pipe.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": full_page},
                          session=session, timeout=timeout)
         screenshot.write_bytes(base64.b64decode(shot["data"]))
         page.screenshot = screenshot

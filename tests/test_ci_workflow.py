@@ -1,17 +1,33 @@
-"""The GitHub Actions workflow docs/class.md offers: the file, the page's copy and the commands it runs.
+"""The GitHub Actions workflow a course copies: the file, the docs' copy, and a rehearsal of its steps.
 
 GitHub reads the file as YAML; so does this test (PyYAML, as GitHub's own parser is not
 at hand). The ``twingrad check`` line goes through twingrad's real argument parser, so a
 renamed option breaks this test, not a course's CI.
+
+The rehearsal builds twingrad's wheel and sdist (``python -m build``) from the tracked
+files, makes a fresh venv with no repository on its path, and runs the workflow's own
+``run`` steps there as GitHub would (``bash -e``, ``GITHUB_*`` variables), with three
+stand-ins: ``TWINGRAD`` names the wheel just built instead of the course's tag, torch is
+the CPU build at hand (``tools/torch_source.py``, never a CUDA build), and the two
+``sudo`` steps (graphviz, the namespace sysctl) are left to the machine. It costs about
+two minutes here, most of it installing torch into the venv.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from twingrad.cli import build_parser
@@ -41,9 +57,9 @@ def _commands() -> list[list[str]]:
     return commands
 
 
-def test_the_class_page_shows_the_workflow_file_verbatim() -> None:
-    page = (ROOT / "docs" / "class.md").read_text()
-    blocks = re.findall(r"```yaml\n(.*?)```", page, flags=re.S)
+def test_the_class_docs_show_the_workflow_file_verbatim() -> None:
+    docs = (ROOT / "docs" / "class.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", docs, flags=re.S)
     assert WORKFLOW.read_text() in blocks
 
 
@@ -58,11 +74,15 @@ def test_the_workflow_is_valid_yaml_with_a_job_github_can_run() -> None:
     assert all(set(step) <= {"name", "uses", "with", "run", "if", "env"} for step in job["steps"])
 
 
-def test_torch_comes_from_the_cpu_index_before_twingrad_is_installed() -> None:
+def test_torch_comes_from_the_cpu_index_before_twingrad_is_installed_from_a_pinned_copy() -> None:
     installs = [c for c in _commands() if c[:4] == ["python", "-m", "pip", "install"]]
     torch, twingrad = installs[0], installs[1]
     assert "torch" in torch and torch[torch.index("--index-url") + 1] == CPU_INDEX
-    assert twingrad[4:] == ["twingrad"]  # torch already satisfied: pip keeps the CPU build
+    assert twingrad[4:] == ["$TWINGRAD"]  # torch already satisfied: pip keeps the CPU build
+    # Not PyPI (twingrad is not there): a tag of the course's copy of the repository.
+    name, _, url = _workflow()["env"]["TWINGRAD"].partition(" @ ")
+    assert name == "twingrad[torch]"
+    assert re.fullmatch(r"git\+https://github\.com/YOUR-COURSE/twingrad@v[0-9.]+", url), url
 
 
 def test_the_check_command_is_one_twingrad_accepts_and_its_reports_are_kept() -> None:
@@ -81,11 +101,130 @@ def test_the_course_command_in_the_comment_parses_too() -> None:
     assert args.target == ["submissions/*/engine.py:Value"] and args.jobs == 2
 
 
-def test_every_twingrad_check_command_on_the_class_page_parses() -> None:
-    page = (ROOT / "docs" / "class.md").read_text()
-    lines = [line.split("#")[0] for block in re.findall(r"```sh\n(.*?)```", page, flags=re.S)
+@pytest.mark.parametrize("page", ["README.md", "docs/class.md"])
+def test_every_twingrad_check_command_in_the_docs_parses(page: str) -> None:
+    text = (ROOT / page).read_text()
+    lines = [line.split("#")[0] for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S)
              for line in block.splitlines() if line.startswith("twingrad check")]
-    assert any("-j 2" in line and "--junit-xml" in line for line in lines)
+    assert lines
     for line in lines:
         args = build_parser().parse_args(shlex.split(line)[1:])
         assert args.command == "check", line
+
+
+# -- the rehearsal: the wheel, a fresh venv, the workflow's steps ----------------------------
+
+TORCH_LINE = f"python -m pip install torch --index-url {CPU_INDEX}"
+PLACEHOLDER = "YOUR-COURSE"
+
+
+@dataclass
+class Rehearsal:
+    dist: Path  # the wheel and the sdist
+    venv: Path
+    repo: Path  # a course's repository: engine.py, and what the steps wrote
+    logs: list[tuple[str, subprocess.CompletedProcess[str]]]
+    env: dict[str, str]
+
+
+def _ci_env(venv: Path, repo: Path) -> dict[str, str]:
+    """A runner's environment: the venv's Python first on PATH (as setup-python's), no repository on it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    return {**env, "PATH": f"{venv / 'bin'}{os.pathsep}{env['PATH']}", "GITHUB_ACTIONS": "true",
+            "GITHUB_WORKSPACE": str(repo), "GITHUB_STEP_SUMMARY": str(repo.parent / "step-summary.md")}
+
+
+def _stand_in(script: str, torch_args: str) -> str | None:
+    """A step's script as this machine runs it (None: left to the machine); see the module's docstring."""
+    if script.startswith("sudo "):
+        return None
+    torch = f'python -m pip install --quiet --no-compile "torch==2.13.*" {torch_args}'
+    return script.replace(TORCH_LINE, torch)
+
+
+@pytest.fixture(scope="module")
+def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Rehearsal:
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.fail("the rehearsal builds from the repository's tracked files: needs git and a checkout")
+    base = tmp_path_factory.mktemp("ci")
+    source, dist, venv, repo = base / "source", base / "dist", base / "venv", base / "repo"
+    tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z"], capture_output=True, check=True)
+    for name in filter(None, tracked.stdout.decode().split("\0")):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    env = _ci_env(venv, repo)
+    run = {"capture_output": True, "text": True, "env": env, "timeout": 900}
+    tools = subprocess.run([python, "-m", "pip", "install", "--quiet", "build"], **run)
+    assert tools.returncode == 0, tools.stderr
+    built = subprocess.run([python, "-m", "build", "--outdir", str(dist), str(source)], **run)
+    assert built.returncode == 0, built.stderr[-3000:]
+    subprocess.run([python, "-m", "pip", "uninstall", "--quiet", "--yes", "build", "pyproject_hooks"], **run)
+    [wheel] = dist.glob("twingrad-*.whl")
+    repo.mkdir()
+    shutil.copy(ROOT / "tests" / "engines" / "classroom" / "correct.py", repo / "engine.py")
+    env["TWINGRAD"] = f"twingrad[torch] @ {wheel.as_uri()}"
+    torch_args = subprocess.run([python, str(ROOT / "tools" / "torch_source.py"), "torch==2.13.*"],
+                                **run).stdout.strip()
+    logs = []
+    for step in _steps():
+        script = _stand_in(step.get("run", ""), torch_args) if "run" in step else None
+        if script is not None:
+            done = subprocess.run(["bash", "--noprofile", "--norc", "-e", "-c", script], cwd=repo, **run)
+            logs.append((step.get("name", script), done))
+    return Rehearsal(dist, venv, repo, logs, env)
+
+
+def test_the_wheel_and_the_sdist_carry_the_whole_checker(rehearsal: Rehearsal) -> None:
+    [wheel] = rehearsal.dist.glob("twingrad-*.whl")
+    [sdist] = rehearsal.dist.glob("twingrad-*.tar.gz")
+    needed = ["twingrad/check/torch_reference.json", "twingrad/check/untrusted/pyworker.py",
+              "twingrad/check/_sandbox_init.py", "twingrad/cli.py"]
+    in_wheel = set(zipfile.ZipFile(wheel).namelist())
+    assert all(name in in_wheel for name in needed), sorted(in_wheel)
+    with tarfile.open(sdist) as archive:
+        in_sdist = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    assert all(f"src/{name}" in in_sdist for name in needed)
+
+
+def test_the_workflow_steps_run_green_with_the_wheel_in_a_fresh_venv(rehearsal: Rehearsal) -> None:
+    ran = [name for name, _ in rehearsal.logs]
+    assert ran == ["Install torch (CPU build) and twingrad", "Check the engine against torch"]
+    for name, done in rehearsal.logs:
+        assert done.returncode == 0, f"{name}: {done.stdout[-2000:]}{done.stderr[-2000:]}"
+    check = rehearsal.logs[-1][1].stdout
+    assert check.splitlines()[-1].startswith("OK engine.py:Value: ")
+    # What the upload step keeps is there, and the run's page got its summary.
+    assert (rehearsal.repo / "twingrad.html").stat().st_size > 1000
+    assert "<testsuite" in (rehearsal.repo / "twingrad.xml").read_text()
+    assert (rehearsal.repo.parent / "step-summary.md").read_text().startswith("## twingrad check: OK")
+    # The twingrad that ran is the wheel's, inside the venv, not this checkout's.
+    which = "import twingrad, torch; print(twingrad.__file__, torch.__version__)"
+    where = subprocess.run(["python", "-c", which], capture_output=True, text=True, env=rehearsal.env,
+                           cwd=rehearsal.repo)
+    module, torch_version = where.stdout.split()
+    assert Path(module).is_relative_to(rehearsal.venv) and torch_version.endswith("+cpu")
+
+
+def test_the_installed_wheel_finds_the_lectures_bug(rehearsal: Rehearsal) -> None:
+    lecture = rehearsal.repo / "lecture"  # wrong.py imports its correct twin and breaks it
+    lecture.mkdir()
+    for name in ("correct.py", "wrong.py"):
+        shutil.copy(ROOT / "tests" / "engines" / "classroom" / name, lecture / name)
+    done = subprocess.run(["twingrad", "check", "lecture/wrong.py:Value", "--only", "reuse_a_plus_a"],
+                          capture_output=True, text=True, env=rehearsal.env, cwd=rehearsal.repo, timeout=300)
+    assert done.returncode == 1, done.stderr
+    assert "overwrites gradients (`=`)" in done.stdout
+
+
+def test_the_placeholder_stops_the_install_step_with_a_clear_message(rehearsal: Rehearsal) -> None:
+    [install] = [s["run"] for s in _steps() if s.get("run", "").find("$TWINGRAD") >= 0]
+    guard = install.splitlines()[0]
+    placeholder = _workflow()["env"]["TWINGRAD"]
+    assert PLACEHOLDER in placeholder
+    done = subprocess.run(["bash", "-e", "-c", guard], capture_output=True, text=True,
+                          env={**rehearsal.env, "TWINGRAD": placeholder})
+    assert done.returncode == 1
+    assert done.stdout.startswith("::error::set TWINGRAD in this workflow to your course's copy of twingrad")

@@ -92,6 +92,14 @@ def load(paths: Sequence[str | Path]) -> Results:
                 error=error,
                 info={k: v for k, v in extra.items() if k not in _INFO_KEYS},
             )
+        # An engine that raised was never timed: the suite lists it apart (benchmarks/conftest.py).
+        for failed in data.get("failed", []):
+            name = failed["workload"]
+            workload = workloads.setdefault(
+                name, WorkloadResults(name, failed["title"], failed.get("note", ""))
+            )
+            engine = failed["engine"]
+            workload.runs.setdefault(policy, {})[engine] = Entry(engine, None, 0, error=failed["error"])
     return Results(policies, list(workloads.values()), machines)
 
 
@@ -184,6 +192,31 @@ def table(results: Results) -> str:
             lines.append(f"  parity.compare costs {shown} what torch alone takes ({target})")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+MOONS_STEP = "moons-step"
+MICROGRAD = "micrograd"
+
+
+def summary(results: Results) -> str:
+    """The ratios that matter, first: the moons step against micrograd and torch scalar, and
+    `parity.compare` against torch alone, per GC policy (a workload not run is left out)."""
+    by_name = {w.name: w for w in results.workloads}
+    rows = [["summary", *(f"{p} GC" for p in results.policies)]]
+    moons = by_name.get(MOONS_STEP)
+    for engine in (MICROGRAD, TORCH_SCALAR):
+        if moons is not None and engine in moons.engines:
+            cells = []
+            for policy in results.policies:
+                entries = moons.runs.get(policy, {})
+                time_text, ratio_text = _cell(entries.get(engine), entries.get(BASELINE))
+                cells.append(ratio_text or time_text)  # the ratio; else the error, or "-" if not run
+            rows.append([f"moons step: {engine} time ÷ twingrad's", *cells])
+    if PARITY_COMPARE in by_name:
+        costs = compare_cost(results)
+        rows.append([f"parity.compare ÷ torch alone (target ≤ {COMPARE_TARGET}×)",
+                     *(format_ratio(costs.get(p)) or "-" for p in results.policies)])
+    return "\n".join(_align(rows)) + "\n"
 
 
 PARITY_COMPARE = "parity-compare"
@@ -290,14 +323,14 @@ def _engine_order(workloads: Sequence[WorkloadResults]) -> list[str]:
     return list(seen)
 
 
-def run_bench(paths: Sequence[str], chart_path: str | None = None) -> int:
-    """Print the tables for ``paths`` (or the results of the last ``make bench``)."""
+def run_bench(paths: Sequence[str], chart_path: str | None = None, only_summary: bool = False) -> int:
+    """Print the tables for ``paths`` (or the results of the last ``make bench``), or only their summary."""
     chosen = list(paths) or [p for p in DEFAULT_RESULTS if Path(p).exists()]
     if not chosen:
         print("no results: run `make bench`, or pass pytest-benchmark JSON files")
         return 1
     results = load(chosen)
-    print(table(results), end="")
+    print(summary(results) if only_summary else table(results), end="")
     if chart_path:
         print(f"chart: {chart(results, chart_path)}")
     return 0

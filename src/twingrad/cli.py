@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--timeout", type=float, metavar="SECONDS", help="per case, and for loading the engine (default: 10)"
     )
+    check.add_argument(
+        "--target-timeout", type=float, metavar="SECONDS",
+        help="for each target's whole check; after it, or after 4 timed-out cases, its remaining cases "
+        "are not run and count as timeouts (default: 60)",
+    )
     check.add_argument("--only", metavar="CASES", help="comma-separated case names or globs, e.g. 'unary_*'")
     check.add_argument(
         "--require",
@@ -121,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="pytest-benchmark JSON files, one per GC policy (default: those make bench wrote)",
     )
     bench.add_argument("--chart", metavar="PNG", help="also draw the ratios into this PNG file")
+    bench.add_argument("--summary", action="store_true",
+                       help="only the ratios that matter: the moons step, parity.compare against torch")
     return parser
 
 
@@ -151,7 +158,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             require("bench", "twingrad bench --chart")
         from .bench import run_bench
 
-        return run_bench(args.results, chart_path=args.chart)
+        return run_bench(args.results, chart_path=args.chart, only_summary=args.summary)
     parser.print_help()
     return 2
 

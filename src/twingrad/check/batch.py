@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from ..files import write_atomic
+from .budget import NOT_RUN, gave_up
 from .cases import Case
-from .reports.text import case_detail
+from .reports.text import mismatch_line
 from .result import BAD, CaseResult, CheckRun
 from .target import TargetError
 
@@ -84,15 +85,29 @@ class TargetOutcome:
         return [r for r in self.run.results if r.status in BAD] if self.run else []
 
     def first_problem(self) -> str:
-        """One line for a summary row: the load error, or the first bad case and what went wrong."""
+        """One line for a summary row: the load error, or the first bad case and what went wrong.
+
+        ``lecture_neuron (fail): your tanh derivative equals 1 − x² ... -- Value.tanh._backward()
+        at engine.py:74``: the misconception when the checker named one, else the verdict's own
+        explanation (which ends with the diagnosis: "... a backward overwrites gradients (`=`)
+        ..."), else the first number that disagrees; then the engine's function and line; and,
+        when the budget stopped the check early, why (``gave up after 4 timed-out cases``).
+        """
         if self.run is None:
             return self.error or "cannot be loaded"
         bad = self.problems()
         if not bad:
             return ""
         first = bad[0]
-        what = case_detail(first).split("\n", 1)[0]
-        return f"{first.name} ({first.status}): {what}" if what else f"{first.name} ({first.status})"
+        what = first.misconception or first.detail.split("\n", 1)[0] or mismatch_line(first)
+        line = f"{first.name} ({first.status})" + (f": {what}" if what else "")
+        if first.source is not None:
+            function = f"{first.source.function}() at " if first.source.function else ""
+            line += f" -- {function}{Path(first.source.file).name}:{first.source.line}"
+        stopped = gave_up(self.run.results)
+        if stopped and not first.detail.startswith(NOT_RUN):
+            line += f"; {stopped}"
+        return line
 
     def counts(self) -> str:
         """``3 fail, 18 pass, 1 note`` -- the statuses present, in the summary's order."""

@@ -33,6 +33,7 @@ from rich.text import Text
 
 from ..files import write_atomic
 from .batch import BatchRun, TargetOutcome, expand, run_batch
+from .budget import DEFAULT_TARGET_TIMEOUT
 from .cases import CASES, Case, select
 from .render import catalogue_table
 from .reports import github
@@ -95,6 +96,9 @@ def check_options(args: argparse.Namespace) -> dict[str, Any]:
     anything runs: a wrong ``--require`` is one line, not one error row per target.
     """
     timeout = check_timeout(DEFAULT_TIMEOUT if args.timeout is None else args.timeout)
+    target_timeout = check_timeout(
+        DEFAULT_TARGET_TIMEOUT if args.target_timeout is None else args.target_timeout, "--target-timeout"
+    )
     tolerances = dict(FLOAT32) if args.float32 else {}
     for name in ("rtol", "atol"):
         value = getattr(args, name)
@@ -118,6 +122,7 @@ def check_options(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "only": only,
         "timeout": timeout,
+        "target_timeout": target_timeout,
         "draw": args.svg is not None or args.html is not None,
         "python": python,
         "command": args.exec_command,

@@ -260,8 +260,8 @@ def _drawing(found: Location) -> tuple[Drawing | None, str]:
     from .picture import svg
 
     assert found.report is not None
-    text, note = svg(found.report)
-    return (Drawing(text) if text else None), note
+    picture, note = svg(found.report)  # a Drawing already, with its close-up
+    return picture, note
 
 
 __all__ = ["Judge"]

@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .budget import DEFAULT_TARGET_TIMEOUT, Budget
 from .cases import Case, select
 from .programs import CaseProgram, ProbeProgram, compile_case
 from .protocol import EngineInfo, ProtocolError, Trace, WorkerInfo
@@ -45,11 +46,11 @@ MAX_TIMEOUT = 24 * 3600.0  # far beyond any case; keeps deadlines within what cl
 Progress = Callable[[Case, "CaseResult | None"], None]
 
 
-def check_timeout(timeout: float) -> float:
-    """A per-case timeout the check can honour: finite, positive, at most a day."""
+def check_timeout(timeout: float, what: str = "timeout") -> float:
+    """A timeout the check can honour: finite, positive, at most a day."""
     if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT):
         raise ValueError(
-            f"timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, not {timeout!r}"
+            f"{what} must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, not {timeout!r}"
         )
     return float(timeout)
 
@@ -120,6 +121,7 @@ def check_engine(
     *,
     only: Iterable[str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    target_timeout: float = DEFAULT_TARGET_TIMEOUT,
     draw: bool = False,
     progress: Progress | None = None,
     python: str | None = None,
@@ -143,14 +145,16 @@ def check_engine(
     ``unary_*``) whose being unsupported fails the run; ``spellings`` names the engine's
     own attributes (``{"data": "val"}``); ``rtol``/``atol`` loosen the comparison (an
     engine in float32 on purpose); ``accept`` names designs that are no bug (``"offset"``:
-    a case that goes wrong first at an op offset by a round epsilon is a note); ``draw`` adds
-    an SVG of the graph, culprit in red, to each failing case that could be located;
-    ``classmates`` are the files of the other targets of a batch, never copied into this
-    engine's worker (docs/sandbox.md). Raises
+    a case that goes wrong first at an op offset by a round epsilon is a note); ``timeout``
+    bounds each request to the worker and ``target_timeout`` the whole check
+    (`twingrad.check.budget`); ``draw`` adds an SVG of the graph, culprit in red, to each
+    failing case that could be located; ``classmates`` are the files of the other targets
+    of a batch, never copied into this engine's worker (docs/sandbox.md). Raises
     `TargetError` when the engine cannot be loaded, `KeyError` for a name in ``only`` that
     matches no case, `ValueError` for a bad timeout or tolerance.
     """
     timeout = check_timeout(timeout)
+    budget = Budget(timeout, check_timeout(target_timeout, "target timeout"))
     warm = threading.Thread(target=_import_judge, daemon=True)
     warm.start()  # the judge loads while the worker starts and runs the first cases
     cases = select(list(only) if only is not None else None)
@@ -166,7 +170,7 @@ def check_engine(
             prepared, shown = _prepared(engine, stack, classmates)
             argv, load = python_command(python), prepared.load
         # The command line's names win over the engine's pyproject.toml.
-        session = _Session(argv, prepared, load, {**prepared.names, **(spellings or {})}, timeout)
+        session = _Session(argv, prepared, load, {**prepared.names, **(spellings or {})}, timeout, budget)
         stack.callback(session.close)
         info = session.start()
         traces = session.prefetch([compile_case(case, False) for case in cases[:1]])
@@ -181,7 +185,11 @@ def check_engine(
         results = []
         for case in cases:
             notify(case, None)
-            result = session.run_case(case, judge, traces.pop(case.name, None))
+            if budget.give_up():
+                result = budget.not_run(case)
+            else:
+                result = session.run_case(case, judge, traces.pop(case.name, None))
+                budget.record(result)
             if case.name in required and result.status == UNSUPPORTED:
                 result.status = FAIL
                 result.detail = f"required (--require), but unsupported: {result.detail}"
@@ -266,12 +274,14 @@ class _Session:
         load: dict[str, str] | None,
         spellings: dict[str, str],
         timeout: float,
+        budget: Budget | None = None,
     ) -> None:
         self.argv = argv
         self.prepared = prepared
         self.load = load
         self.spellings = spellings
         self.timeout = timeout
+        self.budget = budget or Budget(timeout, math.inf)
         self.worker: Worker | None = None
         self.worker_info: WorkerInfo | None = None
 
@@ -324,9 +334,12 @@ class _Session:
             self.start()
         assert self.worker is not None
         try:
-            return self.worker.run(programs, self.timeout)
-        except (WorkerTimeoutError, WorkerDiedError, ProtocolError):
+            return self.worker.run(programs, self.budget.request_timeout())
+        except WorkerTimeoutError as exc:
             self.close()  # the next request starts a fresh worker and loads the engine again
+            raise self.budget.timed_out(exc) from None
+        except (WorkerDiedError, ProtocolError):
+            self.close()
             raise
 
     def probe(self, probes: Sequence[ProbeProgram]) -> Sequence[Trace]:

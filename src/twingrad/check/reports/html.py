@@ -9,6 +9,11 @@ fetch anything, whatever an engine's labels put into graphviz's output.
 Layout: the summary line, a table of targets (each linking to its section), then per
 target its verdict table and, for each failing case, the misconception, the engine's
 ``file:line`` and the drawing (culprit in red, the expected values beside the engine's).
+
+A drawing is shown at a size its labels can be read at (`READABLE`), never shrunk to the
+page: first the close-up around the culprit (`twingrad.check.picture`), then the whole
+graph inside a ``<details>`` the reader opens with a click -- no script needed. A frame
+wider than the page scrolls.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from .text import case_detail, printable
 
 _POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 _STYLE = """
-body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 70em; padding: 0 1em; }
+body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 84em; padding: 0 1em; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; width: 100%; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
@@ -35,7 +40,10 @@ td.detail, p.detail { white-space: pre-wrap; overflow-wrap: anywhere; font-size:
 .v-note { color: #8a6d00; } .v-unsupported { color: #777; }
 section.target { border-top: 2px solid #ddd; margin-top: 2em; }
 div.failure { margin: 1em 0 2em; padding-left: 1em; border-left: 4px solid #b00020; }
-img.drawing { max-width: 100%; height: auto; display: block; margin-top: 0.5em; }
+div.frame { overflow: auto; max-height: 85vh; margin-top: 0.5em; border: 1px solid #e4e4e4; }
+img.drawing { max-width: none; height: auto; display: block; }
+details.whole { margin-top: 0.5em; } details.whole summary { cursor: pointer; color: #0645ad; }
+p.caption { margin: 0.5em 0 0; font-size: 90%; color: #555; }
 p.source code, p.misconception { font-size: 95%; }
 """
 
@@ -88,11 +96,38 @@ def _failure(index: int, result: CaseResult) -> str:
         fn = f" in <code>{_e(result.source.function)}</code>" if result.source.function else ""
         parts.append(f'<p class="source">Engine source: <code>{_e(str(result.source))}</code>{fn}</p>')
     if result.svg:
-        data = base64.b64encode(str(result.svg).encode("utf-8")).decode("ascii")
-        alt = f"the graph of {result.name}: culprit in red, the expected values beside the engine's"
-        parts.append(f'<img class="drawing" alt="{_e(alt)}" src="data:image/svg+xml;base64,{data}">')
+        parts.append(_drawings(result))
     parts.append("</div>")
     return "\n".join(parts)
+
+
+READABLE = 0.9  # CSS pixels per point of graphviz's drawing: its 14 pt labels at about 12.6 px
+_SIZE = re.compile(r'<svg\b[^>]*?\bwidth="([0-9.]+)pt"')
+
+
+def _image(svg: str, alt: str) -> str:
+    """The drawing as a ``data:`` image at `READABLE` size, in a frame that scrolls when it is wider."""
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    size = _SIZE.search(svg)
+    width = f' style="width: {float(size.group(1)) * READABLE:.0f}px"' if size else ""
+    return (f'<div class="frame"><img class="drawing"{width} alt="{_e(alt)}" '
+            f'src="data:image/svg+xml;base64,{data}"></div>')
+
+
+def _drawings(result: CaseResult) -> str:
+    """The close-up around the culprit, and the whole graph on a click; or the whole alone when small."""
+    whole = str(result.svg)
+    close_up = getattr(result.svg, "excerpt", None)
+    alt = f"the graph of {result.name}: culprit in red, the expected values beside the engine's"
+    if not close_up:
+        return _image(whole, alt)
+    return "\n".join([
+        '<p class="caption">Around the culprit (top to bottom):</p>',
+        _image(str(close_up), f"the nodes nearest the culprit in {result.name}"),
+        '<details class="whole"><summary>The whole graph (left to right)</summary>',
+        _image(whole, alt),
+        "</details>",
+    ])
 
 
 def _section(index: int, outcome: TargetOutcome) -> str:
