@@ -31,9 +31,9 @@ from typing import Any
 import torch
 
 from ..engine import Value, grad
-from .mirror import Mirror
+from .mirror import F64
 from .numeric import Witness, slope_witness
-from .plan import make_plan
+from .plan import CONSTANT, LEAF, make_plan, read_numbers
 from .rendering import CheckTable, number_text, require
 from .tolerances import Tolerance, difference
 from .twin import gc_paused
@@ -77,29 +77,42 @@ def hessian_vector(output: Value, inputs: Sequence[Value], vector: Sequence[floa
 
 
 class _TorchTwin:
-    """The forward graph in torch (`Mirror`), differentiated by torch's own double backward."""
+    """The forward graph as 0-d float64 tensors, one per node, differentiated by torch's
+    own double backward.
+
+    Not the layered `Mirror` of first-order parity: there the nodes of a layer share one
+    tensor, and differentiating a gradient again multiplies the zero that reaches a
+    node's neighbour by that node's partial derivative -- 0 · inf = nan where a scalar
+    graph has no path at all.
+    """
 
     def __init__(self, output: Value, inputs: Sequence[Value]) -> None:
         plan = make_plan(output)
-        self.mirror = Mirror(plan)
-        self.mirror.run()
-        layers = plan.layers
-        self.leaves = self.mirror.sources[0]  # every leaf of the graph, in one tensor
-        self.slots = [int(layers.offset[plan.graph.position(x)]) for x in inputs]
+        data = read_numbers(plan.nodes, "data")
+        n = len(plan)
+        tensors: list[torch.Tensor] = []
+        for i, step in enumerate(plan.steps):
+            if step is LEAF or step is CONSTANT:
+                tensors.append(torch.tensor(data[i], dtype=F64, requires_grad=step is LEAF))
+            else:
+                operands = [tensors[j] if j < n else torch.tensor(plan.literal(j), dtype=F64)
+                            for j in plan.operands[i]]
+                tensors.append(step.torch(*operands))  # type: ignore[union-attr]
+        self.root = tensors[-1]
+        self.wrt = [tensors[plan.graph.position(x)] for x in inputs]
 
     def _grad(self, t: torch.Tensor, keep_graph: bool) -> list[torch.Tensor]:
-        """d t / d(each input); zero where t depends on no leaf (torch would raise)."""
+        """d t / d(each input); zero where t depends on none of them (torch would raise)."""
+        zero = torch.zeros((), dtype=F64)
         if not t.requires_grad:
-            return [torch.zeros((), dtype=torch.float64) for _ in self.slots]
-        (found,) = torch.autograd.grad(
-            t, self.leaves, create_graph=keep_graph, retain_graph=True, allow_unused=True
+            return [zero for _ in self.wrt]
+        found = torch.autograd.grad(
+            t, self.wrt, create_graph=keep_graph, retain_graph=True, allow_unused=True
         )
-        if found is None:
-            found = torch.zeros_like(self.leaves)
-        return [found[k] for k in self.slots]
+        return [zero if g is None else g for g in found]
 
     def derivatives(self, order: int) -> dict[tuple[int, ...], float]:
-        level: dict[tuple[int, ...], torch.Tensor] = {(): self.mirror.root}
+        level: dict[tuple[int, ...], torch.Tensor] = {(): self.root}
         for depth in range(order):
             keep = depth < order - 1
             level = {
@@ -108,10 +121,10 @@ class _TorchTwin:
         return {index: float(t) for index, t in level.items()}
 
     def hessian_vector(self, vector: Sequence[float]) -> list[float]:
-        first = self._grad(self.mirror.root, True)
+        first = self._grad(self.root, True)
         directional = sum(g * v for g, v in zip(first, vector))
         if not isinstance(directional, torch.Tensor):
-            return [0.0 for _ in self.slots]
+            return [0.0 for _ in self.wrt]
         return [float(t) for t in self._grad(directional, False)]
 
 
