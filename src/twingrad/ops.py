@@ -122,7 +122,10 @@ def sign(a: float) -> float:
 # rest: on floats, the IEEE functions above; on a Value, the op of this table, so that
 # the gradient graph is made of ops that are differentiated like any other. A kink or a
 # mask is decided on `number` and enters a Value graph as a constant: its derivative is
-# 0 at every order, as in torch (relu'' = 0, |x|'' = 0).
+# 0 at every order, as in torch (relu'' = 0, |x|'' = 0). One difference remains: torch
+# masks with `where`, which sends a zero into the masked term's own derivative, and where
+# that term's partials are infinite (relu below 0 under an infinite gradient, pow's
+# masked terms at a == 0 or b == 0) torch's next derivative is 0 · inf = nan; ours is 0.
 
 _PLAIN = (float, int)
 
@@ -342,7 +345,10 @@ OPS: tuple[Op, ...] = (
         torch=lambda a: a.relu(),
         code="{}.relu()", methods=("relu",),
         doc="max(a, 0)",
-        notes="relu'(0) = 0 (torch's convention); relu(nan) = nan with gradient g.",
+        notes=(
+            "relu'(0) = 0 (torch's convention); relu(nan) = nan with gradient g. The mask is a "
+            "constant: relu'' = 0 at every point, as in torch."
+        ),
     ),
     Op(
         "sigmoid", symbol="sigmoid", arity=1,
@@ -387,7 +393,7 @@ OPS: tuple[Op, ...] = (
         torch=lambda a: a.abs(),
         code="abs({})", methods=("abs", "__abs__"),
         doc="|a|",
-        notes="|x|'(0) = 0 and |x|'(nan) = 0 (torch's sgn).",
+        notes="|x|'(0) = 0 and |x|'(nan) = 0 (torch's sgn); sgn is a constant, so |x|'' = 0 everywhere.",
     ),
 )
 
