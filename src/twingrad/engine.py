@@ -261,15 +261,39 @@ def grad(output: Value, inputs: Value | Sequence[Value], create_graph: bool = Fa
     return found[0] if single else found
 
 
-def _gradients(root: Value, order: list[Value], as_graph: bool) -> dict[Value, Any]:
+def backward_graph(output: Value, inputs: Sequence[Value]) -> tuple[list[Value], dict[Value, Value | None]]:
+    """``grad(output, inputs, create_graph=True)``, and where each node of it came from.
+
+    The second result maps every node of the gradients' graphs to the node of
+    ``output``'s graph whose backward step made it -- its op's derivative rule, and the
+    additions of its shares into its inputs' gradients (the seed 1 is the output's) --
+    and the forward nodes themselves to None. It is what a drawing needs to show the
+    backward pass beside the forward one.
+    """
+    wanted = list(inputs)
+    order = topological_order(output)
+    origins: dict[Value, Value | None] = dict.fromkeys(order)
+    totals = _gradients(output, order, True, origins)
+    zero = Constant(0.0)
+    found = [totals.get(node, zero) for node in wanted]
+    _claim(origins, found, None)  # the zero of an unused input: nobody's
+    return found, origins
+
+
+def _gradients(
+    root: Value, order: list[Value], as_graph: bool, origins: dict[Value, Value | None] | None = None
+) -> dict[Value, Any]:
     """d(root)/d(node) for every node of ``order``: floats, or Values built from the table.
 
     The walk of `backpropagate`, with the totals kept in a dict instead of ``.grad``.
     The same rule runs in both modes (see `twingrad.ops`): on the nodes' numbers, or on
     the nodes themselves. Contributions are added in backward's order, so the numbers
     are backward's to the last bit (up to the sign of a zero with ``as_graph``).
+    ``origins`` (graph mode) collects which forward node each new node is due to.
     """
     totals: dict[Value, Any] = {root: Constant(1.0) if as_graph else 1.0}
+    if origins is not None:
+        _claim(origins, [totals[root]], root)
     for node in reversed(order):
         op = node._op
         if not op:
@@ -292,7 +316,20 @@ def _gradients(root: Value, order: list[Value], as_graph: bool) -> dict[Value, A
                 totals[source] = share if isinstance(share, Value) else Constant(share)
             else:
                 totals[source] = 0.0 + share  # as backward's `+=` onto a zeroed .grad
+            if origins is not None:
+                _claim(origins, [totals[source]], node)
     return totals
+
+
+def _claim(origins: dict[Value, Value | None], nodes: list[Value], origin: Value | None) -> None:
+    """Attribute to ``origin`` every node reachable from ``nodes`` that has no origin yet."""
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        if node in origins:
+            continue
+        origins[node] = origin
+        stack.extend(n for n in (node._a, node._b) if n is not None)
 
 
 def leaves(root: Value) -> list[Value]:
