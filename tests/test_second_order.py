@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -310,3 +312,11 @@ def test_compare_higher_differentiates_by_leaves_of_the_graph_only() -> None:
         compare_higher(h.tanh(), [h])
     with pytest.raises(ValueError, match=r"input 0 .* is not part of the output's graph"):
         compare_higher(h.tanh(), [stranger])
+
+
+def test_the_code_of_docs_second_order_runs() -> None:
+    page = Path(__file__).resolve().parents[1] / "docs" / "second-order.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+    assert len(blocks) == 2
+    for block in blocks:
+        exec(compile(block, str(page), "exec"), {})  # each block asserts what the page says

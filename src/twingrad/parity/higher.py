@@ -45,6 +45,7 @@ WITNESS_MODES = ("auto", "all", "none")
 # order adds a few operations per node, and differently ordered sums round differently.
 ROUNDING = 64 * sys.float_info.epsilon
 SUPERSCRIPTS = {2: "²", 3: "³"}
+TITLE_NAMES = 6  # a title lists the inputs up to this many, and counts them beyond
 
 
 # -- the engine's side ------------------------------------------------------------------------
@@ -302,7 +303,8 @@ def compare_higher(
     if witness not in WITNESS_MODES:
         raise ValueError(f"witness must be one of {', '.join(WITNESS_MODES)}, not {witness!r}")
     tolerance = Tolerance.of(rtol, atol)
-    names = [x.label or f"input {k}" for k, x in enumerate(nodes)]
+    names = [x.label or f"x{k}" for k, x in enumerate(nodes)]
+    listed = ", ".join(names) if len(names) <= TITLE_NAMES else f"{len(names)} inputs"
     top = output.label or "f"
     v = None if vector is None else _checked_vector(vector, len(nodes), order)
     with gc_paused():
@@ -312,7 +314,7 @@ def compare_higher(
             ours = dict(enumerate(grad(directional, nodes)))
             size = dict.fromkeys(ours, _size(directional))
             theirs = dict(enumerate(twin.hessian_vector(v)))
-            title = f"Hessian-vector product of {top} by ({', '.join(names)})"
+            title = f"Hessian-vector product of {top} by ({listed})"
             label = {j: f"(H v)[{names[j]}]" for j in ours}
             along = _directional_probe(output, nodes, v)
         else:
@@ -321,7 +323,7 @@ def compare_higher(
             sizes = {index: _size(graph) for index, graph in below.items()}
             size = {index: sizes[index[:-1]] for index in ours}
             theirs = twin.derivatives(order)
-            title = f"order-{order} derivatives of {top} by ({', '.join(names)})"
+            title = f"order-{order} derivatives of {top} by ({listed})"
             label = {index: _derivative_name(top, [names[k] for k in index]) for index in ours}
             along = _derivative_probe(output, nodes, order - 1)
     entries = []
