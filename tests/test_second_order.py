@@ -19,9 +19,10 @@ import torch
 
 from tests.floats import same_bits, ulps
 from twingrad import OPS, Constant, Value, grad, op_named
+from twingrad.engine import _check_rules_build_graphs
 from twingrad.examples import LECTURE_XS, LECTURE_YS, seed_graph, squared_error
 from twingrad.nn import MLP
-from twingrad.ops import Op, number
+from twingrad.ops import Op, ieee_cos, number
 from twingrad.parity import compare, compare_higher
 from twingrad.parity.higher import derivatives, hessian_vector
 from twingrad.parity.tolerances import Tolerance
@@ -162,6 +163,19 @@ def test_the_graph_gradient_has_the_numbers_of_the_float_gradient(op: Op) -> Non
             if not (close or same_bits(built.data, mine)):
                 mismatched.append(f"{op.format(*map(repr, args))}: graph {built.data!r}, floats {mine!r}")
     assert not mismatched, "\n".join(mismatched[:20])
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        (lambda g, out, a: g * ieee_cos(a), "does not run on Values"),  # a float-only function
+        (lambda g, out, a: g * math.cos(number(a)), "a number where a graph belongs"),  # order 1 only
+    ],
+)
+def test_import_refuses_a_rule_that_cannot_build_the_backward_graph(monkeypatch, rule, message: str) -> None:
+    monkeypatch.setattr(op_named("sin"), "grad", rule)
+    with pytest.raises(ValueError, match=f"op table entry 'sin': .*{message}"):
+        _check_rules_build_graphs()
 
 
 def test_grad_gives_backwards_numbers_and_leaves_grad_alone() -> None:

@@ -437,23 +437,47 @@ _install_op_methods()
 
 
 def _check_rules_build_graphs() -> None:
-    """Refuse to import unless every op's derivative rule also runs on Values, and there
-    gives the number it gives on floats: the gradient graph is then the backward pass."""
+    """Refuse to import unless every op's derivative rule also runs on Values, gives there
+    the number it gives on floats, and builds a graph whose own derivative is the slope
+    of the float rule (a rule that returns the right number as a constant would be right
+    at first order only): the gradient graph is then the backward pass."""
     point = (0.7, 1.3)
+    step = 1e-6
     for op in OPS:
         numbers = point[: op.arity]
+        where = f"op table entry {op.name!r}"
         nodes = [Value(x) for x in numbers]
         out = getattr(nodes[0], op.methods[0])(*nodes[1:])
-        on_floats = op.grad(0.5, out.data, *numbers)
-        on_values = op.grad(Constant(0.5), out, *nodes)
-        pairs = zip(on_floats, on_values) if op.arity == 2 else [(on_floats, on_values)]
-        for expected, built in pairs:
-            got = built.data if isinstance(built, Value) else built
+        try:
+            built = _shares(op.grad(Constant(0.5), out, *nodes))
+        except (TypeError, AttributeError) as error:
+            raise ValueError(
+                f"{where}: its derivative rule does not run on Values ({error}); "
+                "write it with the vocabulary of twingrad.ops (div, power, log, sin, cos, sign, number)"
+            ) from None
+        for j, (expected, share) in enumerate(zip(_float_shares(op, numbers), built)):
+            got = share.data if isinstance(share, Value) else share
             if got != expected:
-                raise ValueError(
-                    f"op table entry {op.name!r}: its derivative rule gives {got!r} on Values "
-                    f"but {expected!r} on floats at {numbers}"
-                )
+                raise ValueError(f"{where}: its rule gives {got!r} on Values, {expected!r} on floats")
+            for k in range(op.arity):
+                up, down = list(numbers), list(numbers)
+                up[k] += step
+                down[k] -= step
+                slope = (_float_shares(op, up)[j] - _float_shares(op, down)[j]) / (2 * step)
+                derivative = grad(share, nodes[k]) if isinstance(share, Value) else 0.0
+                if abs(derivative - slope) > 1e-5 * max(1.0, abs(slope)):
+                    raise ValueError(
+                        f"{where}: the graph of its derivative rule has slope {derivative!r} along input "
+                        f"{k}, but the rule on floats changes at {slope!r}: a number where a graph belongs?"
+                    )
+
+
+def _shares(found: Any) -> tuple[Any, ...]:
+    return found if isinstance(found, tuple) else (found,)
+
+
+def _float_shares(op: Op, numbers: Sequence[float]) -> tuple[float, ...]:
+    return _shares(op.grad(0.5, op.forward(*numbers), *numbers))
 
 
 _check_rules_build_graphs()
