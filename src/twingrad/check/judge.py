@@ -15,6 +15,7 @@ with nothing of the engine's code in this process:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,10 +26,10 @@ from ..parity.tolerances import Tolerance
 from .conventions import backward_twice
 from .failures import Placer, declines, describe, innermost, place
 from .locate import Evidence, Location, locate
-from .probes import TWIN, Prober
+from .probes import TWIN, Finding, Prober
 from .programs import NUDGE_STEP, CaseProgram
 from .protocol import EngineInfo, StepResult, Trace
-from .result import ERROR, FAIL, PASS, UNSUPPORTED, CaseResult, Drawing, SourceLine
+from .result import ERROR, FAIL, NOTE, PASS, UNSUPPORTED, CaseResult, Drawing, SourceLine
 from .traced import rebuild
 
 
@@ -41,6 +42,8 @@ class Judge:
     shown: Placer
     tolerance: Tolerance
     draw: bool = False
+    owns: Callable[[str], bool] = lambda reported: False  # a worker's path names a file of the engine
+    accept: frozenset[str] = frozenset()  # finding kinds by design (--accept): a note
 
     @property
     def graph_visible(self) -> bool:
@@ -133,8 +136,13 @@ class Judge:
         found = locate(evidence, checked)
         result.status, result.detail, result.mismatch = FAIL, found.detail, found.mismatch
         if found.finding is not None:
-            result.source = self._defined(found.finding.op, found.finding.reflected)
+            finding = found.finding
+            result.source = self._rule(finding) or self._defined(finding.op, finding.reflected)
             result.misconception = found.finding.misconception
+            result.culprit = found.finding.op.name
+            if found.finding.kind in self.accept:  # the case goes wrong first where the design says
+                result.status = NOTE
+                result.detail = f"accepted by design ({found.finding.kind}): {found.detail}"
         if self.draw and found.report is not None:
             result.svg, note = _drawing(found)
             result.detail += note
@@ -179,12 +187,13 @@ class Judge:
             wanted = error.name or op.methods[0]
             result.detail = f"no .{wanted}()" if not wanted.startswith("__") else f"no {wanted}: `{spelled}`"
             return
-        if declines(error):
+        if declines(error, op.name, ["ref" in a for a in step["args"]]):
             result.status = UNSUPPORTED
             result.detail = f"the engine refuses `{spelled}`: {describe(error, self.shown)}"
             result.source = innermost(error, self.shown)
             return
         result.status = ERROR
+        result.culprit = op.name
         if error.kind == "returned":
             result.detail = (
                 f"{before}`{spelled}` returned a {error.type} ({error.message}), not a Value: "
@@ -195,9 +204,15 @@ class Judge:
         result.detail = f"{before}`{spelled}` raised {describe(error, self.shown)}"
         result.source = innermost(error, self.shown) or self._defined(op, reflected)
 
+    def _rule(self, finding: Finding) -> SourceLine | None:
+        """A wrong derivative's own line, in the backward rule the worker found, if in the engine's files."""
+        where = finding.backward
+        if finding.kind != "grad" or where is None or not self.owns(where.file):
+            return None
+        return place(where, self.shown)
+
     def _defined(self, op: Op, reflected: bool) -> SourceLine | None:
-        methods = op.methods[::-1] if reflected and len(op.methods) > 1 else op.methods
-        return place(self.engine.defined(*methods), self.shown)
+        return place(self.engine.defines(op, reflected), self.shown)
 
 
 def _spelled(program: CaseProgram, step: dict[str, Any], depth: int = 0) -> str:
