@@ -16,6 +16,7 @@ from benchmarks.workloads import (
     deep_chain,
     fan_out,
     mlp_sample,
+    moons_hessian_vector,
     moons_step,
     neuron,
     parity_compare,
@@ -76,6 +77,10 @@ WORKLOADS: tuple[Workload, ...] = (
     Workload(
         "moons-step", "moons training step: 2-16-16-1 MLP, 100 points, hinge + L2", moons_step,
         vectorised=moons_step_vectorised,
+    ),
+    Workload(
+        "moons-hvp", "moons loss: Hessian-vector product by double backward", moons_hessian_vector,
+        ("twingrad", "torch scalar"), note="micrograd 0.1.0 cannot differentiate a gradient: not run there",
     ),
     Workload(
         "deep-100k", "deep chain x + 1 + 1 ..., 10^5 deep", deep_chain(100_000),

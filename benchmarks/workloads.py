@@ -240,6 +240,44 @@ def parity_compare(engine: Engine) -> Run:
     return run
 
 
+def moons_hessian_vector(engine: Engine) -> Run:
+    """A second-order gradient of the moons loss: its Hessian times a fixed vector ``v``.
+
+    The gradient is built as a graph (``twingrad.grad`` / ``torch.autograd.grad`` with
+    ``create_graph=True``), ``v · gradient`` is differentiated again: double backward on
+    the 65,818-node scalar graph, 337 parameters.
+    """
+    model = port(demo_model(), engine)
+    points, labels = MOONS
+    params = model.parameters()
+    v = [math.cos(k) for k in range(len(params))]
+    differentiate = _double_backward(engine)
+
+    def run() -> Outcome:
+        loss, _ = moons_loss(engine, model, points, labels)
+        first = differentiate(loss, params, True)
+        directional = first[0] * v[0]
+        for g, vk in zip(first[1:], v[1:]):
+            directional = directional + g * vk
+        return Outcome(engine.value(loss), [float(x) for x in differentiate(directional, params, False)])
+
+    return run
+
+
+def _double_backward(engine: Engine) -> Callable[[Any, Sequence[Any], bool], Sequence[Any]]:
+    """``grad(output, inputs, create_graph)`` of an engine that can differentiate twice."""
+    if engine is TWINGRAD:
+        from twingrad import grad
+
+        return grad
+    import torch  # only where torch's row runs
+
+    def torch_grad(output: Any, inputs: Sequence[Any], create_graph: bool) -> Sequence[Any]:
+        return torch.autograd.grad(output, list(inputs), create_graph=create_graph)
+
+    return torch_grad
+
+
 def train(engine: Engine, model: MLP, steps: int) -> list[tuple[float, float, float]]:
     """micrograd's demo loop: SGD, learning rate 1 - 0.9·k/100; (loss, accuracy, seconds) per step."""
     points, labels = MOONS

@@ -23,6 +23,7 @@ REQUIRED = (
     "03_mlp_training",
     "04_check_your_engine",
     "05_benchmarks",
+    "06_backward_is_a_graph",
 )
 # The one notebook that writes engine code: a learner's engine, for the checker to find its bug.
 WRITES_AN_ENGINE = "04_check_your_engine"

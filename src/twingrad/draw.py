@@ -173,6 +173,86 @@ def draw_dot(
     return dot
 
 
+def draw_backward(
+    output: Any, inputs: Any, *, rankdir: str = "LR", names: Sequence[str] | None = None
+) -> graphviz.Digraph:
+    """The backward pass as a graph, drawn beside the forward graph it differentiates.
+
+    ``twingrad.grad(output, inputs, create_graph=True)`` builds the gradients from the op
+    table's rules; this draws them: the forward graph in a grey box, and for each forward
+    op a box of the backward nodes its step made (its derivative rule, and the additions
+    of its shares into its inputs' gradients), titled with that op. Edges into a box from
+    the forward graph are the values the rule reads (tanh's reads its output, ``a * b``'s
+    its inputs). Each gradient is labelled ``∂output/∂input``; ``names`` overrides the
+    names used there (default: labels, else ``x0``, ``x1``, ...).
+    """
+    import graphviz
+
+    from .engine import Value, backward_graph
+
+    if not isinstance(output, Value):
+        raise TypeError(f"draw_backward: output must be a twingrad Value, not {type(output).__name__}")
+    wanted = [inputs] if isinstance(inputs, Value) else list(inputs)
+    gradients, origins = backward_graph(output, wanted)
+    top = output.label or "f"
+    if names is None:
+        names = [x.label or f"x{k}" for k, x in enumerate(wanted)]
+    elif len(names) != len(wanted):
+        raise ValueError(f"draw_backward: {len(names)} names for {len(wanted)} inputs")
+    titles = {id(g): f"∂{top}/∂{name}" for g, name in zip(gradients, names)}
+
+    # Every node once, in topological order over the output and then each gradient: the
+    # names n0, n1 ... are the same on every run.
+    order: list[Any] = []
+    position: dict[int, int] = {}
+    for root in (output, *gradients):
+        g = trace(root)
+        for node in g.nodes:
+            if id(node) not in position:
+                position[id(node)] = len(order)
+                order.append(node)
+
+    dot = graphviz.Digraph(format="svg", graph_attr={"rankdir": rankdir, "compound": "true"})
+    boxes: dict[int, list[int]] = {}  # forward node -> the backward nodes its step made
+    for i, node in enumerate(order):
+        origin = origins.get(node)
+        key = -1 if origin is None else position[id(origin)]
+        boxes.setdefault(key, []).append(i)
+    for key in sorted(boxes):
+        if key == -1:
+            box_name, title, style = "cluster_forward", f"forward: {top}", "filled"
+        else:
+            origin = order[key]
+            what = str(origin._op) if origin._op else "seed"
+            label = origin.label or f"n{key}"
+            box_name, title, style = f"cluster_back_n{key}", f"backward of {label} ({what})", "dashed"
+        with dot.subgraph(name=box_name) as box:
+            box.attr(label=title, style=style, color="grey", fillcolor="#f4f4f4")
+            for i in boxes[key]:
+                _draw_value(box, order[i], f"n{i}", titles.get(id(order[i])), key == -1)
+    for i, node in enumerate(order):
+        for child in node._prev:
+            dot.edge(f"n{position[id(child)]}", f"n{i}_op")
+    return dot
+
+
+def _draw_value(dot: Any, node: Any, name: str, title: str | None, forward: bool) -> None:
+    """One value (a record, and its op node): as `draw_dot` draws it in the forward graph;
+    ``title | data`` in the backward pass, whose nodes have no gradient of their own."""
+    data = f"data {_escape(_number(node.data))}"
+    if getattr(node, "is_constant", False):
+        dot.node(name, label=f"{{ const | {data} }}", shape="record", style="dashed")
+    elif forward:
+        dot.node(name, label=_record_label(node), shape="record")
+    elif title is not None:
+        dot.node(name, label=f"{{ {_escape(title)} | {data} }}", shape="record", penwidth="2")
+    else:
+        dot.node(name, label=f"{{ {data} }}", shape="record")
+    if node._prev:
+        dot.node(name + "_op", label=_op_text(node))
+        dot.edge(name + "_op", name)
+
+
 def _nudge_note(root: Any) -> str:
     """What a drawing of a nudged graph must say: its gradients predate the nudge."""
     if gradients_predate_nudge(root):

@@ -21,6 +21,7 @@ Three differences from micrograd, each for a reason:
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 from typing import Any
 
 from .ops import OPS, Op
@@ -226,6 +227,111 @@ def backpropagate(root: Value, order: list[Value]) -> None:
         node.grad += earlier
 
 
+def grad(output: Value, inputs: Value | Sequence[Value], create_graph: bool = False) -> Any:
+    """d(output)/d(input) for each of ``inputs``, without touching any ``.grad``.
+
+    ``inputs`` is one node or a sequence of nodes (leaves or intermediates), and the
+    result has the same shape: one gradient, or a list of them. An input the output
+    does not depend on gets 0, as ``backward()`` leaves it (torch raises there unless
+    told ``allow_unused``).
+
+    ``create_graph=False`` gives floats, the numbers ``backward()`` would write into
+    ``.grad``, bit for bit. ``create_graph=True`` gives Values: the backward pass built
+    as a graph of the table's ops (each op's derivative rule applied to the nodes
+    themselves), which can be drawn, compared with torch, and differentiated again,
+    to any order -- like ``torch.autograd.grad(..., create_graph=True)``.
+
+    >>> x = Value(3.0); y = x * x * x
+    >>> dy = grad(y, x, create_graph=True); d2y = grad(dy, x, create_graph=True)
+    >>> dy.data, d2y.data, grad(d2y, x)
+    (27.0, 18.0, 6.0)
+    """
+    if not isinstance(output, Value):
+        raise TypeError(f"grad: output must be a Value, not {type(output).__name__}")
+    single = isinstance(inputs, Value)
+    wanted = [inputs] if single else list(inputs)
+    for k, node in enumerate(wanted):
+        if not isinstance(node, Value):
+            raise TypeError(f"grad: input {k} must be a Value, not {type(node).__name__}")
+    if not isinstance(create_graph, bool):
+        raise TypeError(f"grad: create_graph must be True or False, not {create_graph!r}")
+    totals = _gradients(output, topological_order(output), create_graph)
+    zero = Constant(0.0) if create_graph else 0.0
+    found = [totals.get(node, zero) for node in wanted]
+    return found[0] if single else found
+
+
+def backward_graph(output: Value, inputs: Sequence[Value]) -> tuple[list[Value], dict[Value, Value | None]]:
+    """``grad(output, inputs, create_graph=True)``, and where each node of it came from.
+
+    The second result maps every node of the gradients' graphs to the node of
+    ``output``'s graph whose backward step made it -- its op's derivative rule, and the
+    additions of its shares into its inputs' gradients (the seed 1 is the output's) --
+    and the forward nodes themselves to None. It is what a drawing needs to show the
+    backward pass beside the forward one.
+    """
+    wanted = list(inputs)
+    order = topological_order(output)
+    origins: dict[Value, Value | None] = dict.fromkeys(order)
+    totals = _gradients(output, order, True, origins)
+    zero = Constant(0.0)
+    found = [totals.get(node, zero) for node in wanted]
+    _claim(origins, found, None)  # the zero of an unused input: nobody's
+    return found, origins
+
+
+def _gradients(
+    root: Value, order: list[Value], as_graph: bool, origins: dict[Value, Value | None] | None = None
+) -> dict[Value, Any]:
+    """d(root)/d(node) for every node of ``order``: floats, or Values built from the table.
+
+    The walk of `backpropagate`, with the totals kept in a dict instead of ``.grad``.
+    The same rule runs in both modes (see `twingrad.ops`): on the nodes' numbers, or on
+    the nodes themselves. Contributions are added in backward's order, so the numbers
+    are backward's to the last bit (up to the sign of a zero with ``as_graph``).
+    ``origins`` (graph mode) collects which forward node each new node is due to.
+    """
+    totals: dict[Value, Any] = {root: Constant(1.0) if as_graph else 1.0}
+    if origins is not None:
+        _claim(origins, [totals[root]], root)
+    for node in reversed(order):
+        op = node._op
+        if not op:
+            continue
+        g = totals[node]  # every node of `order` but the root feeds one processed before it
+        a = node._a
+        b = node._b
+        if as_graph:
+            shares = (op.grad(g, node, a),) if b is None else op.grad(g, node, a, b)  # type: ignore[attr-defined]
+        elif b is None:
+            shares = (op.grad(g, node.data, a.data),)  # type: ignore[attr-defined, union-attr]
+        else:
+            shares = op.grad(g, node.data, a.data, b.data)  # type: ignore[attr-defined, union-attr]
+        for source, share in zip((a, b), shares):
+            if source in totals:
+                totals[source] = totals[source] + share
+            elif as_graph:
+                # A rule returns a plain number where the derivative is a constant (relu's
+                # mask, a zero exponent): lifted, it is a node whose own derivative is 0.
+                totals[source] = share if isinstance(share, Value) else Constant(share)
+            else:
+                totals[source] = 0.0 + share  # as backward's `+=` onto a zeroed .grad
+            if origins is not None:
+                _claim(origins, [totals[source]], node)
+    return totals
+
+
+def _claim(origins: dict[Value, Value | None], nodes: list[Value], origin: Value | None) -> None:
+    """Attribute to ``origin`` every node reachable from ``nodes`` that has no origin yet."""
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        if node in origins:
+            continue
+        origins[node] = origin
+        stack.extend(n for n in (node._a, node._b) if n is not None)
+
+
 def leaves(root: Value) -> list[Value]:
     """The user's leaves under ``root`` (constants excluded), in topological order."""
     return [n for n in topological_order(root) if n._a is None and not n.is_constant]
@@ -328,3 +434,50 @@ def _install_op_methods() -> None:
 
 
 _install_op_methods()
+
+
+def _check_rules_build_graphs() -> None:
+    """Refuse to import unless every op's derivative rule also runs on Values, gives there
+    the number it gives on floats, and builds a graph whose own derivative is the slope
+    of the float rule (a rule that returns the right number as a constant would be right
+    at first order only): the gradient graph is then the backward pass."""
+    point = (0.7, 1.3)
+    step = 1e-6
+    for op in OPS:
+        numbers = point[: op.arity]
+        where = f"op table entry {op.name!r}"
+        nodes = [Value(x) for x in numbers]
+        out = getattr(nodes[0], op.methods[0])(*nodes[1:])
+        try:
+            built = _shares(op.grad(Constant(0.5), out, *nodes))
+        except (TypeError, AttributeError) as error:
+            raise ValueError(
+                f"{where}: its derivative rule does not run on Values ({error}); "
+                "write it with the vocabulary of twingrad.ops (div, power, log, sin, cos, sign, number)"
+            ) from None
+        for j, (expected, share) in enumerate(zip(_float_shares(op, numbers), built)):
+            got = share.data if isinstance(share, Value) else share
+            if got != expected:
+                raise ValueError(f"{where}: its rule gives {got!r} on Values, {expected!r} on floats")
+            for k in range(op.arity):
+                up, down = list(numbers), list(numbers)
+                up[k] += step
+                down[k] -= step
+                slope = (_float_shares(op, up)[j] - _float_shares(op, down)[j]) / (2 * step)
+                derivative = grad(share, nodes[k]) if isinstance(share, Value) else 0.0
+                if abs(derivative - slope) > 1e-5 * max(1.0, abs(slope)):
+                    raise ValueError(
+                        f"{where}: the graph of its derivative rule has slope {derivative!r} along input "
+                        f"{k}, but the rule on floats changes at {slope!r}: a number where a graph belongs?"
+                    )
+
+
+def _shares(found: Any) -> tuple[Any, ...]:
+    return found if isinstance(found, tuple) else (found,)
+
+
+def _float_shares(op: Op, numbers: Sequence[float]) -> tuple[float, ...]:
+    return _shares(op.grad(0.5, op.forward(*numbers), *numbers))
+
+
+_check_rules_build_graphs()

@@ -6,7 +6,11 @@ One `Op` record per operation holds everything the rest of the project needs:
   raise (``1/0`` is ``inf``, ``log(0)`` is ``-inf``, ``log(-1)`` is ``nan``);
 * ``grad``     -- the local derivative as a vector-Jacobian rule: given the upstream
   gradient ``g``, the op's output ``out`` and its inputs, return one gradient per input
-  (a float for a unary op, a pair for a binary one);
+  (one for a unary op, a pair for a binary one). Each rule is written once, in the
+  small vocabulary below (arithmetic operators, `div`, `power`, `log`, `sin`, `cos`,
+  `sign`, `number`), so it runs on floats -- ``backward()``, fast -- and on Values,
+  where it builds the gradient as a graph of the same ops that can be differentiated
+  again (``twingrad.grad(..., create_graph=True)``);
 * ``torch``    -- the same operation on torch tensors (called on tensors, so this module
   never imports torch);
 * ``symbol``   -- what a drawing shows in the op node and what ``Value._op`` reads as;
@@ -111,19 +115,70 @@ def sign(a: float) -> float:
     return float((a > 0.0) - (a < 0.0))
 
 
+# --- the vocabulary of the derivative rules: one formula on floats and on Values ---------
+#
+# A rule sees floats when backward() runs and Values (nodes of a graph) when a gradient
+# is built as a graph; arithmetic operators already work on both. These helpers do the
+# rest: on floats, the IEEE functions above; on a Value, the op of this table, so that
+# the gradient graph is made of ops that are differentiated like any other. A kink or a
+# mask is decided on `number` and enters a Value graph as a constant: its derivative is
+# 0 at every order, as in torch (relu'' = 0, |x|'' = 0). One difference remains: torch
+# masks with `where`, which sends a zero into the masked term's own derivative, and where
+# that term's partials are infinite (relu below 0 under an infinite gradient, pow's
+# masked terms at a == 0 or b == 0) torch's next derivative is 0 · inf = nan; ours is 0.
+
+_PLAIN = (float, int)
+
+
+def number(x: Any) -> float:
+    """The number behind ``x``: a float itself, a Value's ``data``."""
+    return x if isinstance(x, _PLAIN) else x.data
+
+
+def div(a: Any, b: Any) -> Any:
+    return ieee_div(a, b) if isinstance(a, _PLAIN) and isinstance(b, _PLAIN) else a / b
+
+
+def power(a: Any, b: Any) -> Any:
+    return ieee_pow(a, b) if isinstance(a, _PLAIN) and isinstance(b, _PLAIN) else a ** b
+
+
+def log(a: Any) -> Any:
+    return ieee_log(a) if isinstance(a, _PLAIN) else a.log()
+
+
+def sin(a: Any) -> Any:
+    return ieee_sin(a) if isinstance(a, _PLAIN) else a.sin()
+
+
+def cos(a: Any) -> Any:
+    return ieee_cos(a) if isinstance(a, _PLAIN) else a.cos()
+
+
 # --- local derivatives (vector-Jacobian rules) ---------------------------------------
 
 
-def _pow_grad(g: float, out: float, a: float, b: float) -> tuple[float, float]:
+def _pow_grad(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
     # d/da: torch returns exactly 0 for a zero exponent, even where a ** -1 is infinite.
-    grad_a = 0.0 if b == 0.0 else g * (b * ieee_pow(a, b - 1.0))
+    grad_a = 0.0 if number(b) == 0.0 else g * (b * power(a, b - 1.0))
     # d/db = out * log(a), taken as 0 where a == 0 and b >= 0 (torch masks it, then scales by g).
-    grad_b = g * (0.0 if (a == 0.0 and b >= 0.0) else out * ieee_log(a))
+    masked = number(a) == 0.0 and number(b) >= 0.0
+    grad_b = g * (0.0 if masked else out * log(a))
     return grad_a, grad_b
 
 
-def _div_grad(g: float, out: float, a: float, b: float) -> tuple[float, float]:
-    return ieee_div(g, b), -g * ieee_div(ieee_div(a, b), b)
+def _tanh_grad(g: Any, out: Any, a: Any) -> Any:
+    # torch takes 1 - out² with a fused multiply-add. Near ±1, 1 - out² cancels (40 ULP
+    # off at tanh(2.5)) and (1 - out)(1 + out) stays within an ULP of torch. Near 0 that
+    # product is as exact, but its derivative by out, (1 - out) - (1 + out), cancels
+    # (tanh''(1e-9) would be 1e-7 off), while 1 - out² differentiates to -2·out exactly.
+    if -0.5 < number(out) < 0.5:
+        return g * (1.0 - out * out)
+    return g * ((1.0 - out) * (1.0 + out))
+
+
+def _div_grad(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    return div(g, b), -g * div(div(a, b), b)
 
 
 # --- the record ------------------------------------------------------------------------
@@ -268,7 +323,7 @@ OPS: tuple[Op, ...] = (
     Op(
         "log", symbol="log", arity=1,
         forward=ieee_log,
-        grad=lambda g, out, a: ieee_div(g, a),
+        grad=lambda g, out, a: div(g, a),
         torch=lambda a: a.log(),
         code="{}.log()", methods=("log",),
         doc="ln a",
@@ -277,10 +332,7 @@ OPS: tuple[Op, ...] = (
     Op(
         "tanh", symbol="tanh", arity=1,
         forward=math.tanh,
-        # (1 - out)(1 + out), not 1 - out²: torch evaluates 1 - out² with a fused
-        # multiply-add, and this product stays within an ULP of it where 1 - out²
-        # cancels (40 ULP off at tanh(2.5)).
-        grad=lambda g, out, a: g * ((1.0 - out) * (1.0 + out)),
+        grad=_tanh_grad,
         torch=lambda a: a.tanh(),
         code="{}.tanh()", methods=("tanh",),
         doc="(e^a - e^-a) / (e^a + e^-a)",
@@ -289,11 +341,14 @@ OPS: tuple[Op, ...] = (
     Op(
         "relu", symbol="relu", arity=1,
         forward=relu,
-        grad=lambda g, out, a: 0.0 if out <= 0.0 else g,
+        grad=lambda g, out, a: 0.0 if number(out) <= 0.0 else g,
         torch=lambda a: a.relu(),
         code="{}.relu()", methods=("relu",),
         doc="max(a, 0)",
-        notes="relu'(0) = 0 (torch's convention); relu(nan) = nan with gradient g.",
+        notes=(
+            "relu'(0) = 0 (torch's convention); relu(nan) = nan with gradient g. The mask is a "
+            "constant: relu'' = 0 at every point, as in torch."
+        ),
     ),
     Op(
         "sigmoid", symbol="sigmoid", arity=1,
@@ -307,7 +362,7 @@ OPS: tuple[Op, ...] = (
     Op(
         "sin", symbol="sin", arity=1,
         forward=ieee_sin,
-        grad=lambda g, out, a: g * ieee_cos(a),
+        grad=lambda g, out, a: g * cos(a),
         torch=lambda a: a.sin(),
         code="{}.sin()", methods=("sin",),
         doc="sin a",
@@ -316,7 +371,7 @@ OPS: tuple[Op, ...] = (
     Op(
         "cos", symbol="cos", arity=1,
         forward=ieee_cos,
-        grad=lambda g, out, a: g * -ieee_sin(a),
+        grad=lambda g, out, a: g * -sin(a),
         torch=lambda a: a.cos(),
         code="{}.cos()", methods=("cos",),
         doc="cos a",
@@ -325,7 +380,7 @@ OPS: tuple[Op, ...] = (
     Op(
         "sqrt", symbol="sqrt", arity=1,
         forward=ieee_sqrt,
-        grad=lambda g, out, a: ieee_div(g, 2.0 * out),
+        grad=lambda g, out, a: div(g, 2.0 * out),
         torch=lambda a: a.sqrt(),
         code="{}.sqrt()", methods=("sqrt",),
         doc="√a",
@@ -334,11 +389,11 @@ OPS: tuple[Op, ...] = (
     Op(
         "abs", symbol="abs", arity=1,
         forward=abs,
-        grad=lambda g, out, a: g * sign(a),
+        grad=lambda g, out, a: g * sign(number(a)),
         torch=lambda a: a.abs(),
         code="abs({})", methods=("abs", "__abs__"),
         doc="|a|",
-        notes="|x|'(0) = 0 and |x|'(nan) = 0 (torch's sgn).",
+        notes="|x|'(0) = 0 and |x|'(nan) = 0 (torch's sgn); sgn is a constant, so |x|'' = 0 everywhere.",
     ),
 )
 

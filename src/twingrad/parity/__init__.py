@@ -5,6 +5,8 @@
     compare_nudge(root, 0.01)   a step along the gradient on both sides   -> NudgeReport
     check_function(fn, inputs)  one function on any engine and on torch   -> FunctionReport
     compare_training()          an MLP and its torch twin under SGD       -> TrainingReport
+    compare_higher(y, xs, 2)    Hessians, third derivatives, H v against
+                                torch's double backward                    -> HigherReport
 
 Importing this package does not import torch: `twingrad.parity.plan` (what a graph is)
 must stay usable without it, so each name below loads its submodule -- and, for the
@@ -30,6 +32,9 @@ _EXPORTS = {
     "check_function": "function",
     "FunctionReport": "function",
     "Mismatch": "function",
+    "compare_higher": "higher",
+    "assert_higher": "higher",
+    "HigherReport": "higher",
     "compare_training": "training",
     "TrainingReport": "training",
     "torch_twin": "training",

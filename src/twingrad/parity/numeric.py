@@ -113,11 +113,27 @@ def witness(
             values[i] = steps[i].forward(*[values[j] for j in operands[i]])  # type: ignore[union-attr]
         return values[root]
 
-    x = float(base[position])
+    found = slope_witness(f, float(base[position]), position, engine_grad, torch_grad, reference)
+    f(float(base[position]))  # leave `values` as found
+    return found
+
+
+def slope_witness(
+    f: Callable[[float], float],
+    x: float,
+    position: int,
+    engine_grad: float,
+    torch_grad: float,
+    reference: str = "torch",
+) -> Witness:
+    """Central differences of ``f`` at ``x`` against the engine's and the twin's slope there.
+
+    The referee of `witness` for any function of one number: a gradient's change along
+    a leaf is how `twingrad.parity.higher` checks a second derivative.
+    """
     h = RELATIVE_STEP * max(1.0, abs(x))
     f0 = f(x)
     slopes = [_slopes(f, x, f0, h), _slopes(f, x, f0, h / SHRINK)]
-    f(x)  # leave `values` as found
     (central, left, right, _), (central2, left2, right2, size2) = slopes
     numbers = (f0, central, left, right, central2, left2, right2)
     if not all(math.isfinite(v) for v in numbers):
