@@ -30,7 +30,7 @@ from twingrad.check.worker import WorkerTimeoutError
 from twingrad.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-CORRECT = ROOT / "tests" / "engines" / "classroom" / "correct.py"
+CORRECT = ROOT / "tests" / "engines" / "classroom" / "lecture.py"
 BACKWARD = "    def backward(self):\n"
 LOOPING = BACKWARD + "        while True:  # the student's loop never ends\n            pass\n"
 

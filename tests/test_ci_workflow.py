@@ -164,7 +164,7 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Rehearsal:
     subprocess.run([python, "-m", "pip", "uninstall", "--quiet", "--yes", "build", "pyproject_hooks"], **run)
     [wheel] = dist.glob("twingrad-*.whl")
     repo.mkdir()
-    shutil.copy(ROOT / "tests" / "engines" / "classroom" / "correct.py", repo / "engine.py")
+    shutil.copy(ROOT / "tests" / "engines" / "classroom" / "lecture.py", repo / "engine.py")
     env["TWINGRAD"] = f"twingrad[torch] @ {wheel.as_uri()}"
     torch_args = subprocess.run([python, str(ROOT / "tools" / "torch_source.py"), "torch==2.13.*"],
                                 **run).stdout.strip()
@@ -209,9 +209,9 @@ def test_the_workflow_steps_run_green_with_the_wheel_in_a_fresh_venv(rehearsal: 
 
 
 def test_the_installed_wheel_finds_the_lectures_bug(rehearsal: Rehearsal) -> None:
-    lecture = rehearsal.repo / "lecture"  # wrong.py imports its correct twin and breaks it
+    lecture = rehearsal.repo / "lecture"  # wrong.py imports the lecture's engine and breaks it
     lecture.mkdir()
-    for name in ("correct.py", "wrong.py"):
+    for name in ("lecture.py", "wrong.py"):
         shutil.copy(ROOT / "tests" / "engines" / "classroom" / name, lecture / name)
     done = subprocess.run(["twingrad", "check", "lecture/wrong.py:Value", "--only", "reuse_a_plus_a"],
                           capture_output=True, text=True, env=rehearsal.env, cwd=rehearsal.repo, timeout=300)

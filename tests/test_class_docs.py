@@ -26,7 +26,7 @@ DOCS = ROOT / "docs"
 CLASS = DOCS / "class.md"
 CLASSROOM = DOCS / "classroom-autograding.yml"
 WORKFLOW = DOCS / "github-workflow.yml"
-CORRECT = ROOT / "tests" / "engines" / "classroom" / "correct.py"
+CORRECT = ROOT / "tests" / "engines" / "classroom" / "lecture.py"
 RIGHT = "self.grad += out.grad\n            other.grad += out.grad"
 WRONG = "self.grad = out.grad\n            other.grad = out.grad"  # __add__'s backward: `=` for `+=`
 GRADER = "classroom-resources/autograding-command-grader"

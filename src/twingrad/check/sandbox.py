@@ -568,8 +568,11 @@ def _root_view(program: str) -> tuple[tuple[str, ...], tuple[tuple[str, str], ..
     # No site-packages of any installation shown, none of the checker's own folders (its package,
     # an editable install's source), whatever path reaches them.
     checker = {str(_CHECKER), os.path.realpath(_CHECKER), *(p for p in sys.path if _checkers_own(p))}
-    covers = {os.path.realpath(found) for tree in binds if os.path.isdir(tree)
-              for pattern in _PACKAGE_FOLDERS for found in glob.glob(os.path.join(tree, pattern))}
+    # Each by its named path and its real one: a tree bound under a name that passes through a
+    # link (a venv folder that is a symlink) shows its packages under both.
+    found = [f for tree in binds if os.path.isdir(tree)
+             for pattern in _PACKAGE_FOLDERS for f in glob.glob(os.path.join(tree, pattern))]
+    covers = {*found, *map(os.path.realpath, found)}
     covers |= {p for p in checker if p and os.path.isdir(p)}
     within = sorted(c for c in covers if any(c == b or c.startswith(b.rstrip("/") + "/") for b in binds))
     return tuple(binds + list(_DEVICES)), tuple({**links, **_DEVICE_LINKS}.items()), tuple(within)

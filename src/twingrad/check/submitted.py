@@ -75,9 +75,12 @@ def source_lines(path: Path, first: int, last: int, limit: int = MAX_FILE_BYTES)
 
 
 def copy_file(source: Path, target: Path) -> None:
-    """Copy the regular file ``source`` to the new file ``target``, its bytes only (bounded)."""
+    """Copy the regular file ``source`` to the new file ``target``, its bytes (bounded) and whether
+    its owner may run it (a compiled --exec worker must stay a program), nothing else."""
     data = read_bounded(source)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    runnable = os.lstat(source).st_mode & stat.S_IXUSR
+    mode = 0o755 if runnable else 0o644
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
 
