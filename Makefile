@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 # the stored one; the sanitize file masks only memory addresses and graphviz's version line.
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: install dot chromium node demo test lint bench notebooks jupyter reference clean
+.PHONY: install dot chromium node demo test lint bench notebooks jupyter clean
 
 install: $(STAMP) dot chromium node
 
@@ -98,10 +98,6 @@ bench: install
 	$(PY) -m benchmarks.check_one >> $(BENCH_RESULTS)/table.txt
 	$(PY) -m benchmarks.batch >> $(BENCH_RESULTS)/table.txt
 	@cat $(BENCH_RESULTS)/table.txt
-
-# torch's numbers for every case of twingrad check, recorded (a test requires them to be current).
-reference: install
-	$(PY) -m twingrad.check.reference
 
 lint: install
 	$(VENV)/bin/ruff check .

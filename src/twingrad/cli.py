@@ -101,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="tolerances for an engine that computes in float32 on purpose (rtol 1e-5, atol 1e-7)",
     )
+    check.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="draw the cases' inputs from seed N, to replay a run (its report names its seed); "
+        "default: a fresh seed every run",
+    )
     check.add_argument("--list", action="store_true", help="list the cases and exit")
 
     bench = commands.add_parser(

@@ -94,6 +94,13 @@ def check_options(args: argparse.Namespace) -> dict[str, Any]:
     require = [p.strip() for p in (args.require or "").split(",") if p.strip()]
     if args.python is not None and shutil.which(args.python) is None:
         raise ValueError(f"--python {args.python}: no such program")
+    from .inputs import check_seed, new_seed
+
+    # Chosen here, once: every target of a batch is checked at the same inputs.
+    try:
+        seed = new_seed() if args.seed is None else check_seed(args.seed)
+    except ValueError as exc:
+        raise ValueError(f"--seed {args.seed}: {exc}") from None
     only = [p.strip() for p in args.only.split(",") if p.strip()] if args.only is not None else None
     if only == []:
         raise ValueError("--only names no case (twingrad check --list names them)")
@@ -113,6 +120,7 @@ def check_options(args: argparse.Namespace) -> dict[str, Any]:
         "command": args.exec_command,
         "spellings": _names(args.names),
         "require": require,
+        "seed": seed,
         **tolerances,
     }
 

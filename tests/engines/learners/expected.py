@@ -103,6 +103,7 @@ _TIMES_A_NUMBER = (
     "softmax_nll",
     "mlp_tanh_squared_error",
     "mlp_relu_hinge",
+    "drawn_graph",
 )
 # Every case with a power, directly or through / (built on ** -1).
 _POWERS = (
@@ -113,6 +114,7 @@ _POWERS = (
     "fractional_and_negative_powers",
     "softmax_nll",
     "mlp_tanh_squared_error",
+    "drawn_graph",
 )
 _PY312 = sys.version_info >= (3, 12)
 
@@ -164,8 +166,16 @@ ENGINES: tuple[Engine, ...] = (
         ),
     ),
     Engine("tanh_none.py:Value", 1, core(**failing("None", *_TANH, status=ERROR))),
-    Engine("rsub_recursion.py:Value", 1, core(number_minus_value=expect(ERROR, "recursion"))),
-    Engine("rtruediv_swapped.py:Value", 1, core(number_over_value=expect(FAIL, DIV_SWAPPED))),
+    Engine(
+        "rsub_recursion.py:Value",
+        1,
+        core(number_minus_value=expect(ERROR, "recursion"), drawn_graph=expect(ERROR, "recursion")),
+    ),
+    Engine(
+        "rtruediv_swapped.py:Value",
+        1,
+        core(number_over_value=expect(FAIL, DIV_SWAPPED), drawn_graph=expect(FAIL, DIV_SWAPPED)),
+    ),
     Engine(
         "tanh_one_minus_x2.py:Value",
         1,
@@ -209,6 +219,7 @@ ENGINES: tuple[Engine, ...] = (
                 "unary_neg",
                 "mlp_tanh_squared_error",
                 "mlp_relu_hinge",
+                "drawn_graph",
                 "backward_twice",
             )
         ),
