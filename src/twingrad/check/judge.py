@@ -185,38 +185,7 @@ class Judge:
         )
 
     def inconsistency(self, case: Case, before: float, after: float, grads: Sequence[float]) -> str | None:
-        """Why the engine's nudge contradicts its own gradients, or None when it does not.
-
-        The worker moved each input by ``h * grad`` with the engine's gradients g; to first
-        order the output then moves by ``h * Σ g²``. What the first order leaves out is, for
-        the case's true function F, exactly ``Q = F(x + h g) - F(x) - h ∇F·g`` (the twin
-        computes it along the engine's own step). A correct engine moves by ``h Σ g² + Q``
-        up to its rounding, so a move further from the first-order prediction than ``2 |Q|``
-        plus a rounding allowance is impossible for it: its gradients are not the slopes of
-        its own output.
-        """
-        if not all(math.isfinite(v) for v in (before, after, *grads)):
-            return None  # the comparison with the expected numbers speaks to these
-        try:
-            curvature = reference(case).remainder(grads)
-        except (ArithmeticError, ValueError):
-            return None
-        if not math.isfinite(curvature):
-            return None
-        predicted = NUDGE_STEP * math.fsum(g * g for g in grads)
-        moved = after - before
-        rtol = min(self.tolerance.rtol, _CONSISTENCY_RTOL)
-        rounding = 8.0 * rtol * (abs(before) + abs(after) + predicted) + self.tolerance.atol
-        slack = 2.0 * abs(curvature) + rounding
-        if abs(moved - predicted) <= slack:
-            return None
-        first, second = shown(moved, predicted)
-        return (
-            f"the engine's own nudge contradicts its gradients: x += {NUDGE_STEP:g} * x.grad moved the "
-            f"output by {first}, where those gradients predict {second} (first order, {NUDGE_STEP:g} * sum "
-            f"of grad²; the curvature accounts for at most {abs(curvature):.3g}): they are not the slopes of "
-            "its own output"
-        )
+        return nudge_inconsistency(case, before, after, grads, self.tolerance)
 
     # -- a step that did not work ----------------------------------------------------------------
 
@@ -278,6 +247,43 @@ class Judge:
         return place(self.engine.defined(*methods), self.shown)
 
 
+def nudge_inconsistency(
+    case: Case, before: float, after: float, grads: Sequence[float], tolerance: Tolerance
+) -> str | None:
+    """Why the engine's nudge contradicts its own gradients, or None when it does not.
+
+    The worker moved each input by ``h * grad`` with the engine's gradients g; to first
+    order the output then moves by ``h * Σ g²``. What the first order leaves out is, for
+    the case's true function F, exactly ``Q = F(x + h g) - F(x) - h ∇F·g`` (the twin
+    computes it along the engine's own step). A correct engine moves by ``h Σ g² + Q``
+    up to its rounding, so a move further from the first-order prediction than ``2 |Q|``
+    plus a rounding allowance is impossible for it: its gradients are not the slopes of
+    its own output.
+    """
+    if not all(math.isfinite(v) for v in (before, after, *grads)):
+        return None  # the comparison with the expected numbers speaks to these
+    try:
+        curvature = reference(case).remainder(grads)
+    except (ArithmeticError, ValueError):
+        return None
+    if not math.isfinite(curvature):
+        return None
+    predicted = NUDGE_STEP * math.fsum(g * g for g in grads)
+    moved = after - before
+    rtol = min(tolerance.rtol, _CONSISTENCY_RTOL)
+    rounding = 8.0 * rtol * (abs(before) + abs(after) + predicted) + tolerance.atol
+    slack = 2.0 * abs(curvature) + rounding
+    if abs(moved - predicted) <= slack:
+        return None
+    first, second = shown(moved, predicted)
+    return (
+        f"the engine's own nudge contradicts its gradients: x += {NUDGE_STEP:g} * x.grad moved the "
+        f"output by {first}, where those gradients predict {second} (first order, {NUDGE_STEP:g} * sum "
+        f"of grad²; the curvature accounts for at most {abs(curvature):.3g}): they are not the slopes of "
+        "its own output"
+    )
+
+
 def _spelled(program: CaseProgram, step: dict[str, Any], depth: int = 0) -> str:
     """A step as the learner would write it: ``1 - x``, ``(a * b).tanh()``."""
     makers = {s["let"]: s for s in program.steps if "let" in s}
@@ -326,4 +332,4 @@ def _drawing(found: Location) -> tuple[Drawing | None, str]:
     return (Drawing(text) if text else None), note
 
 
-__all__ = ["Judge"]
+__all__ = ["Judge", "nudge_inconsistency"]
