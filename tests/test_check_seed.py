@@ -139,3 +139,14 @@ def test_a_seed_out_of_range_is_a_one_line_error(seed: str, capsys: pytest.Captu
     assert main(["check", "--only", "seed_graph", "--seed", seed]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"--seed {seed}: a seed is a whole number from 0 to" in err
+
+
+def test_every_target_of_a_batch_is_checked_at_the_same_inputs(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "batch.json"
+    targets = [f"{VARIANTS}:TanhGrad", f"{VARIANTS}:ExpGrad"]
+    code = main(["check", *targets, "--only", "unary_*", "--json", str(out)])
+    assert code == 1
+    runs = [target["run"] for target in json.loads(out.read_text())["targets"]]
+    assert len({run["seed"] for run in runs}) == 1  # one seed for the class: the same inputs, fair
+    assert capsys.readouterr().out.rstrip().endswith(f"(seed {runs[0]['seed']})")  # --seed replays the class
