@@ -39,7 +39,7 @@ from .reference import reference
 from .result import ERROR, FAIL, PASS, UNSUPPORTED, CaseResult, Drawing, SourceLine
 from .traced import rebuild
 
-AGREE = "output, input gradients and nudged output agree with torch's formulas in float64"
+AGREE = "output, input gradients and nudged output agree with torch's formulas"
 # What float32 rounding needs (6e-8 relative) and then some: the nudge's consistency is judged
 # no looser, however far --rtol is loosened, and no tighter than the tolerance itself.
 _CONSISTENCY_RTOL = 1e-5
