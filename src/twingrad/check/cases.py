@@ -16,7 +16,7 @@ kinks and domain edges by a margin: a disagreement is a bug, never a convention 
 (the conventions at kinks are the fixed cases' and the probes' business).
 
 Most cases are plain functions: output, input gradients and the nudge are compared with
-torch. Two kinds need more: ``backward_twice`` calls backward a second time, where
+torch's formulas in float64 (`twingrad.check.reference`). Two kinds need more: ``backward_twice`` calls backward a second time, where
 engines legitimately differ by convention, and the nudge case makes the nudge its point.
 """
 
@@ -75,7 +75,7 @@ class Case:
         if self.draw is None:
             return self
         made = self.draw(rng)
-        return Case(self.name, self.doc, made.fn or self.fn, made.inputs, self.kind)
+        return Case(self.name, self.doc, made.fn or self.fn, made.inputs, self.kind, self.draw)
 
     @cached_property
     def input_names(self) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ with nothing of the engine's code in this process:
    run (`twingrad.parity.function.judge_run`): output, input gradients and the nudged
    output against the expected numbers of the case at this run's inputs
    (`twingrad.check.reference`: the op table's float64 twin of torch's formulas); and the
-   engine's nudge against its own gradients (`nudge_consistent`: the output must move as
+   engine's nudge against its own gradients (`nudge_inconsistency`: the output must move as
    they predict, up to the curvature);
 3. a failure is explained (`locate`): the first node that disagrees, the op to blame
    (probes, run as more programs in the same worker), and the line that defines it;
@@ -61,7 +61,7 @@ class Judge:
 
     def numbers(self, program: CaseProgram, trace: Trace) -> CaseResult | None:
         """The verdict from a numbers-only run (``read`` steps), when it can be given there: a
-        failed step, or every number agreeing with torch. None when something disagrees: the
+        failed step, or every number agreeing with the expected ones. None when something disagrees: the
         case is then run again with its graph observed, for `case` to say where and why."""
         case = program.case
         failed = trace.failed_at
@@ -75,16 +75,16 @@ class Judge:
         out, out_after = read["out"][0].data, read["out'"][0].data
         grads = [step.grad for step in read["in"]]
         moved = [step.data for step in read["in'"]]
-        torch = _reference(case)
+        expected = _reference(case)
         if out is None or out_after is None or any(g is None for g in grads):
             return None
         expected_moved = [x + NUDGE_STEP * g for x, g in zip(case.inputs, grads)]  # type: ignore[operator]
         close = self.tolerance.close
         if not (
-            close(out, torch.torch_before)
-            and close(out_after, torch.torch_after)
+            close(out, expected.torch_before)
+            and close(out_after, expected.torch_after)
             and moved == expected_moved
-            and all(close(g, t) for g, t in zip(grads, torch.torch_grads))  # type: ignore[arg-type]
+            and all(close(g, t) for g, t in zip(grads, expected.torch_grads))  # type: ignore[arg-type]
             and self.inconsistency(case, out, out_after, grads) is None  # type: ignore[arg-type]
         ):
             return None
@@ -94,7 +94,7 @@ class Judge:
             verdict = backward_twice(case, grads, again)  # type: ignore[arg-type]
             result.status, result.detail, result.mismatch = verdict.status, verdict.detail, verdict.mismatch
         elif case.kind == "nudge":
-            result.detail = _nudged(out, out_after, torch.torch_predicted or 0.0)
+            result.detail = _nudged(out, out_after, expected.torch_predicted or 0.0)
         return result
 
     def case(self, program: CaseProgram, trace: Trace) -> CaseResult:
