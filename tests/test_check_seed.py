@@ -150,3 +150,11 @@ def test_every_target_of_a_batch_is_checked_at_the_same_inputs(tmp_path: Path,
     runs = [target["run"] for target in json.loads(out.read_text())["targets"]]
     assert len({run["seed"] for run in runs}) == 1  # one seed for the class: the same inputs, fair
     assert capsys.readouterr().out.rstrip().endswith(f"(seed {runs[0]['seed']})")  # --seed replays the class
+
+
+def test_an_engine_that_estimates_gradients_by_finite_differences_fails(tmp_path: Path) -> None:
+    """Central differences refined by Richardson extrapolation come within 1e-9 or so: many cases pass,
+    but the default tolerance (1e-10) is below what any difference quotient reaches everywhere."""
+    code, report = _check(tmp_path, f"{CHEATS / 'finite_differences.py'}:Value")
+    assert code == 1
+    assert report["summary"]["fail"] >= 3 and not report["summary"]["error"], report["summary"]

@@ -23,6 +23,7 @@ class Forward:
         self._local = tuple(_local)
         self.label = label
         self.made = next(_made)
+        self.exponent: float | None = None  # ``x ** k`` for a number k keeps k
 
     def __repr__(self) -> str:
         return f"Value(data={self.data})"
@@ -47,7 +48,9 @@ class Forward:
             out = self.data**k.data
             local = (k.data * self.data ** (k.data - 1), out * math.log(self.data))
             return self._new(out, (self, k), "**", local)
-        return self._new(self.data**k, (self,), "**", (k * self.data ** (k - 1),))
+        out = self._new(self.data**k, (self,), "**", (k * self.data ** (k - 1),))
+        out.exponent = k
+        return out
 
     def __rpow__(self, base: Any) -> Forward:
         return self.lift(base) ** self
