@@ -16,8 +16,9 @@ kinks and domain edges by a margin: a disagreement is a bug, never a convention 
 (the conventions at kinks are the fixed cases' and the probes' business).
 
 Most cases are plain functions: output, input gradients and the nudge are compared with
-torch's formulas in float64 (`twingrad.check.reference`). Two kinds need more: ``backward_twice`` calls backward a second time, where
-engines legitimately differ by convention, and the nudge case makes the nudge its point.
+torch's formulas in float64 (`twingrad.check.reference`). Two kinds need more:
+``backward_twice`` calls backward a second time, where engines legitimately differ by
+convention, and the nudge case makes the nudge its point.
 """
 
 from __future__ import annotations
