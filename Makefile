@@ -10,22 +10,40 @@ TORCH_VERSION := 2.13.*
 # adds PyTorch's CPU index only where that would be a CUDA build (PyPI on Linux x86-64): a CPU
 # wheel already at hand (a wheelhouse, a mirror) is taken as it is, with no network.
 TORCH_INDEX_URL ?=
-STAMP := $(VENV)/.installed
+# One .venv, installed in two levels, each marked by a stamp file: the demo's (torch, numpy,
+# twingrad with rich and graphviz) and, on top of it, the development stack (the dev extras).
+DEMO_STAMP := $(VENV)/.installed-demo
+DEV_STAMP := $(VENV)/.installed-dev
 # nbval re-runs every notebook in this environment and compares each checked output with
 # the stored one; the sanitize file masks only memory addresses and graphviz's version line.
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
 .PHONY: install dot chromium node demo test lint bench notebooks jupyter clean
 
-install: $(STAMP) dot chromium node
-
-$(STAMP): pyproject.toml Makefile
+$(DEMO_STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet "torch==$(TORCH_VERSION)" \
 	  $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL),$$($(PY) tools/torch_source.py "torch==$(TORCH_VERSION)"))
-	$(PIP) install --quiet numpy
+	$(PIP) install --quiet -e ".[torch]"
+	@touch $@
+
+$(DEV_STAMP): $(DEMO_STAMP)
 	$(PIP) install --quiet -e ".[dev]"
-	@touch $(STAMP)
+	@touch $@
+
+# What each level needs outside pip. Targets below name a level, never install by themselves.
+DEMO_NEEDS := $(DEMO_STAMP) dot
+DEV_NEEDS := $(DEV_STAMP) dot chromium node
+
+# The command is in .venv/bin, not on the PATH: the last thing `make demo` and `make install`
+# say is how to type it.
+HOW_TO_RUN := printf '\n%s\n  %s\n%s\n' \
+  'twingrad is installed in $(VENV), not on your PATH. Activate it once in each shell:' \
+  'source $(VENV)/bin/activate' \
+  'then type twingrad (twingrad --help lists its commands); or type the full path, $(VENV)/bin/twingrad'
+
+install: $(DEV_NEEDS)
+	@$(HOW_TO_RUN)
 
 # Debian packages the tests need, installed with apt-get where we are root or have sudo:
 # $(call apt_install,TEST,PACKAGE,MESSAGE): nothing if the shell TEST passes; else install
@@ -59,17 +77,19 @@ CHROMIUM_MISSING := chromium is missing; the HTML report's browser test needs it
 chromium:
 	$(call apt_install,$(HAVE_BROWSER),chromium,$(CHROMIUM_MISSING))
 
-demo: install
+# Only what the demo needs: `make test` adds the development stack.
+demo: $(DEMO_NEEDS)
 	$(VENV)/bin/twingrad demo
+	@$(HOW_TO_RUN)
 
 # One pytest run: the tests, every benchmark once with timing off (benchmarks/README.md)
 # and the notebooks, re-executed and compared by nbval (README: Notebooks).
-test: install
+test: $(DEV_NEEDS)
 	$(VENV)/bin/ruff check .
 	HYPOTHESIS_PROFILE=ci $(PY) -m pytest tests benchmarks notebooks --benchmark-disable $(NBVAL)
 
 # Re-run the notebooks and store their outputs (commit the result): what `make test` verifies.
-notebooks: install
+notebooks: $(DEV_NEEDS)
 	$(PY) notebooks/execute.py
 
 # Open the notebooks in JupyterLab, running on this project's environment (.venv, with
@@ -77,7 +97,7 @@ notebooks: install
 # JupyterLab on the notebooks, in .venv. As root (a container, CI) it needs --allow-root;
 # JUPYTER_ARGS adds options (tests/test_jupyter.py: --no-browser, a port and a token).
 JUPYTER_ARGS ?=
-jupyter: install
+jupyter: $(DEV_NEEDS)
 	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root) $(JUPYTER_ARGS)
 
 # Times every workload twice, with the import-time heap frozen and with CPython's GC as
@@ -88,7 +108,7 @@ BENCH_ARGS ?=
 # process using twingrad and torch would not have, and the default-GC column would time them.
 BENCH_PYTEST := $(PY) -m pytest benchmarks/test_workloads.py --benchmark-only -q -p no:nbval \
 	--benchmark-columns=min,median,rounds --benchmark-sort=name $(BENCH_ARGS)
-bench: install
+bench: $(DEV_NEEDS)
 	@mkdir -p $(BENCH_RESULTS)
 	$(BENCH_PYTEST) --gc-policy=frozen --benchmark-json=$(BENCH_RESULTS)/frozen.json
 	$(BENCH_PYTEST) --gc-policy=default --benchmark-json=$(BENCH_RESULTS)/default.json
@@ -99,7 +119,7 @@ bench: install
 	$(PY) -m benchmarks.batch >> $(BENCH_RESULTS)/table.txt
 	@cat $(BENCH_RESULTS)/table.txt
 
-lint: install
+lint: $(DEV_NEEDS)
 	$(VENV)/bin/ruff check .
 
 clean:

@@ -197,7 +197,8 @@ def _node_command(adapter: Path) -> str:
 
 
 def test_the_javascript_engine_passes_the_whole_catalogue() -> None:
-    assert conformance(_node_command(ADAPTER), 30.0) == []
+    found = conformance(_node_command(ADAPTER), 30.0)
+    assert (found.problems, found.warnings) == ([], [])
     run = check_engine(command=_node_command(ADAPTER))
     assert run.ok and run.summary["pass"] == len(run.results), run
 
@@ -215,6 +216,25 @@ def test_a_wrong_javascript_derivative_is_named(tmp_path: Path) -> None:
     verdict = run.result("unary_tanh")
     assert verdict.status == "fail" and "tanh is wrong on its own" in verdict.detail
     assert verdict.source is not None and verdict.source.file.endswith("engine.js")
+
+
+def test_a_javascript_operation_under_another_name_is_reported_at_its_line(tmp_path: Path) -> None:
+    """The engine's `mul` is `times` here: the adapter's OPERATION_METHODS says so, its definitions
+    carry "op": "mul", and the report points at `times`, which no Python name would find."""
+    for file in ADAPTER.parent.glob("*.js"):
+        shutil.copy(file, tmp_path / file.name)
+    engine, adapter = tmp_path / "engine.js", tmp_path / "adapter.js"
+    source = engine.read_text()
+    wrong = source.replace("  mul(other) {", "  times(other) {").replace(
+        "this.grad += g * other.data;", "this.grad += g;", 1)
+    assert wrong.count("times(other)") == 1 and "this.grad += g;" in wrong, "mul moved: update this edit"
+    engine.write_text(wrong)
+    adapter.write_text(adapter.read_text().replace("mul: 'mul',", "mul: 'times',"))
+    run = check_engine(command=_node_command(adapter), only=["seed_graph"])
+    [result] = run.results
+    assert result.status == "fail" and "mul is wrong on its own" in result.detail, result
+    line = next(n for n, text in enumerate(wrong.splitlines(), 1) if "  times(other) {" in text)
+    assert result.source is not None and (result.source.file, result.source.line) == (str(engine), line)
 
 
 def test_conformance_names_what_a_broken_adapter_gets_wrong(tmp_path: Path) -> None:
@@ -236,7 +256,7 @@ def test_conformance_names_what_a_broken_adapter_gets_wrong(tmp_path: Path) -> N
             print(json.dumps(answer), flush=True)
     """)
     )
-    problems = conformance(f"{sys.executable} {adapter}", 10.0)
+    problems = conformance(f"{sys.executable} {adapter}", 10.0).problems
     assert problems and "unexpected 'extra'" in problems[0]
     assert problems[0].startswith("run 'probe")
 
@@ -260,7 +280,7 @@ def test_conformance_reports_each_line_a_check_would_skip(tmp_path: Path) -> Non
             print(json.dumps(answer), flush=True)
     """)
     )
-    problems = conformance(f"{sys.executable} {adapter}", 10.0)
+    problems = conformance(f"{sys.executable} {adapter}", 10.0).problems
     assert problems[0].startswith("hello: skipped a line that answers no request: ")
     skipped = [p for p in problems if "skipped a line" in p]
     assert all(p.startswith("hello: ") for p in skipped)  # once per worker start: its import's print

@@ -1,4 +1,4 @@
-"""The GitHub Actions workflow the README offers: the file, the README's copy and the commands it runs.
+"""The GitHub Actions workflow docs/class.md offers: the file, the page's copy and the commands it runs.
 
 GitHub reads the file as YAML; so does this test (PyYAML, as GitHub's own parser is not
 at hand). The ``twingrad check`` line goes through twingrad's real argument parser, so a
@@ -41,9 +41,9 @@ def _commands() -> list[list[str]]:
     return commands
 
 
-def test_the_readme_shows_the_workflow_file_verbatim() -> None:
-    readme = (ROOT / "README.md").read_text()
-    blocks = re.findall(r"```yaml\n(.*?)```", readme, flags=re.S)
+def test_the_class_page_shows_the_workflow_file_verbatim() -> None:
+    page = (ROOT / "docs" / "class.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", page, flags=re.S)
     assert WORKFLOW.read_text() in blocks
 
 
@@ -81,9 +81,9 @@ def test_the_course_command_in_the_comment_parses_too() -> None:
     assert args.target == ["submissions/*/engine.py:Value"] and args.jobs == 2
 
 
-def test_every_twingrad_check_command_in_the_readme_parses() -> None:
-    readme = (ROOT / "README.md").read_text()
-    lines = [line.split("#")[0] for block in re.findall(r"```sh\n(.*?)```", readme, flags=re.S)
+def test_every_twingrad_check_command_on_the_class_page_parses() -> None:
+    page = (ROOT / "docs" / "class.md").read_text()
+    lines = [line.split("#")[0] for block in re.findall(r"```sh\n(.*?)```", page, flags=re.S)
              for line in block.splitlines() if line.startswith("twingrad check")]
     assert any("-j 2" in line and "--junit-xml" in line for line in lines)
     for line in lines:

@@ -40,11 +40,25 @@ def test_demo_without_torch_tells_how_to_get_the_check(tmp_path, capsys, monkeyp
     )
     assert main(["demo", "--out", str(tmp_path / "demo.svg")]) == 0
     text = capsys.readouterr().out
-    assert "torch is not installed" in text and "L: -8.000000 -> -7.286496" in text
-    assert "torch:" not in text
+    skipped = "The torch twin is skipped: it needs torch, which is not installed: "
+    assert skipped + "pip install 'twingrad[torch]'" in text
+    assert "L: -8.000000 -> -7.286496" in text and "torch:" not in text
 
 
 def test_console_script_is_installed() -> None:
     script = Path(sys.executable).parent / "twingrad"
     result = subprocess.run([str(script), "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("twingrad ")
+
+
+def test_demo_ends_with_the_next_step_naming_the_example_where_it_is(tmp_path, capsys, monkeypatch) -> None:
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)  # where the README runs it: the example engine is at hand
+    assert main(["demo", "--out", str(tmp_path / "demo.svg")]) == 0
+    last = capsys.readouterr().out.rstrip().splitlines()[-2:]
+    assert last[0].startswith("Next: twingrad check FILE.py:Value checks a Value class")
+    assert last[1].split()[:3] == ["twingrad", "check", "docs/examples/my_engine.py:Value"]
+    assert (root / "docs" / "examples" / "my_engine.py").is_file()
+    monkeypatch.chdir(tmp_path)  # elsewhere (an installed twingrad): no example to name
+    assert main(["demo", "--out", str(tmp_path / "demo.svg")]) == 0
+    assert capsys.readouterr().out.rstrip().splitlines()[-1].startswith("Next: twingrad check FILE.py:Value")

@@ -1,14 +1,13 @@
-"""Docs that cannot drift: every code block of README.md and benchmarks/README.md runs on
-its own, and every benchmark figure they quote is the recorded run's.
+"""Docs that cannot drift: every code block of the README, of benchmarks/README.md and of the
+docs/ pages below runs as written, the README's shell commands work when pasted in order
+from the repository root, and every benchmark figure quoted in prose is the recorded run's.
 
 A ```python block is executed in a fresh namespace, in a temporary directory (nothing
-from another block is visible to it); a block that defines pytest tests is run by
-pytest. A ```sh block's `make` targets must exist. A block preceded by the line
-
-    <!-- docs-test: skip. ... -->
-
-is left out; the marker is only allowed in the "Check your own engine" section, whose
-blocks are being rewritten (this test asserts both).
+from another block is visible to it); a block that defines pytest tests is run by pytest.
+A ```sh block's `make` targets must exist, and its `twingrad check` lines must parse. The
+README's other shell lines are run, in order, by one bash in a copy of the repository's
+root (its entries linked, so that files they write land in the copy): what a reader
+pastes after `make demo`.
 
 The recorded benchmark run is `notebooks/data/bench-*.json` (what notebook 05 shows);
 `twingrad.bench` turns it into the table and ratios quoted in prose.
@@ -17,6 +16,7 @@ The recorded benchmark run is `notebooks/data/bench-*.json` (what notebook 05 sh
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -33,42 +33,48 @@ from twingrad.bench import (
     load,
     table,
 )
+from twingrad.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 BENCH_README = ROOT / "benchmarks" / "README.md"
+DOCS = ROOT / "docs"
+CHECK_PAGE, PARITY_PAGE = DOCS / "check.md", DOCS / "parity.md"
+# The pages whose code blocks this module runs (docs/ pages owned elsewhere test their own).
+PAGES = [README, BENCH_README, CHECK_PAGE, PARITY_PAGE, DOCS / "install.md", DOCS / "development.md"]
 RECORDED = [ROOT / "notebooks" / "data" / f"bench-{policy}.json" for policy in ("frozen", "default")]
-SKIP = "<!-- docs-test: skip."
-EXAMPLES = ROOT / "docs" / "examples"
+EXAMPLE = Path("docs", "examples", "my_engine.py")  # as the README names it, from the root
 
 
-def blocks(path: Path) -> list[tuple[str, str, bool, str]]:
-    """``(language, code, skipped, section)`` of every fenced block with a language."""
-    text = path.read_text()
-    found = []
-    fence = r"^(?P<before>[^\n]*)\n```(?P<lang>python|sh)\n(?P<code>.*?)^```$"
-    for match in re.finditer(fence, text, re.S | re.M):
-        before = text[: match.start("lang")]
-        section = before[before.rfind("\n## ") + 1 :].split("\n", 1)[0]
-        skipped = match.group("before").startswith(SKIP)
-        found.append((match.group("lang"), match.group("code"), skipped, section))
-    return found
+def blocks(path: Path) -> list[tuple[str, str]]:
+    """``(language, code)`` of every fenced block tagged python or sh, in order."""
+    fence = r"^```(?P<lang>python|sh)\n(?P<code>.*?)^```$"
+    return [(m.group("lang"), m.group("code")) for m in re.finditer(fence, path.read_text(), re.S | re.M)]
 
 
 def python_blocks() -> list[tuple[str, str]]:
     return [
         (f"{path.name}:{k}", code)
-        for path in (README, BENCH_README)
-        for k, (lang, code, skipped, _) in enumerate(blocks(path))
-        if lang == "python" and not skipped
+        for path in PAGES
+        for k, (lang, code) in enumerate(blocks(path))
+        if lang == "python"
     ]
 
 
-def test_no_block_is_skipped() -> None:
-    for path in (README, BENCH_README):
-        for _, code, skipped, section in blocks(path):
-            assert not skipped, (path.name, section, code[:60])
-    assert len(python_blocks()) >= 5
+def shell_lines(path: Path) -> list[str]:
+    """The commands of ``path``'s sh blocks, one a line, without blank and comment lines."""
+    return [
+        line.strip()
+        for lang, code in blocks(path)
+        if lang == "sh"
+        for line in code.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def test_the_pages_have_code_to_run() -> None:
+    assert len(python_blocks()) >= 6
+    assert all(path.is_file() for path in PAGES)
 
 
 @pytest.mark.parametrize(("where", "code"), python_blocks(), ids=[w for w, _ in python_blocks()])
@@ -101,11 +107,118 @@ def test_python_block_runs_on_its_own(where: str, code: str, tmp_path: Path, mon
 def test_make_targets_in_sh_blocks_exist() -> None:
     makefile = (ROOT / "Makefile").read_text()
     targets = set(re.findall(r"^([a-z][\w-]*):", makefile, re.M))
-    for path in (README, BENCH_README):
-        for lang, code, skipped, _ in blocks(path):
-            if lang == "sh" and not skipped:
-                for target in re.findall(r"^make (\w+)", code, re.M):
-                    assert target in targets, (path.name, target)
+    for path in PAGES:
+        for line in shell_lines(path):
+            if line.startswith("make "):
+                assert line.split()[1] in targets, (path.name, line)
+
+
+def test_every_twingrad_check_line_parses() -> None:
+    seen = 0
+    for path in PAGES:
+        for line in shell_lines(path):
+            words = shlex.split(line, comments=True)
+            if words[:2] in (["twingrad", "check"], [".venv/bin/twingrad", "check"]):
+                args = build_parser().parse_args(words[1:])
+                assert args.command == "check", (path.name, line)
+                seen += 1
+    assert seen >= 8
+
+
+# -- the README's commands, pasted ----------------------------------------------------------------
+
+
+def _copy_of_the_root(folder: Path) -> Path:
+    """``folder`` with a link to every entry of the repository's root: the commands see the
+    repository (and its .venv) where the README says, and what they write lands in ``folder``."""
+    for entry in ROOT.iterdir():
+        (folder / entry.name).symlink_to(entry)
+    return folder
+
+
+def _paste(lines: list[str], folder: Path) -> list[tuple[str, int, str]]:
+    """Run ``lines`` in one bash, as typed into a terminal in ``folder``: each line's
+    ``(line, exit status, output)``."""
+    marker = "@@twingrad-docs-exit"
+    script = "exec 2>&1\n" + "".join(f"{line}\necho {marker} $?\n" for line in lines)
+    done = subprocess.run(["bash", "-c", script], cwd=folder, capture_output=True, text=True, timeout=600)
+    parts = re.split(rf"^{marker} (\d+)\n", done.stdout, flags=re.M)
+    outputs, statuses = parts[0:-1:2], [int(s) for s in parts[1::2]]
+    assert len(statuses) == len(lines), done.stdout[-3000:]
+    return list(zip(lines, statuses, outputs))
+
+
+def _words(text: str) -> str:
+    """``text`` as words only: wrapping, table borders and padding removed."""
+    return " ".join(re.sub(r"[\u2500-\u257f]", " ", text).split())
+
+
+def test_the_readmes_commands_run_as_written_from_the_root(tmp_path: Path) -> None:
+    assert (ROOT / ".venv" / "bin" / "twingrad").is_file(), "the README's commands need `make demo` first"
+    readme = README.read_text()
+    lines = [line for line in shell_lines(README) if not line.startswith("make ")]
+    assert lines[0] == "source .venv/bin/activate"  # the README says it before any twingrad command
+    ran = _paste(lines, _copy_of_the_root(tmp_path))
+    example = f"twingrad check {EXAMPLE}:Value"
+    for line, status, output in ran:
+        # The example engine has bugs (exit status 1, as the README says); everything else passes.
+        expected = 1 if shlex.split(line, comments=True)[:3] == example.split() else 0
+        assert status == expected, f"{line}\n{output[-2000:]}"
+    [(_, _, first)] = [r for r in ran if shlex.split(r[0], comments=True) == example.split()]
+    last = first.rstrip().splitlines()[-1]
+    assert f"```\n{last}\n```" in readme  # the README quotes the last line it prints
+    quoted = _words(re.search(r'it says that `a` "(.*?)"', readme, re.S).group(1))  # type: ignore[union-attr]
+    assert quoted in _words(first)
+    assert "exits with status 1" in readme
+    assert (tmp_path / "report.html").read_text().startswith("<!DOCTYPE html>")
+    assert ("\n".join(line for line, _, _ in ran)).count("twingrad check") >= 4
+
+
+def _check_example(engine_source: str, folder: Path, *options: str) -> list[str]:
+    """The lines ``twingrad check docs/examples/my_engine.py:Value`` prints, run from ``folder``
+    whose docs/examples/my_engine.py holds ``engine_source``."""
+    (folder / EXAMPLE).parent.mkdir(parents=True)
+    (folder / EXAMPLE).write_text(engine_source)
+    done = subprocess.run(
+        [sys.executable, "-m", "twingrad.cli", "check", f"{EXAMPLE}:Value", *options],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return [line.rstrip() for line in done.stdout.splitlines()]
+
+
+def test_the_check_example_is_a_real_run_and_its_fix_passes(tmp_path: Path) -> None:
+    text = CHECK_PAGE.read_text()
+    command = f"$ twingrad check {EXAMPLE}:Value --svg drawings\n"
+    start = text.index(command)
+    excerpt = text[start : text.index("```", start)].splitlines()[1:]
+    source = (ROOT / EXAMPLE).read_text()
+    real = _check_example(source, tmp_path / "buggy", "--svg", "drawings")
+    shown = [
+        line.rstrip() for line in excerpt if line.strip() and not line.startswith(("│ …", "…", "drawn:"))
+    ]
+    missing = [line for line in shown if line not in real]
+    assert not missing, "\n".join(missing)
+    assert real[-1] == shown[-1]  # the summary line, exactly
+    repaired = source.replace(
+        "self.grad = 1.0 * out.grad  # the classic bug: = where += belongs", "self.grad += out.grad"
+    )
+    repaired = repaired.replace("other.grad = 1.0 * out.grad", "other.grad += out.grad")
+    assert repaired != source
+    summary = _check_example(repaired, tmp_path / "fixed")[-1]
+    for page in (CHECK_PAGE, README):  # "Fix the `=` and the line reads ..."
+        assert f"`{summary}`" in page.read_text(), page.name
+
+
+def test_the_missing_extra_line_in_the_install_page_is_the_commands(monkeypatch, capsys) -> None:
+    from twingrad import cli, extras
+
+    monkeypatch.setattr(extras, "missing", lambda extra: "torch" if extra == "torch" else None)
+    assert cli.main(["check", "nothing.py:Value"]) == 2
+    line = capsys.readouterr().err
+    assert line.count("\n") == 1 and f"```\n{line}```" in (DOCS / "install.md").read_text()
 
 
 # -- figures: the recorded run ------------------------------------------------------------------
@@ -138,17 +251,12 @@ def test_figures_quoted_in_prose_are_the_recorded_runs() -> None:
 
     engines, policies = ("micrograd", "torch scalar"), ("frozen", "default")
     moons = {(e, p): one_decimal("moons-step", e, p) for e in engines for p in policies}
-    readme = " ".join(README.read_text().split())
-    assert (
-        f"twingrad was {moons['micrograd', 'frozen'].rstrip('×')}× faster than micrograd and "
-        f"{moons['torch scalar', 'frozen'].rstrip('×')}× faster than torch scalar autograd"
-    ) in readme
-    mg, ts = moons["micrograd", "default"], moons["torch scalar", "default"]
-    assert f"and {mg} and {ts} in a process" in readme
+    parity = " ".join(PARITY_PAGE.read_text().split())
     cost = compare_cost(load(RECORDED))
     frozen, default = (format_ratio(cost[p]) for p in ("frozen", "default"))
-    assert f"`compare` cost {frozen} what torch alone takes" in readme
-    assert f"{default} with the default GC" in readme
+    assert f"`compare` cost {frozen} what torch alone takes" in parity
+    assert f"{default} with the default GC" in parity
+    assert not re.search(r"\d×", README.read_text())  # the README quotes no figure: they age
     bench = BENCH_README.read_text()
     for engine in engines:
         rows = [line for line in bench.splitlines() if line.startswith("| moons step: ≥ ")]
@@ -171,56 +279,10 @@ def test_the_node_count_quoted_is_the_moons_step_graph() -> None:
     loss, _ = moons_loss(TWINGRAD, port(demo_model(), TWINGRAD), *MOONS)
     count = f"{len(trace(loss).nodes):,}"
     assert count == "65,818"
-    for path in (README, BENCH_README):
+    for path in (PARITY_PAGE, BENCH_README):
         text = path.read_text()
         others = re.findall(r"\b6\d,\d{3} (?:twingrad )?nodes", text.replace(count, ""))
         assert count in text and not others, (path, others)
-
-
-# -- the check's example: a real run ---------------------------------------------------------------
-
-
-def _check_example(engine: Path, tmp_path: Path) -> list[str]:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "twingrad.cli",
-            "check",
-            f"{engine.name}:Value",
-            "--svg",
-            str(tmp_path / "drawings"),
-        ],
-        cwd=engine.parent,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    return [line.rstrip() for line in done.stdout.splitlines()]
-
-
-def test_the_check_example_in_the_readme_is_a_real_run(tmp_path: Path) -> None:
-    text = README.read_text()
-    start = text.index("$ twingrad check my_engine.py:Value --svg drawings\n")
-    excerpt = text[start : text.index("```", start)].splitlines()[1:]
-    real = _check_example(EXAMPLES / "my_engine.py", tmp_path)
-    shown = [
-        line.rstrip() for line in excerpt if line.strip() and not line.startswith(("│ …", "…", "drawn:"))
-    ]
-    missing = [line for line in shown if line not in real]
-    assert not missing, "\n".join(missing)
-    assert real[-1] == shown[-1]  # the summary line, exactly
-    fixed = tmp_path / "fixed" / "my_engine.py"
-    fixed.parent.mkdir()
-    source = (EXAMPLES / "my_engine.py").read_text()
-    repaired = source.replace(
-        "self.grad = 1.0 * out.grad  # the classic bug: = where += belongs", "self.grad += out.grad"
-    )
-    repaired = repaired.replace("other.grad = 1.0 * out.grad", "other.grad += out.grad")
-    assert repaired != source
-    fixed.write_text(repaired)
-    summary = _check_example(fixed, tmp_path)[-1]
-    assert f"`{summary}`" in text  # "Fix the `=` and the last line reads ..."
 
 
 def test_the_javascript_adapters_size_is_the_files() -> None:

@@ -427,6 +427,9 @@ def test_definitions_point_at_each_methods_line(session: Session) -> None:
         assert definition["file"] == "examples/javascript/engine.js"
         assert re.match(rf"\s*(static |function )?{name}\(", lines[definition["line"] - 1]), definition
     assert definitions["tanh"]["function"] == "Value.tanh"
+    # Each operation's method says which operation it is; helpers and backward() say nothing.
+    linked = {name: d["op"] for name, d in definitions.items() if "op" in d}
+    assert linked == {op: op for op in BINARY_OPS + UNARY_OPS}
 
 
 def test_ids_are_stable_across_observations_and_never_shared(session: Session) -> None:

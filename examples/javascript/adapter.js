@@ -185,9 +185,12 @@ function raisedError(thrown) {
 // Where each method and function of the engine file is defined, found by reading its
 // text, so the lines stay right as the file changes. A definition is a line that starts
 // with `name(...) {` (a method) or `function name(...) {`; a parameter list spread over
-// several lines is not recognised.
+// several lines is not recognised. A method of the engine's class that OPERATION_METHODS
+// names says which operation it implements (`op`): that is how a report finds the line
+// of a wrong operation.
 const DEFINITION = /^\s*(?:static\s+)?(?:async\s+)?(?:function\s+)?([A-Za-z_$][\w$]*)\s*\([^)]*\)\s*\{/;
 const NOT_A_NAME = new Set(['if', 'for', 'while', 'switch', 'catch', 'with', 'return', 'function']);
+const OPERATION_OF_METHOD = new Map(Object.entries(OPERATION_METHODS).map(([op, method]) => [method, op]));
 
 function readDefinitions(sourceText, file, engineClassName) {
   const definitions = [];
@@ -205,7 +208,9 @@ function readDefinitions(sourceText, file, engineClassName) {
     if (!match || NOT_A_NAME.has(match[1])) return;
     const name = match[1];
     const qualified = className ? `${className}.${name}` : name;
-    definitions.push({ name: text(name), file: text(file), line: index + 1, function: text(qualified) });
+    const definition = { name: text(name), file: text(file), line: index + 1, function: text(qualified) };
+    const op = className === engineClassName ? OPERATION_OF_METHOD.get(name) : undefined;
+    definitions.push(op === undefined ? definition : { ...definition, op });
   });
   return { definitions: definitions.slice(0, 200), classLine };
 }

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from . import __version__
+from .extras import MissingExtraError, require
 
 
 class _OneLineErrors(argparse.ArgumentParser):
@@ -109,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
         "default: a fresh seed every run",
     )
     check.add_argument("--list", action="store_true", help="list the cases and exit")
+    check.add_argument("-v", "--verbose", action="store_true",
+                       help="with one target: every case on its own line, passes and unsupported too")
 
     bench = commands.add_parser(
         "bench", help="ratio tables (and a chart) from the benchmark suite's results (make bench)"
@@ -125,15 +128,28 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        return _run(parser, args)
+    except MissingExtraError as error:  # one line and exit status 2, as for any unusable input
+        print(error, file=sys.stderr)
+        return 2
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "demo":
         from .demo import run_demo
 
         return run_demo(out=args.out, step=args.step)
     if args.command == "check":
+        # Listing the cases and checking an adapter's messages compare nothing with torch.
+        if not (args.list or args.protocol_only):
+            require("torch", "twingrad check")
         from .check.command import run_check
 
         return run_check(args)
     if args.command == "bench":
+        if args.chart:
+            require("bench", "twingrad bench --chart")
         from .bench import run_bench
 
         return run_bench(args.results, chart_path=args.chart)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
 from .engine import leaves, nudge
 from .examples import seed_graph
+from .extras import message, missing
+
+# The lecture-style engine of the repository, as the README runs it from the repository's root.
+EXAMPLE = Path("docs", "examples", "my_engine.py")
 
 
 def run_demo(out: str = "twingrad-demo.svg", step: float = 0.01) -> int:
@@ -26,7 +29,8 @@ def run_demo(out: str = "twingrad-demo.svg", step: float = 0.01) -> int:
         print(f"  {name}.grad = {nodes[name].grad:g}")
 
     # torch is optional for the engine; without it the story runs unchecked.
-    with_torch = importlib.util.find_spec("torch") is not None
+    absent = missing("torch")
+    with_torch = absent is None
     report: Any = None
     if with_torch:
         from .parity import compare
@@ -35,7 +39,7 @@ def run_demo(out: str = "twingrad-demo.svg", step: float = 0.01) -> int:
         print(f"\nthe torch twin (float64, node by node): {'agrees' if report.ok else 'DISAGREES'}")
         print(f"  {report.summary}")
     else:
-        print("\ntorch is not installed: the torch twin is skipped (pip install 'twingrad[torch]')")
+        print(f"\nThe torch twin is skipped: {message('it', absent)}")
 
     before = L.data
     predicted = step * sum(leaf.grad**2 for leaf in leaves(L))
@@ -59,4 +63,7 @@ def run_demo(out: str = "twingrad-demo.svg", step: float = 0.01) -> int:
     path = save_graph(L, Path(out), report=drawn_with)
     beside = " with torch's values beside the engine's" if with_torch else ""
     print(f"\nThe graph after the nudge is drawn{beside} in {path.resolve()}")
+    print("\nNext: twingrad check FILE.py:Value checks a Value class you wrote against torch, op by op")
+    if EXAMPLE.is_file():  # run from the repository: an engine to try it on is at hand
+        print(f"  twingrad check {EXAMPLE}:Value   (written as in the lecture, with its classic bug)")
     return 0 if ok else 1

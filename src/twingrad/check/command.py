@@ -1,7 +1,8 @@
 """``twingrad check TARGET...``: the terminal face of `check_engine`, for one target or a class's worth.
 
-One target: progress on stderr while it runs, then a table of verdicts and a one-line
-summary on stdout. Several: each checked in its own worker, ``-j`` at a time
+One target: progress on stderr while it runs, then the report a learner reads
+(`reports.learner`: problems first, what to fix last, wrapped to the terminal or to COLUMNS)
+and a summary line on stdout. Several: each checked in its own worker, ``-j`` at a time
 (`twingrad.check.batch`), a progress bar per running target, then one row per target.
 Reports (``--json``, ``--junit-xml``, ``--html``, and in GitHub Actions a step summary and
 annotations) are renderings of the same results, written after the verdict is printed.
@@ -21,7 +22,6 @@ import contextlib
 import math
 import os
 import re
-import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,25 +34,34 @@ from rich.text import Text
 from ..files import write_atomic
 from .batch import BatchRun, TargetOutcome, expand, run_batch
 from .cases import CASES, Case, select
-from .render import catalogue_table, verdict_table
+from .render import catalogue_table
 from .reports import github
 from .reports.html import html_page
 from .reports.junit import junit_xml
+from .reports.learner import learner_report, wrapped
 from .reports.terminal import batch_table
 from .reports.text import printable
 from .result import CaseResult, CheckRun
 from .session import DEFAULT_TIMEOUT, _required, check_engine, check_timeout
 from .target import TargetError
+from .worker import resolve_python
 
-# Piped or logged output has no terminal width to follow; 80 columns squeeze the table.
+# Piped or logged output has no terminal width to follow (unless COLUMNS gives one); 80 columns
+# squeeze a class's table.
 PIPED_WIDTH = 120
 # The report options: flag, attribute of the parsed arguments.
 REPORTS = (("--json", "json"), ("--junit-xml", "junit_xml"), ("--html", "html"))
 
 
 def _usage_error(err: Console, message: str) -> int:
-    err.print(f"twingrad check: {printable(message, one_line=True)}", markup=False, highlight=False,
+    """The message on stderr; status 2. Lines after the first (a program's own error output) are
+    indented under it, so that none of them can pass for a line of twingrad's."""
+    first, *more = message.split("\n")
+    err.print(f"twingrad check: {printable(first, one_line=True)}", markup=False, highlight=False,
               soft_wrap=True)
+    for line in more:
+        shown = f"    {printable(line, one_line=True)}".rstrip()
+        err.print(shown, markup=False, highlight=False, soft_wrap=True)
     return 2
 
 
@@ -92,8 +101,7 @@ def check_options(args: argparse.Namespace) -> dict[str, Any]:
                 raise ValueError(f"--{name} must be a finite number >= 0, not {value:g}")
             tolerances[name] = value
     require = [p.strip() for p in (args.require or "").split(",") if p.strip()]
-    if args.python is not None and shutil.which(args.python) is None:
-        raise ValueError(f"--python {args.python}: no such program")
+    python = None if args.python is None else resolve_python(args.python)  # once, for every target
     from .inputs import check_seed, new_seed
 
     # Chosen here, once: every target of a batch is checked at the same inputs.
@@ -116,7 +124,7 @@ def check_options(args: argparse.Namespace) -> dict[str, Any]:
         "only": only,
         "timeout": timeout,
         "draw": args.svg is not None or args.html is not None,
-        "python": args.python,
+        "python": python,
         "command": args.exec_command,
         "spellings": _names(args.names),
         "require": require,
@@ -161,9 +169,10 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    out = Console(highlight=False, width=None if sys.stdout.isatty() else PIPED_WIDTH)
+    out = Console(highlight=False, width=None if sys.stdout.isatty() or _columns() else PIPED_WIDTH)
     err = Console(stderr=True, highlight=False)
     if args.list:
+        out.print(Text("twingrad check: the cases", style="bold"))
         out.print(catalogue_table(CASES))
         return 0
     targets = expand(args.target) or [None]
@@ -195,9 +204,8 @@ def _one(target: str | None, options: dict[str, Any], args: argparse.Namespace, 
         failed = _write_reports(BatchRun([TargetOutcome(target or "", error=str(exc))]), args, out, err,
                                 single=None)
         return max(code, 2 if failed else 0)
-    out.print(verdict_table(checked))
-    if checked.reading:
-        out.print(Text(f"read as: {checked.reading}", style="dim"), soft_wrap=True)
+    for line in learner_report(checked, out.width, verbose=getattr(args, "verbose", False)):
+        out.print(line, soft_wrap=True)  # wrapped by the report itself: no padding, no second wrap
     failed = False
     if args.svg is not None:
         failed |= _write(err, lambda: [out.print(f"drawn: {p}", markup=False, soft_wrap=True)
@@ -205,7 +213,8 @@ def _one(target: str | None, options: dict[str, Any], args: argparse.Namespace, 
     failed |= _write_reports(BatchRun([TargetOutcome(checked.target, run=checked)], checked.seconds),
                              args, out, err, single=checked)
     style = "bold green" if checked.ok else "bold red"
-    out.print(Text(checked.summary_line(), style=style), soft_wrap=True)
+    for line in wrapped(checked.summary_line(), out.width):
+        out.print(Text(line, style=style), soft_wrap=True)
     return max(checked.exit_code, 2 if failed else 0)
 
 
@@ -223,6 +232,11 @@ def _many(targets: list[str], options: dict[str, Any], args: argparse.Namespace,
     style = "bold green" if batch.ok else "bold red"
     out.print(Text(printable(batch.summary_line()), style=style), soft_wrap=True)
     return max(batch.exit_code, 2 if failed else 0)
+
+
+def _columns() -> bool:
+    """Whether COLUMNS gives the width to write to (``COLUMNS=80 twingrad check ... | less``)."""
+    return os.environ.get("COLUMNS", "").strip().isdigit()
 
 
 def _write(err: Console, action: Callable[[], object]) -> bool:
@@ -259,12 +273,14 @@ def _protocol_only(out: Console, err: Console, command: str, timeout: float) -> 
     from .conformance import conformance
 
     try:
-        problems = conformance(command, timeout)
+        found = conformance(command, timeout)
     except TargetError as exc:
         return _usage_error(err, str(exc))
-    for problem in problems:
+    for problem in found.problems:
         out.print(Text(f"✗ {problem}", style="red"), soft_wrap=True)
-    if problems:
+    for warning in found.warnings:
+        out.print(Text(f"! {warning}", style="yellow"), soft_wrap=True)
+    if found.problems:
         out.print(Text(f"FAIL {command}: the worker does not speak protocol 1 correctly", style="bold red"))
         return 1
     out.print(Text(f"OK {command}: every message follows protocol 1", style="bold green"), soft_wrap=True)

@@ -19,7 +19,7 @@ with nothing of the engine's code in this process:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +32,7 @@ from .cases import Case
 from .conventions import backward_twice
 from .failures import Placer, declines, describe, innermost, place
 from .locate import Evidence, Location, locate
-from .probes import TWIN, Prober, shown
+from .probes import TWIN, Finding, Prober, shown
 from .programs import NUDGE_STEP, CaseProgram
 from .protocol import EngineInfo, StepResult, Trace
 from .reference import reference
@@ -54,6 +54,7 @@ class Judge:
     shown: Placer
     tolerance: Tolerance
     draw: bool = False
+    owns: Callable[[str], bool] = lambda reported: False  # a worker's path names a file of the engine
 
     @property
     def graph_visible(self) -> bool:
@@ -163,8 +164,10 @@ class Judge:
             then = self._failed_step(program, trace, failed, CaseResult(case.name, case.ops, PASS))
             result.detail += f"; the nudge by these gradients then failed: {then.detail}"
         if found.finding is not None:
-            result.source = self._defined(found.finding.op, found.finding.reflected)
+            finding = found.finding
+            result.source = self._rule(finding) or self._defined(finding.op, finding.reflected)
             result.misconception = found.finding.misconception
+            result.culprit = found.finding.op.name
         if self.draw and found.report is not None:
             result.svg, note = _drawing(found)
             result.detail += note
@@ -232,6 +235,7 @@ class Judge:
             result.source = innermost(error, self.shown)
             return
         result.status = ERROR
+        result.culprit = op.name
         if error.kind == "returned":
             result.detail = (
                 f"{before}`{spelled}` returned a {error.type} ({error.message}), not a Value: "
@@ -242,9 +246,15 @@ class Judge:
         result.detail = f"{before}`{spelled}` raised {describe(error, self.shown)}"
         result.source = innermost(error, self.shown) or self._defined(op, reflected)
 
+    def _rule(self, finding: Finding) -> SourceLine | None:
+        """A wrong derivative's own line, in the backward rule the worker found, if in the engine's files."""
+        where = finding.backward
+        if finding.kind != "grad" or where is None or not self.owns(where.file):
+            return None
+        return place(where, self.shown)
+
     def _defined(self, op: Op, reflected: bool) -> SourceLine | None:
-        methods = op.methods[::-1] if reflected and len(op.methods) > 1 else op.methods
-        return place(self.engine.defined(*methods), self.shown)
+        return place(self.engine.defines(op, reflected), self.shown)
 
 
 def nudge_inconsistency(

@@ -12,7 +12,7 @@ not have is skipped, not blamed.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..ops import Op, op_named
 from ..parity.tolerances import DEFAULT_RTOL, Tolerance
@@ -20,7 +20,7 @@ from ..parity.twin import TABLE
 from .failures import declines
 from .misconceptions import name_misconception
 from .programs import ProbeProgram, probe_program, spellings
-from .protocol import Trace
+from .protocol import Source, Trace
 
 # Points away from every kink and domain edge (log, sqrt and fractional powers need x > 0);
 # distinct, so that swapped operands show.
@@ -45,6 +45,7 @@ class Finding:
     composite: bool = False  # the engine builds this op from others (micrograd's x - y)
     reflected: bool = False  # a number on the left: the engine's reflected method ran
     misconception: str | None = None  # the common wrong form the numbers match, in words
+    backward: Source | None = None  # where the worker says the op's backward rule is written
 
     def __str__(self) -> str:
         text = f"`{self.spelled}` {self.problem}"
@@ -104,6 +105,8 @@ def judge_probe(probe: ProbeProgram, trace: Trace) -> Finding | None:
             )
         return Finding(op, spelled, f"raises {error.describe()}", "raises", reflected=reflected)
     ids = {s["let"]: trace.steps[k].node for k, s in enumerate(probe.program["steps"]) if "let" in s}
+    made = trace.steps[next(k for k, s in enumerate(probe.program["steps"]) if s.get("let") == "out")]
+    rule = made.backward  # where the op's backward rule is written, if the worker said
     graph = trace.observations[0].nodes
     out = graph[ids["out"]]  # type: ignore[index]
     composite = any(graph[i].inputs for i in out.inputs)
@@ -145,9 +148,11 @@ def judge_probe(probe: ProbeProgram, trace: Trace) -> Finding | None:
         got = graph[ids[name]].grad  # type: ignore[index]
         if got is not None and close(got, want_grad * scale):
             continue
+        rule = _line_for(rule, made.backward_inputs, ("x", "y").index(name))
         if got is None:
             return Finding(
-                op, spelled, f"leaves {name}.grad empty (None) after backward()", "grad", composite, reflected
+                op, spelled, f"leaves {name}.grad empty (None) after backward()", "grad", composite,
+                reflected, backward=rule,
             )
         mine, wanted = shown(got, want_grad * scale)
         if probe.upstream is not None:
@@ -167,8 +172,15 @@ def judge_probe(probe: ProbeProgram, trace: Trace) -> Finding | None:
             composite,
             reflected,
             None if tiny else why,
+            rule,
         )
     return None
+
+
+def _line_for(rule: Source | None, lines: Sequence[int | None], operand: int) -> Source | None:
+    """The backward rule's place, at the line that writes ``operand``'s gradient where the worker knows it."""
+    line = lines[operand] if operand < len(lines) else None
+    return rule if rule is None or line is None else replace(rule, line=line)
 
 
 def _programs(op: Op, x: float, y: float, upstream: float | None) -> list[ProbeProgram]:

@@ -177,7 +177,8 @@ def probe_program(
             args.append({"ref": name})
         else:
             args.append({"number": json_number(point)})
-    steps.append({"let": "out", "apply": op.name, "args": args})
+    # locate_backward: the worker also says where the op's backward rule is written, if it can
+    steps.append({"let": "out", "apply": op.name, "args": args, "locate_backward": True})
     root = "out"
     if upstream is not None:
         steps += [

@@ -16,7 +16,10 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..ops import Op
 
 PROTOCOL = 1
 TEXT_LIMIT = 2000
@@ -102,6 +105,8 @@ class StepResult:
     error: WorkerError | None = None
     data: float | None = None  # what a `read` read
     grad: float | None = None
+    backward: Source | None = None  # asked by `locate_backward`: where the op's backward rule is written
+    backward_inputs: tuple[int | None, ...] = ()  # and the line writing each argument's gradient, if known
 
 
 @dataclass(frozen=True)
@@ -118,8 +123,9 @@ class Trace:
 
 @dataclass(frozen=True)
 class Definition:
-    name: str
+    name: str  # the engine's own name for it: `__mul__`, `tanh`, `mul`, `value_mul` ...
     source: Source
+    op: str = ""  # the operation it implements (an `apply` name), when the worker says so
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,14 @@ class EngineInfo:
                 if definition.name == name:
                     return definition.source
         return None
+
+    def defines(self, op: Op, reflected: bool = False) -> Source | None:
+        """Where the engine implements ``op``: the definition that says so (``"op": "mul"``, how
+        a worker in any language links its own function), else the Python method of that name
+        (``__rmul__`` before ``__mul__`` for a number on the left)."""
+        said = next((d.source for d in self.definitions if d.op == op.name), None)
+        methods = op.methods[::-1] if reflected and len(op.methods) > 1 else op.methods
+        return said or self.defined(*methods)
 
 
 @dataclass(frozen=True)
@@ -218,7 +232,9 @@ class _At:
         if isinstance(value, str) and value in _NON_FINITE:
             return _NON_FINITE[value]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(f'expected a number (or "nan", "inf", "-inf"), got {_kind(value)}')
+            # null is what JavaScript's JSON.stringify makes of NaN and the infinities.
+            hint = ' (NaN is written "nan": a plain JSON.stringify writes null)' if value is None else ""
+            raise self.fail(f'expected a number (or "nan", "inf", "-inf"), got {_kind(value)}{hint}')
         number = float(value)
         if not math.isfinite(number):  # a parser's NaN or Infinity token, or a huge integer
             raise self.fail('non-finite numbers are written "nan", "inf" or "-inf"')
@@ -287,11 +303,15 @@ def _engine(at: _At, value: Any) -> EngineInfo:
     definitions = []
     for k, item in enumerate((at / "definitions").array(raw.get("definitions", []), 200)):
         where = at / "definitions" / k
-        entry = where.object(item, ("name", "file", "line"), ("function",))
+        entry = where.object(item, ("name", "file", "line"), ("function", "op"))
+        op = (where / "op").text(entry.get("op", ""))
+        if op and op not in _op_names():
+            raise (where / "op").fail(f"expected an operation's name ({', '.join(_op_names())}), got {op!r}")
         definitions.append(
             Definition(
                 (where / "name").text(entry["name"]),
-                _source(where, {k: v for k, v in entry.items() if k != "name"}),
+                _source(where, {k: v for k, v in entry.items() if k in ("file", "line", "function")}),
+                op,
             )
         )
     source = raw.get("source")
@@ -301,6 +321,13 @@ def _engine(at: _At, value: Any) -> EngineInfo:
         None if source is None else _source(at / "source", source),
         tuple(definitions),
     )
+
+
+def _op_names() -> tuple[str, ...]:
+    """The operations a program's `apply` may name: the op table's (pure Python, no torch)."""
+    from ..ops import OPS
+
+    return tuple(op.name for op in OPS)
 
 
 _NODE_KEYS = frozenset({"id", "data", "grad", "op", "inputs", "unordered", "label"})
@@ -429,14 +456,24 @@ def _trace(at: _At, value: Any, program: Mapping[str, Any]) -> Trace:
             steps.append(quick)
             continue
         where = at / "steps" / k
-        entry = where.object(item, ("ok",), ("node", "error", "data", "grad"))
+        entry = where.object(item, ("ok",), ("node", "error", "data", "grad", "backward", "backward_inputs"))
         ok = (where / "ok").boolean(entry["ok"])
         if not ok:
             if k != len(results) - 1:
                 raise where.fail("a failed step must be the last one run")
             steps.append(StepResult(False, error=_error(where / "error", entry.get("error"))))
         elif "let" in planned[k]:
-            steps.append(StepResult(True, node=(where / "node").integer(entry.get("node"))))
+            backward = entry.get("backward")  # optional: a worker that cannot tell leaves it out
+            lines = (where / "backward_inputs").array(entry.get("backward_inputs", []), 2)
+            steps.append(StepResult(
+                True,
+                node=(where / "node").integer(entry.get("node")),
+                backward=None if backward is None else _source(where / "backward", backward),
+                backward_inputs=tuple(
+                    None if n is None else (where / "backward_inputs" / j).integer(n)
+                    for j, n in enumerate(lines)
+                ),
+            ))
         elif "read" in planned[k]:
             if "data" not in entry or "grad" not in entry:
                 raise where.fail("a read answers with the node's data and grad")
@@ -488,6 +525,10 @@ def read_answer(line: bytes, sent: Mapping[str, Any]) -> Answer | int:
         # json.loads(line, parse_constant=_refuse_constant), without a new decoder for every line
         message = _DECODER.decode(line.decode(json.detect_encoding(line), "surrogatepass"))
     except (ValueError, RecursionError) as exc:
+        # A line holding this request's nonce is the worker's own (nothing else can know the
+        # nonce): broken JSON there, a bare NaN say, is the worker's mistake, not a stray line.
+        if sent["nonce"].encode() in line:
+            raise ProtocolError(f"an answer that is not valid JSON: {clean(str(exc))}") from None
         raise StrayLineError(f"not a JSON object: {clean(str(exc))}") from None
     at = _At()
     if not isinstance(message, dict):

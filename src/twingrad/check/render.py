@@ -1,4 +1,7 @@
-"""The verdicts as a table: in the terminal (rich), as plain text and as HTML for Jupyter."""
+"""The verdicts as a table, as text (``str(run)``) and as HTML for Jupyter; the catalogue for ``--list``.
+
+The terminal's report of one target is `reports.learner`'s, written for 80 columns.
+"""
 
 from __future__ import annotations
 
@@ -41,7 +44,8 @@ def verdict_table(checked: CheckRun) -> Table:
 
 
 def catalogue_table(cases: Sequence[Case]) -> Table:
-    table = Table(title="twingrad check: the cases", title_justify="left")
+    """The cases, one row each (no title: a rich title is padded to the table's width)."""
+    table = Table()
     table.add_column("case", no_wrap=True)
     table.add_column("ops")
     table.add_column("what it exercises", ratio=1)
@@ -60,7 +64,8 @@ def _recorded(renderable: RenderableType, width: int) -> Console:
 
 
 def as_text(renderable: RenderableType, width: int = 120) -> str:
-    return _recorded(renderable, width).export_text()
+    """Plain text, without the spaces rich pads a table's title and cells with at the end of a line."""
+    return "\n".join(line.rstrip() for line in _recorded(renderable, width).export_text().split("\n"))
 
 
 def as_html(renderable: RenderableType, width: int = 120) -> str:

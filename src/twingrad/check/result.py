@@ -30,6 +30,7 @@ class SourceLine:
     file: str  # as shown to the user
     line: int
     function: str = ""
+    code: str = field(default="", compare=False)  # the line itself, read from the engine's own files
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}"
@@ -45,6 +46,7 @@ class CaseResult:
     svg: Drawing | None = field(default=None, repr=False)  # the graph with the culprit in red
     source: SourceLine | None = None
     misconception: str | None = None
+    culprit: str = ""  # the op the check blames (op table name), when one is named
     seconds: float = field(default=0.0, repr=False)  # kept out of reprs: they must be reproducible
 
     def to_dict(self) -> dict[str, Any]:

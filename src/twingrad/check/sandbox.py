@@ -148,15 +148,26 @@ class Sandbox:
     ) -> None:
         if not argv:
             raise ValueError("argv is empty: it needs at least the program to run")
-        program = shutil.which(argv[0])
+        # A relative path into what copy_in brings (./exec/0/worker) names a program copied in: it
+        # is found in the scratch folder, where the worker runs, once copied (below).
+        inside = os.path.normpath(argv[0])
+        copied = not os.path.isabs(inside) and any(
+            inside == name or inside.startswith(name.rstrip("/") + "/") for name in (copy_in or {})
+        )
+        program = inside if copied else shutil.which(argv[0])
         if program is None:
             raise ValueError(f"cannot find the program {argv[0]!r}")
-        self.argv = [os.path.abspath(program), *argv[1:]]
+        self.argv = [program if copied else os.path.abspath(program), *argv[1:]]
         self.limits = limits or Limits()
         self.env = dict(env or {})  # added to the scrubbed environment: what the worker itself needs
         self.scratch = Path(tempfile.mkdtemp(prefix="twingrad-sandbox-")).resolve()
         try:
             self._copy_in(copy_in or {})
+            if copied:
+                found = shutil.which(str(self.scratch / inside))
+                if found is None:
+                    raise ValueError(f"{argv[0]!r} is no program that can run among the files copied in")
+                self.argv[0] = found
         except BaseException:
             _remove_tree(self.scratch)
             raise

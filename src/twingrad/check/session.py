@@ -180,7 +180,7 @@ def check_engine(
         from ..parity.tolerances import Tolerance
         from .judge import Judge
 
-        judge = Judge(info, session.probe, prepared.place, Tolerance.of(rtol, atol), draw)
+        judge = Judge(info, session.probe, prepared.place, Tolerance.of(rtol, atol), draw, prepared.owns)
         results = []
         for case in cases:
             notify(case, None)
@@ -301,8 +301,10 @@ class _Session:
             self.worker = Worker(self.argv, copy_in=self.prepared.copy_in)
         except (ValueError, OSError) as exc:  # no such program, a file that cannot be copied
             raise TargetError(f"cannot prepare the worker ({' '.join(self.argv[:1])}): {exc}") from None
+        started = False
         try:
             self.worker_info = self.worker.start(max(self.timeout, 10.0))
+            started = True
             answer = self.worker.load(self.load, self.spellings, self.timeout, list(self.prepared.path))
         except WorkerTimeoutError:
             raise TargetError(
@@ -310,6 +312,8 @@ class _Session:
                 "or put slow top-level code under `if __name__ == '__main__':`)"
             ) from None
         except WorkerDiedError as died:
+            if not started:  # before any answer: the program is not a worker, or a launcher refused
+                raise TargetError(f"the worker ({self.argv[0]}) ended as it started: {died}") from None
             raise TargetError(f"loading the engine ended the worker: {died}") from None
         except ProtocolError as broken:
             raise TargetError(f"the worker broke the protocol while loading: {broken}") from None

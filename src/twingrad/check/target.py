@@ -10,6 +10,7 @@ with status 2.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.machinery
 import json
 import os
@@ -81,12 +82,33 @@ class Prepared:
     notebook: str = ""  # what the cells' module is shown as (a notebook file, or this session)
 
     def place(self, source: Source) -> SourceLine:
-        """A place the worker reported, in the user's own terms: their file, or their notebook's cell."""
+        """A place the worker reported, in the user's own terms: their file, or their notebook's cell;
+        with the line's code where the file is one of the engine's (`code_at`)."""
+        code = self.code_at(source)
         lines = self.cells.get(source.file)
         if lines and 0 < source.line <= len(lines):
             cell, line = lines[source.line - 1]
-            return SourceLine(self.notebook, line, f"{source.function}, cell {cell}")
-        return SourceLine(self.shown(source.file), source.line, source.function)
+            return SourceLine(self.notebook, line, f"{source.function}, cell {cell}", code)
+        return SourceLine(self.shown(source.file), source.line, source.function, code)
+
+    def code_at(self, source: Source) -> str:
+        """The text of a line the worker named, from the file twingrad copied in for it ('' for any
+        other path): the worker's path is only a key into `copy_in`, never opened itself."""
+        if not self.owns(source.file) or source.line < 1:
+            return ""
+        for name, path in self.copy_in.items():
+            if source.file == name or source.file.startswith(name + "/"):
+                lines = _source_lines(path / source.file[len(name) + 1 :] if source.file != name else path)
+                return lines[source.line - 1] if source.line <= len(lines) else ""
+        return ""
+
+    def owns(self, reported: str) -> bool:
+        """Whether a path the worker reported names one of the files copied in for it: only such a
+        place is shown as the engine's own (the path is compared, never opened)."""
+        parts = reported.split("/")
+        if reported.startswith("/") or ".." in parts or "" in parts:
+            return False
+        return any(reported == name or reported.startswith(name + "/") for name in self.copy_in)
 
     def shown(self, reported: str) -> str:
         """A worker's path as the user knows it, relative to the current folder where it can be."""
@@ -98,6 +120,22 @@ class Prepared:
                 except ValueError:
                     return str(full)
         return reported
+
+
+@functools.lru_cache(maxsize=32)
+def _source_lines(path: Path) -> tuple[str, ...]:
+    """A source file's lines, stripped and cut for a report ('' for one that cannot be read)."""
+    try:
+        if not path.is_file() or path.stat().st_size > _MOST_SOURCE_BYTES:
+            return ()
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ()
+    return tuple(line.strip()[:_MOST_CODE] for line in text.splitlines())
+
+
+_MOST_SOURCE_BYTES = 4 << 20  # an engine's file is kilobytes; anything larger is not read for a report
+_MOST_CODE = 200  # characters of a line shown
 
 
 # What the worker's scratch folder may receive of a user's folder (hidden entries and bytecode

@@ -8,13 +8,16 @@
 
 Importing this package does not import torch: `twingrad.parity.plan` (what a graph is)
 must stay usable without it, so each name below loads its submodule -- and, for the
-checks, torch -- on first use.
+checks, torch -- on first use. Without the torch extra, that first use raises a
+`twingrad.extras.MissingExtraError` whose one line says how to install it.
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import Any
+
+from ..extras import as_missing_extra
 
 # public name -> the submodule defining it: the one list of this package's exports
 _EXPORTS = {
@@ -57,7 +60,14 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'twingrad.parity' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    try:
+        loaded = importlib.import_module(f".{module}", __name__)
+    except ModuleNotFoundError as error:  # torch or numpy: one line naming the extra, no traceback chain
+        missing = as_missing_extra(error, f"twingrad.parity.{name}")
+        if missing is None:
+            raise
+        raise missing from None
+    value = getattr(loaded, name)
     globals()[name] = value  # later lookups skip __getattr__
     return value
 

@@ -28,7 +28,7 @@ from ..engine import Value
 from ..examples import name as set_label
 from ..verdict import BY_TORCH, ERROR, FAIL, PASS, Mismatch
 from .plan import Resolver
-from .rendering import CheckTable, jsonable, nudge_sides, number_text
+from .rendering import CheckTable, jsonable, nudge_sides, number_text, ulps_text
 from .report import ParityReport
 from .tolerances import Tolerance, difference
 from .twin import TORCH, Twin
@@ -93,7 +93,7 @@ class FunctionReport(CheckTable):
     def _rows(self) -> list[list[str]]:
         return [
             [c.where, c.quantity, number_text(c.engine), number_text(c.torch), f"{c.abs:.3g}",
-             f"{c.rel:.3g}", f"{c.ulps:.3g}", "ok" if c.ok else "MISMATCH"]
+             f"{c.rel:.3g}", ulps_text(c.ulps, c.engine, c.torch), "ok" if c.ok else "MISMATCH"]
             for c in self.checks
         ]
 

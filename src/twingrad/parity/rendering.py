@@ -128,7 +128,24 @@ def require(report: Any) -> Any:
     return report
 
 
-def ulps_text(ulps: float | None) -> str:
+def ulps_text(ulps: float | None, engine: float | None = None, expected: float | None = None, *,
+              unit: bool = False) -> str:
+    """A ULP distance as every report writes it (``3``, ``4.2e+07``, ``inf``; with ``unit``, ``3 ULP``).
+
+    Between two numbers of opposite signs the count runs through every float on the way to
+    zero and back (``9.2e+18`` for 1 and -1), which says nothing: given the two numbers, it
+    reads ``sign differs`` instead.
+    """
     if ulps is None or (isinstance(ulps, float) and math.isnan(ulps)):
         return ""
-    return "inf" if math.isinf(ulps) else f"{ulps:.0f}" if ulps < 1e6 else f"{ulps:.2g}"
+    if ulps and _opposite(engine, expected):
+        return "sign differs"
+    text = "inf" if math.isinf(ulps) else f"{ulps:.0f}" if ulps < 1e6 else f"{ulps:.2g}"
+    return f"{text} ULP" if unit else text
+
+
+def _opposite(a: float | None, b: float | None) -> bool:
+    """Two numbers whose signs differ (a zero counts with its sign); False without both, or for a nan."""
+    if a is None or b is None or math.isnan(a) or math.isnan(b):
+        return False
+    return math.copysign(1.0, a) != math.copysign(1.0, b)

@@ -361,7 +361,7 @@ class ParityReport:
             head = (
                 f"data of {row.expression}: engine {number_text(row.engine_data)}, {self.reference} "
                 f"{number_text(row.torch_data)} (abs {row.data_abs:.3g}, rel {row.data_rel:.3g}, "
-                f"{row.data_ulps:.3g} ULP)"
+                f"{ulps_text(row.data_ulps, row.engine_data, row.torch_data, unit=True)})"
             )
             if row.local_data is not None and row.op is not None:
                 head += (
@@ -373,7 +373,7 @@ class ParityReport:
         head = (
             f"grad of {row.name} ({row.kind}): engine {number_text(row.engine_grad)}, {self.reference} "
             f"{number_text(row.torch_grad)} (abs {row.grad_abs:.3g}, rel {row.grad_rel:.3g}, "
-            f"{row.grad_ulps:.3g} ULP)"
+            f"{ulps_text(row.grad_ulps, row.engine_grad, row.torch_grad, unit=True)})"
         )
         if i == len(self.plan) - 1:
             head += "; this is the root, whose gradient is the seed 1.0"
@@ -421,7 +421,8 @@ class ParityReport:
         for _, field, group in columns:
             value = getattr(row, field)
             if field.endswith("ulps"):
-                text = ulps_text(value)
+                quantity = field.split("_")[0]  # "data" or "grad": the two numbers the distance is between
+                text = ulps_text(value, getattr(row, f"engine_{quantity}"), getattr(row, f"torch_{quantity}"))
             elif field == "witness":
                 text = "" if value is None else f"{value.estimate:.10g} ({value.side})"
             elif field == "status":

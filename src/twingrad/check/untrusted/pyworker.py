@@ -386,6 +386,62 @@ class Engine:
                 )
         return found
 
+    def backward_source(self, node, operands):
+        """Where ``node``'s own backward rule is written -- a function kept on the node (micrograd's
+        ``_backward`` closure) -- and, for each of ``operands``, the line that writes its gradient.
+
+        The place is the first line that assigns a gradient (else the first line of the body);
+        None for an engine that keeps no function per node (a table of rules). An operand's line
+        is None where the rule does not assign ``.grad`` to it by a name of its closure.
+        """
+        functions = []
+        for name in attribute_names(node):
+            try:
+                value = getattr(node, name)
+            except BaseException:
+                continue
+            code = getattr(value, "__code__", None)
+            if code is not None and not isinstance(value, type) and os.path.abspath(code.co_filename) != HERE:
+                functions.append(("backward" not in name.lower(), value, code))
+        if not functions:
+            return None, []
+        functions.sort(key=lambda found: found[0])  # an attribute named for backward first
+        function, code = functions[0][1], functions[0][2]
+        import dis  # only here: a located failure, never a passing check, pays for it
+
+        body, writes, line, first_load, previous = [], {}, None, None, None
+        for instruction in dis.get_instructions(code):
+            number = getattr(instruction, "line_number", None)  # 3.13; before, starts_line is the number
+            starts = instruction.starts_line
+            if number is None and isinstance(starts, int) and not isinstance(starts, bool):
+                number = starts
+            if number is not None and number != line:
+                line, first_load = number, None
+                if line != code.co_firstlineno and line not in body:
+                    body.append(line)
+            loads = instruction.opname.startswith("LOAD_") and isinstance(instruction.argval, str)
+            if loads and first_load is None:
+                first_load = instruction.argval
+            if instruction.opname == "STORE_ATTR" and instruction.argval == self.spellings["grad"]:
+                # `v.grad = e` loads v just before the store; `v.grad += e` loads it first on its line
+                plain = previous is not None and previous.opname.startswith("LOAD_")
+                target = previous.argval if plain and isinstance(previous.argval, str) else first_load
+                writes.setdefault(line, target)
+            previous = instruction
+        shown = next((n for n in writes if n is not None), body[0] if body else code.co_firstlineno)
+        cells = {}
+        for name, cell in zip(code.co_freevars, getattr(function, "__closure__", None) or ()):
+            try:
+                cells[name] = cell.cell_contents
+            except ValueError:  # an empty cell
+                pass
+        lines = []
+        for operand in operands:
+            held = [n for n, held_value in cells.items() if held_value is operand]
+            lines.append(next((n for n, target in writes.items() if n is not None and target in held), None))
+        qualname = text(getattr(function, "__qualname__", code.co_name)).replace(".<locals>", "")
+        return {"file": shown_path(code.co_filename), "line": shown, "function": qualname}, lines
+
     def source(self):
         module = sys.modules.get(getattr(self.cls, "__module__", ""), None)
         path = getattr(module, "__file__", None)
@@ -534,7 +590,18 @@ class Run:
         if "let" in step:
             value = self.make(step)
             self.values[step["let"]] = value
-            return {"ok": True, "node": self.node_id(value)}
+            made = {"ok": True, "node": self.node_id(value)}
+            if step.get("locate_backward"):  # a probe asks where the op's backward rule is written
+                operands = [self.argument(arg) for arg in step.get("args", [])]
+                try:
+                    where, lines = self.engine.backward_source(value, operands)
+                except BaseException:
+                    where, lines = None, []
+                if where is not None:
+                    made["backward"] = where
+                    made["backward_inputs"] = [n if self.engine.is_node(o) else None
+                                               for n, o in zip(lines, operands)]
+            return made
         if "backward" in step:
             node = self.values[step["backward"]]
             try:
