@@ -334,6 +334,8 @@ def _wiring(rng: random.Random, leaves: Sequence[float]) -> list[_Wire] | None:
             numbers = [nodes[int(i)] if what == "node" else i for what, i in args]
             if name in ("div", "pow") and abs(numbers[0 if name == "pow" else 1]) < _DIVISOR:
                 continue
+            if name in ("div", "sub") and args[0] == args[1]:
+                continue  # x / x is 1 whatever x is: a gradient of exactly 0, which any rounding misses
             value = op.forward(*numbers)
             if math.isfinite(value) and 1e-3 < abs(value) < _BOUND:
                 break

@@ -65,7 +65,10 @@ def _usage_error(err: Console, message: str) -> int:
     return 2
 
 
-FLOAT32 = {"rtol": 1e-5, "atol": 1e-7}  # float32 keeps about 7 digits; its rounding over a case stays below
+# float32 keeps about 7 digits; over a case at drawn inputs (hundreds of ops, conditioning up to
+# `inputs.CONDITION`) its rounding was measured up to 2.3e-5 relative: 1e-4 leaves room, and any
+# real bug is off by far more.
+FLOAT32 = {"rtol": 1e-4, "atol": 1e-7}
 
 
 def _names(text: str | None) -> dict[str, str]:

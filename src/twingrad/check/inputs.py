@@ -18,8 +18,9 @@ at inputs drawn from it; `drawn_graph` draws its wiring too, and the MLPs their 
   folder, the submission's own, and whoever is checked must not choose the inputs.
 * A draw is kept only where the checked numbers are well posed (`well_posed`): every value
   finite, every op inside its domain and ``RELU_MARGIN`` off a kink at the inputs and after
-  the nudge, and the compared numbers insensitive to rounding -- moving the inputs by a few
-  parts in 1e13 moves none of them by more than ``CONDITION`` times as much. So a correct
+  the nudge, no sum or difference cancelling more than three digits (``CANCELLATION``), and
+  the compared numbers insensitive to rounding -- moving the inputs by a few parts in 1e13
+  moves none of them by more than ``CONDITION`` times as much. So a correct
   engine, whatever order it rounds in, agrees within the default tolerance on every draw,
   and a wrong one cannot hide in a cancellation. Otherwise the case draws again from its
   stream, which keeps the run a function of the seed.
@@ -42,6 +43,7 @@ RELU_MARGIN = 1e-6  # how far off its kink a relu or abs operand must stay (an a
 DOMAIN_MARGIN = 1e-9  # how far above 0 a log, sqrt or fractional power's operand must stay
 PERTURBATION = 3e-13  # the relative move of the inputs that probes the conditioning
 CONDITION = 300.0  # the most a compared number may move, relative, per unit of that move
+CANCELLATION = 1000.0  # the most a sum or difference may shrink its operands' size by
 DRAWS = 200  # attempts per case before giving up (never reached: the pickiest case keeps 6 draws in 10)
 
 
@@ -98,9 +100,19 @@ def _inside(ref: Reference, values: Sequence[float]) -> bool:
     if not all(math.isfinite(v) for v in values):
         return False
     for i, step in enumerate(plan.steps):
-        if isinstance(step, Op) and not _admissible(step, plan.operand_values(values, i)):
-            return False
+        if isinstance(step, Op):
+            operands = plan.operand_values(values, i)
+            if not _admissible(step, operands) or _cancels(step, operands, values[i]):
+                return False
     return True
+
+
+def _cancels(op: Op, operands: Sequence[float], result: float) -> bool:
+    """Does a sum or difference lose more than three digits? A float32 engine's rounding of its
+    operands (6e-8) would show in the result near --float32's tolerance (1e-4)."""
+    if op.name not in ("add", "sub"):
+        return False
+    return abs(result) * CANCELLATION < abs(operands[0]) + abs(operands[1])
 
 
 def _admissible(op: Op, operands: Sequence[float]) -> bool:

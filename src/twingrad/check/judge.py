@@ -40,9 +40,9 @@ from .result import ERROR, FAIL, PASS, UNSUPPORTED, CaseResult, Drawing, SourceL
 from .traced import rebuild
 
 AGREE = "output, input gradients and nudged output agree with torch's formulas"
-# What float32 rounding needs (6e-8 relative) and then some: the nudge's consistency is judged
-# no looser, however far --rtol is loosened, and no tighter than the tolerance itself.
-_CONSISTENCY_RTOL = 1e-5
+# What a float32 engine needs (--float32's rtol): the nudge's consistency is judged no looser,
+# however far --rtol is loosened, and no tighter than the tolerance itself.
+_CONSISTENCY_RTOL = 1e-4
 
 
 @dataclass
