@@ -205,24 +205,30 @@ def test_an_engine_among_other_files_sends_only_its_python_sources(tmp_path: Pat
     assert _loads(f"{tmp_path / 'engine.py'}:Value")
 
 
-def test_definitions_keep_what_defines_and_drop_what_runs() -> None:
-    from twingrad.check.target import definitions
+def test_cell_code_keeps_every_cell_in_order_and_where_each_line_came_from() -> None:
+    from twingrad.check.target import CELL_MARK, CELLS_MARK, cell_code
 
     cells = [
         "import math\nfrom twingrad.check import check_engine  # the checker: not part of the engine",
-        "class Value:\n    pass\n\nN = 3\nrun = check_engine(Value)\nprint(run)",
-        "for _ in range(10**9):\n    pass",
-        "@staticmethod\ndef helper():\n    return 1\n\nValue.helper = helper",
+        "class Value:\n    pass\n\nN = 3\n%timeit N\nrun = check_engine(Value)",
+        "# twingrad: skip\nfor _ in range(10**9):\n    pass",
+        "def broken(:",  # does not parse: it never ran either
+        "a = Value()",
     ]
-    code, where = definitions(cells, "Value")
+    code, where = cell_code(cells, "Value")
     assert code.splitlines() == [
+        CELLS_MARK,
+        f"{CELL_MARK}1",
         "import math",
+        "",
+        f"{CELL_MARK}2",
         "class Value:",
         "    pass",
+        "",
         "N = 3",
-        "@staticmethod",
-        "def helper():",
-        "    return 1",
-        "Value.helper = helper",
+        "",
+        "run = check_engine(Value)",
+        f"{CELL_MARK}5",
+        "a = Value()",
     ]
-    assert where[0] == (1, 1) and where[-1] == (4, 5)
+    assert where[2] == (1, 1) and where[-1] == (5, 1) and where[4] == (2, 0)

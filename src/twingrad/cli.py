@@ -109,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="draw the cases' inputs from seed N, to replay a run (its report names its seed); "
         "default: a fresh seed every run",
     )
+    check.add_argument(
+        "--accept",
+        metavar="DESIGN",
+        help="a design that is no bug, as a note instead of a failure: 'offset' (log(x + 1e-6) and "
+        "the like, a small round number added to an op's input)",
+    )
     check.add_argument("--list", action="store_true", help="list the cases and exit")
     check.add_argument("-v", "--verbose", action="store_true",
                        help="with one target: every case on its own line, passes and unsupported too")

@@ -74,6 +74,7 @@ FLOAT32 = {"rtol": 1e-4, "atol": 1e-7}
 def _names(text: str | None) -> dict[str, str]:
     """``data=val,backward=backprop`` as a mapping; ValueError names what is wrong."""
     from .protocol import ROLES
+    from .target import spelled_right
 
     names: dict[str, str] = {}
     for item in (text or "").split(","):
@@ -81,9 +82,10 @@ def _names(text: str | None) -> dict[str, str]:
             continue
         role, equals, name = item.partition("=")
         role, name = role.strip(), name.strip()
-        if not equals or role not in ROLES or not name.isidentifier():
+        if not equals or role not in ROLES or not spelled_right(role, name):
             raise ValueError(
-                f"--names takes ROLE=NAME pairs with ROLE one of {', '.join(ROLES)}, not {item!r}"
+                f"--names takes ROLE=NAME pairs with ROLE one of {', '.join(ROLES)} (and "
+                f"backward=module:function for a function), not {item!r}"
             )
         names[role] = name
     return names
@@ -132,8 +134,20 @@ def check_options(args: argparse.Namespace) -> dict[str, Any]:
         "spellings": _names(args.names),
         "require": require,
         "seed": seed,
+        "accept": _accepted(args.accept),
         **tolerances,
     }
+
+
+ACCEPTABLE = ("offset",)  # designs `--accept` turns from a failure into a note (docs/corpus.md)
+
+
+def _accepted(given: str | None) -> tuple[str, ...]:
+    names = tuple(p.strip() for p in (given or "").split(",") if p.strip())
+    wrong = [n for n in names if n not in ACCEPTABLE]
+    if wrong:
+        raise ValueError(f"--accept {','.join(wrong)}: only {', '.join(ACCEPTABLE)} can be accepted")
+    return names
 
 
 def _check_output_path(path: str, flag: str) -> None:

@@ -36,7 +36,7 @@ from .probes import TWIN, Finding, Prober, shown
 from .programs import NUDGE_STEP, CaseProgram
 from .protocol import EngineInfo, StepResult, Trace
 from .reference import reference
-from .result import ERROR, FAIL, PASS, UNSUPPORTED, CaseResult, Drawing, SourceLine
+from .result import ERROR, FAIL, NOTE, PASS, UNSUPPORTED, CaseResult, Drawing, SourceLine
 from .traced import rebuild
 
 AGREE = "output, input gradients and nudged output agree with torch's formulas"
@@ -55,6 +55,7 @@ class Judge:
     tolerance: Tolerance
     draw: bool = False
     owns: Callable[[str], bool] = lambda reported: False  # a worker's path names a file of the engine
+    accept: frozenset[str] = frozenset()  # finding kinds by design (--accept): a note
 
     @property
     def graph_visible(self) -> bool:
@@ -168,6 +169,9 @@ class Judge:
             result.source = self._rule(finding) or self._defined(finding.op, finding.reflected)
             result.misconception = found.finding.misconception
             result.culprit = found.finding.op.name
+            if found.finding.kind in self.accept:  # the case goes wrong first where the design says
+                result.status = NOTE
+                result.detail = f"accepted by design ({found.finding.kind}): {found.detail}"
         if self.draw and found.report is not None:
             result.svg, note = _drawing(found)
             result.detail += note
@@ -229,7 +233,7 @@ class Judge:
             wanted = error.name or op.methods[0]
             result.detail = f"no .{wanted}()" if not wanted.startswith("__") else f"no {wanted}: `{spelled}`"
             return
-        if declines(error):
+        if declines(error, op.name, ["ref" in a for a in step["args"]]):
             result.status = UNSUPPORTED
             result.detail = f"the engine refuses `{spelled}`: {describe(error, self.shown)}"
             result.source = innermost(error, self.shown)

@@ -102,13 +102,13 @@ def locate(ev: Evidence, checked: FunctionReport) -> Location:
     present = {id(node) for node in graph.nodes}
     cut = [name for name, value in zip(case.input_names, ev.inputs) if id(value) not in present]
     if cut:
-        finding = first_broken(ev.prober, case.op_records)
+        finding, aside = _cause(first_broken(ev.prober, case.op_records))
         why = str(finding) if finding is not None else "an op on the way returned a number or a new leaf"
         one = len(cut) == 1
         return Location(
             fallback,
             f"{', '.join(cut)} {'is' if one else 'are'} not in the output's graph, so "
-            f"no gradient reaches {'it' if one else 'them'}: {why}",
+            f"no gradient reaches {'it' if one else 'them'}: {why}{aside}",
             finding=finding,
         )
     report = checked.graph
@@ -187,8 +187,17 @@ def _after_nudge(ev: Evidence, fallback: Mismatch | None) -> Location:
 def _by_probes(
     ev: Evidence, fallback: Mismatch | None, context: str, report: ParityReport | None = None
 ) -> Location:
-    finding = first_broken(ev.prober, ev.case.op_records)
-    return Location(fallback, context if finding is None else f"{finding}; {context}", report, finding)
+    finding, aside = _cause(first_broken(ev.prober, ev.case.op_records))
+    return Location(
+        fallback, (context if finding is None else f"{finding}; {context}") + aside, report, finding
+    )
+
+
+def _cause(finding: Finding | None) -> tuple[Finding | None, str]:
+    """A probe's finding as the cause of a failed case, or (a crash: `Finding.crash`) as an aside."""
+    if finding is not None and finding.crash:
+        return None, finding.aside()
+    return finding, ""
 
 
 def _operands(report: ParityReport, i: int) -> list[float]:
@@ -215,9 +224,11 @@ def _blame_data(prober: Prober, report: ParityReport, i: int) -> tuple[str, Find
         return report.explain(i, "data"), None
     if close(row.engine_data, row.torch_data, 1e-6):
         return _precision(report, row.data_rel), None
-    finding = _probe_at(prober, op, _operands(report, i))
+    finding, aside = _cause(_probe_at(prober, op, _operands(report, i)))
     if finding is None:
-        return report.explain(i, "data"), None
+        return report.explain(i, "data") + aside, None
+    if finding.kind == "offset":
+        return f"the engine's {op.name} is offset: {finding}", finding
     return f"the engine's {op.name} is wrong: {finding}", finding
 
 
@@ -267,23 +278,39 @@ def _blame_grad(prober: Prober, report: ParityReport, i: int) -> tuple[str, Find
         points.append(_point(op, _operands(report, c)))
     distinct = list(dict.fromkeys(points))
     findings = dict(zip(distinct, probe_each(prober, distinct)))
+    aside = ""
     for point in points:
-        op, finding = point[0], findings[point]
+        op, (finding, crashed) = point[0], _cause(findings[point])
+        aside = aside or crashed
         if finding:
             return (
                 f"{name}'s gradient comes from {sources}, and {op.name} is wrong on its own: {finding}",
                 finding,
             )
+    return _from_shares(report, i, uses, sources) + aside, None
+
+
+def _from_shares(report: ParityReport, i: int, uses: Sequence[tuple[int, int]], sources: str) -> str:
+    """Every op is right alone: how the node's gradient relates to the shares its uses pass back."""
+    name = report.names[i]
+    engine_grad = float(report.engine_grad[i])
     shares = [_share(report, c, slot, float(report.engine_grad[c])) for c, slot in uses]
     total = float(sum(shares))
     kept = _partial_sum(engine_grad, shares)
+    mine, whole = shown(engine_grad, total)
     if kept:
-        mine, whole = shown(engine_grad, total)
         return (
             f"{name} is used {len(uses)} times ({sources}) but its gradient {mine} is only {kept} of "
             f"their {len(uses)} shares (their sum is {whole}): a backward overwrites gradients (`=`) "
             "where they must add up (`+=`)"
-        ), None
+        )
+    extra = _counted_again(engine_grad, shares)
+    if extra:
+        return (
+            f"{name}'s gradient {mine} counts {extra} (each counted once, it would be {whole}): a "
+            "node's backward ran more than once -- backward() must visit each node once (keep a set "
+            "of the nodes already visited)"
+        )
     if len(uses) == 1:
         c, slot = uses[0]
         unit = _share(report, c, slot, 1.0)
@@ -292,10 +319,27 @@ def _blame_grad(prober: Prober, report: ParityReport, i: int) -> tuple[str, Find
             return (
                 f"{report.expression(c)} passed back a gradient as if its own were "
                 f"{engine_grad / unit:.6g}, but its gradient ends at {final:.6g}: its backward ran "
-                "before every use of it had added its share -- the order backward visits the nodes is "
-                "wrong (a node must come after all the nodes that use it)"
-            ), None
+                "before every use of it had added its share, or ran more than once -- the order "
+                "backward visits the nodes is wrong (each node once, after all the nodes that use it)"
+            )
     return (
         f"every op involved ({sources}) is right on its own, so the gradients go wrong where they "
         "meet: backward must add (`+=`) every share, and visit a node only after all that use it"
-    ), None
+    )
+
+
+_MOST_REPEATS = 4  # times one use's share may be counted, when looking for a rule run again
+_MOST_USES = 6  # uses beyond which no combination of repeats is tried (4**6 sums)
+
+
+def _counted_again(grad: float, shares: Sequence[float]) -> str:
+    """Which shares ``grad`` counts more than once, when it is their sum with some counted 2, 3 or 4
+    times (a rule run once per path to the node); "" otherwise. Words: "use 2's share 3 times"."""
+    if not 0 < len(shares) <= _MOST_USES or close(grad, float(sum(shares))):
+        return ""
+    for times in itertools.product(range(1, _MOST_REPEATS + 1), repeat=len(shares)):
+        if max(times) > 1 and close(grad, float(sum(t * s for t, s in zip(times, shares)))):
+            if len(shares) == 1:
+                return f"its one use's share {times[0]} times"
+            return ", ".join(f"use {k + 1}'s share {t} times" for k, t in enumerate(times) if t > 1)
+    return ""

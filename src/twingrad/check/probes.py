@@ -11,6 +11,7 @@ not have is skipped, not blamed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -41,7 +42,7 @@ class Finding:
     op: Op
     spelled: str  # the expression that misbehaves, e.g. "2.0 - x"
     problem: str  # e.g. "gives -1.3, expected 1.3"
-    kind: str  # "type", "data", "grad", "precision" or "raises"
+    kind: str  # "type", "data", "grad", "precision", "offset" or "raises"
     composite: bool = False  # the engine builds this op from others (micrograd's x - y)
     reflected: bool = False  # a number on the left: the engine's reflected method ran
     misconception: str | None = None  # the common wrong form the numbers match, in words
@@ -50,6 +51,17 @@ class Finding:
     def __str__(self) -> str:
         text = f"`{self.spelled}` {self.problem}"
         return f"{text}: {self.misconception}" if self.misconception else text
+
+    @property
+    def crash(self) -> bool:
+        """The probe's own program raised. A case that ran to its end and gave wrong numbers was
+        not made wrong by a crash: that is a problem of its own (often a spelling the case does
+        not use, such as a plain number the engine does not wrap), never the cause."""
+        return self.kind == "raises"
+
+    def aside(self) -> str:
+        """This finding as a separate problem, to follow an explanation it is not part of."""
+        return f"; separately, `{self.spelled}` {self.problem} (not the cause here)"
 
 
 def close(x: float, y: float, rtol: float = DEFAULT_RTOL) -> bool:
@@ -73,6 +85,26 @@ def _precision(got: float, want: float) -> str:
     return ""
 
 
+def input_offset(op: Op, x: float, got: float, want: float) -> float | None:
+    """The small round number ε (a power of ten from 1e-12 to 1e-3, either sign) for which the
+    unary ``op`` at ``x + ε`` gives ``got``, where ``want`` is its value at ``x``; None if none.
+
+    Learners add such an ε by design (``log(x + 1e-6)`` keeps log 0 finite): named as an
+    offset, like float32 precision, not as a wrong formula.
+    """
+    _, (slope,) = expected_at(op, (x,), (True,))
+    if not (slope and math.isfinite(slope)):
+        return None
+    estimate = (got - want) / slope
+    if estimate == 0 or not math.isfinite(estimate):
+        return None
+    power = round(math.log10(abs(estimate)))
+    epsilon = math.copysign(10.0**power, estimate)
+    if not -12 <= power <= -3 or not close(abs(estimate), abs(epsilon), 1e-3):
+        return None
+    return epsilon if close(expected_at(op, (x + epsilon,), (True,))[0], got, 1e-9) else None
+
+
 def expected_at(op: Op, points: Sequence[float], as_value: Sequence[bool]) -> tuple[float, list[float]]:
     """``op``'s value at ``points`` and its derivatives for the Value operands, by `TWIN`."""
     columns = [[float(p)] for p in points]
@@ -89,7 +121,7 @@ def judge_probe(probe: ProbeProgram, trace: Trace) -> Finding | None:
     if failed is not None:
         error = trace.steps[failed].error
         assert error is not None
-        if declines(error):
+        if declines(error, op.name, probe.as_value):
             return None
         if "backward" in probe.program["steps"][failed]:
             return Finding(
@@ -113,6 +145,18 @@ def judge_probe(probe: ProbeProgram, trace: Trace) -> Finding | None:
     want, want_grads = expected_at(op, probe.points, probe.as_value)
     if not close(out.data, want):
         mine, wanted = shown(out.data, want)
+        offset = input_offset(op, probe.points[0], out.data, want) if op.arity == 1 else None
+        if offset is not None:
+            shift = f"x {'+' if offset > 0 else '-'} {abs(offset):g}"
+            return Finding(
+                op,
+                spelled,
+                f"gives {mine}, expected {wanted}: it computes {op.name}({shift}), an offset of "
+                f"{offset:g} on its input (if that is by design, --accept offset accepts it)",
+                "offset",
+                composite,
+                reflected,
+            )
         tiny = _precision(out.data, want)
         why = (
             None
@@ -223,11 +267,10 @@ def probe_each(
 
 
 def _first_finding(programs: Sequence[ProbeProgram], traces: Sequence[Trace]) -> Finding | None:
-    for program, trace in zip(programs, traces):
-        finding = judge_probe(program, trace)
-        if finding is not None:
-            return finding
-    return None
+    """The first wrong number among the spellings (both Values first), else the first crash."""
+    findings = [judge_probe(program, trace) for program, trace in zip(programs, traces)]
+    found = [f for f in findings if f is not None]
+    return next((f for f in found if not f.crash), found[0] if found else None)
 
 
 def first_broken(prober: Prober, ops: Sequence[Op]) -> Finding | None:
@@ -239,8 +282,8 @@ def first_broken(prober: Prober, ops: Sequence[Op]) -> Finding | None:
     """
     *found, mul_broken = probe_each(prober, [(op, PROBE_X, PROBE_Y) for op in (*ops, op_named("mul"))])
     findings = [f for f in found if f is not None]
-    if not findings and mul_broken is None:
+    if all(f.crash for f in findings) and (mul_broken is None or mul_broken.crash):
         scaled = probe_each(prober, [(op, PROBE_X, PROBE_Y) for op in ops], upstream=2.5)
-        findings = [f for f in scaled if f is not None]
-    findings.sort(key=lambda f: f.composite)  # stable: table order within each group
+        findings += [f for f in scaled if f is not None and not f.crash]
+    findings.sort(key=lambda f: (f.crash, f.composite))  # stable: table order within each group
     return findings[0] if findings else None

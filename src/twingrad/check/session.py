@@ -29,7 +29,7 @@ from .target import (
     Prepared,
     Target,
     TargetError,
-    definitions,
+    cell_code,
     locate,
     prepare,
     python_sources,
@@ -87,13 +87,13 @@ def _session_cells(engine: Any) -> list[str] | None:
 
 def _prepared_source(engine: Any, folder: Path) -> Prepared:
     """A class no other process can import, as source for the worker: in a notebook, the
-    definitions of the cells run so far (`target.definitions`); else the class's own source."""
+    cells run so far (`target.cell_code`); else the class's own source."""
     name = getattr(engine, "__name__", "Value")
     module = folder / "notebook_engine.py"
     cells = _session_cells(engine)
     where: list[tuple[int, int]] = []
     if cells is not None:
-        code, where = definitions(cells, name)
+        code, where = cell_code(cells, name)
     else:
         try:
             code = textwrap.dedent(inspect.getsource(engine))
@@ -128,6 +128,7 @@ def check_engine(
     require: Iterable[str] = (),
     rtol: float | None = None,
     atol: float | None = None,
+    accept: Iterable[str] = (),
     seed: int | None = None,
 ) -> CheckRun:
     """Check a micrograd-style Value class against torch, case by case.
@@ -141,11 +142,13 @@ def check_engine(
     ``only`` selects cases by name or glob; ``require`` names cases or ops (``tanh``,
     ``unary_*``) whose being unsupported fails the run; ``spellings`` names the engine's
     own attributes (``{"data": "val"}``); ``rtol``/``atol`` loosen the comparison (an
-    engine in float32 on purpose); ``draw`` adds an SVG of the graph, culprit in red, to
-    each failing case that could be located. ``seed`` replays the inputs of an earlier run
-    (its report names it); None draws a fresh one (`twingrad.check.inputs`). Raises
-    `TargetError` when the engine cannot be loaded, `KeyError` for a name in ``only`` that
-    matches no case, `ValueError` for a bad timeout, tolerance or seed.
+    engine in float32 on purpose); ``accept`` names designs that are no bug (``"offset"``:
+    a case that goes wrong first at an op offset by a round epsilon is a note); ``draw`` adds
+    an SVG of the graph, culprit in red, to each failing case that could be located.
+    ``seed`` replays the inputs of an earlier run (its report names it); None draws a fresh
+    one (`twingrad.check.inputs`). Raises `TargetError` when the engine cannot be loaded,
+    `KeyError` for a name in ``only`` that matches no case, `ValueError` for a bad timeout,
+    tolerance or seed.
     """
     from .inputs import check_seed, draw_cases, new_seed
 
@@ -180,7 +183,10 @@ def check_engine(
         from ..parity.tolerances import Tolerance
         from .judge import Judge
 
-        judge = Judge(info, session.probe, prepared.place, Tolerance.of(rtol, atol), draw, prepared.owns)
+        judge = Judge(
+            info, session.probe, prepared.place, Tolerance.of(rtol, atol), draw,
+            owns=prepared.owns, accept=frozenset(accept),
+        )
         results = []
         for case in cases:
             notify(case, None)

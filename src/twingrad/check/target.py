@@ -187,6 +187,15 @@ def bounded(folder: Path) -> Path:
     return folder
 
 
+def spelled_right(role: str, name: str) -> bool:
+    """An engine's own name for ``role``: an attribute's name; for ``backward`` also a function at
+    module level, ``module:function`` (``engine:backward`` for ``def backward(loss)`` in engine.py)."""
+    if role == "backward" and ":" in name:
+        module, _, function = name.partition(":")
+        return function.isidentifier() and all(part.isidentifier() for part in module.split("."))
+    return name.isidentifier()
+
+
 def project_names(folder: Path) -> dict[str, str]:
     """The engine's own names from ``[tool.twingrad.check]`` in the nearest pyproject.toml at or
     above ``folder`` (``data = "val"``, ``backward = "backprop"``, ...); {} when there is none."""
@@ -210,47 +219,46 @@ def project_names(folder: Path) -> dict[str, str]:
         except tomllib.TOMLDecodeError as exc:
             raise TargetError(f"{config}: {exc}") from None
         wrong = [
-            k for k, v in table.items() if k not in ROLES or not isinstance(v, str) or not v.isidentifier()
+            k for k, v in table.items() if k not in ROLES or not isinstance(v, str) or not spelled_right(k, v)
         ]
         if wrong:
             raise TargetError(
                 f"{config}: [tool.twingrad.check] names the engine's attributes, as "
-                f'ROLE = "name" with ROLE one of {", ".join(ROLES)}; not {", ".join(wrong)}'
+                f'ROLE = "name" with ROLE one of {", ".join(ROLES)} (backward may also be '
+                f'"module:function"); not {", ".join(wrong)}'
             )
         return dict(table)
     return {}
 
 
-# Cell statements that only define: what a notebook's engine is made of, run in the worker.
-_DEFINING = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_ASSIGNING = (ast.Assign, ast.AnnAssign, ast.AugAssign)
+# The first line of a module made of a notebook's code cells, and the line opening each cell:
+# the Python worker (check/untrusted/pyworker.py, which cannot import this module) recognises
+# them and runs the cells as a notebook runs them, by the rule in docs/corpus.md#notebooks.
+CELLS_MARK = "# twingrad: notebook cells"
+CELL_MARK = "# %% cell "
 
 
-def _defines(statement: ast.stmt) -> bool:
-    """An import, a def, a class, or an assignment that calls nothing (``Value.__add__ = fixed``):
-    never a loop that trains, a plot, or a call to `check_engine` itself. Imports of twingrad
-    are left out too: the checker is no part of an engine (and the worker cannot import it)."""
-    if isinstance(statement, (ast.Import, ast.ImportFrom)):
-        modules = (
-            [a.name for a in statement.names]
-            if isinstance(statement, ast.Import)
-            else [statement.module or ""]
-        )
-        return not any(m == "twingrad" or m.startswith("twingrad.") for m in modules)
-    if isinstance(statement, _DEFINING):
-        return True
-    value = getattr(statement, "value", None)
-    return isinstance(statement, _ASSIGNING) and not any(
-        isinstance(n, ast.Call) for n in ast.walk(value or statement)
-    )
+def _imports_twingrad(statement: ast.stmt) -> bool:
+    """``import twingrad`` or ``from twingrad... import``: the checker is no part of an engine
+    (and the worker cannot import it)."""
+    if isinstance(statement, ast.Import):
+        modules = [a.name for a in statement.names]
+    elif isinstance(statement, ast.ImportFrom):
+        modules = [statement.module or ""]
+    else:
+        return False
+    return any(m == "twingrad" or m.startswith("twingrad.") for m in modules)
 
 
-def definitions(cells: list[str], name: str) -> tuple[str, list[tuple[int, int]]]:
-    """The definitions of ``cells`` (`_defines`), in order, as one module; and for each of its
-    lines, its cell (counted from 1) and its line there. A cell containing ``twingrad: skip``
-    is left out whole; lines of IPython magic (``%``, ``!``) are blanked."""
-    code: list[str] = []
-    where: list[tuple[int, int]] = []
+def cell_code(cells: list[str], name: str) -> tuple[str, list[tuple[int, int]]]:
+    """The code cells as one module for the worker to run cell by cell, in order, in one namespace;
+    and for each of its lines, its cell (counted from 1) and its line there (0 for a cell's mark).
+
+    A cell containing ``twingrad: skip`` is left out whole, and so is a cell that does not parse
+    (it never ran either); lines of IPython magic (``%``, ``!``) and imports of twingrad are blanked.
+    """
+    code: list[str] = [CELLS_MARK]
+    where: list[tuple[int, int]] = [(0, 0)]
     defined = False
     for number, cell in enumerate(cells, 1):
         if "twingrad: skip" in cell:
@@ -259,24 +267,23 @@ def definitions(cells: list[str], name: str) -> tuple[str, list[tuple[int, int]]
         try:
             tree = ast.parse("\n".join(lines))
         except SyntaxError:
-            continue  # a cell that never ran either
+            continue
         for statement in tree.body:
-            if not _defines(statement):
-                continue
-            first = min([statement.lineno, *(d.lineno for d in getattr(statement, "decorator_list", []))])
-            for k in range(first, (statement.end_lineno or statement.lineno) + 1):
-                code.append(lines[k - 1])
-                where.append((number, k))
+            if _imports_twingrad(statement):
+                for k in range(statement.lineno, (statement.end_lineno or statement.lineno) + 1):
+                    lines[k - 1] = ""
             defined = defined or (isinstance(statement, ast.ClassDef) and statement.name == name)
+        code.append(f"{CELL_MARK}{number}")
+        where.append((number, 0))
+        code.extend(lines)
+        where.extend((number, k) for k in range(1, len(lines) + 1))
     if not defined:
         raise TargetError(f"no cell defines `class {name}`")
-    future = [i for i, line in enumerate(code) if line.startswith("from __future__ import")]
-    order = future + [i for i in range(len(code)) if i not in future]  # first, as in a file
-    return "\n".join(code[i] for i in order) + "\n", [where[i] for i in order]
+    return "\n".join(code) + "\n", where
 
 
 def notebook_code(notebook: Path, name: str) -> tuple[str, list[tuple[int, int]]]:
-    """`definitions` of every code cell of the notebook file (cells counted over all cells)."""
+    """`cell_code` of the notebook file's code cells (cells counted over all cells)."""
     try:
         cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -287,7 +294,7 @@ def notebook_code(notebook: Path, name: str) -> tuple[str, list[tuple[int, int]]
         text = "".join(source) if isinstance(source, list) else str(source)
         sources.append(text if cell.get("cell_type") == "code" else "# twingrad: skip (not code)")
     try:
-        return definitions(sources, name)
+        return cell_code(sources, name)
     except TargetError:
         raise TargetError(f"{notebook} has no code cell defining `class {name}`") from None
 

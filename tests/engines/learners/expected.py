@@ -127,6 +127,19 @@ ENGINES: tuple[Engine, ...] = (
     Engine("derivative_backprop.py:Value", 0, core()),
     Engine("prev_set.py:Value", 0, core()),
     Engine("requires_grad.py:Value", 0, core()),
+    Engine("requires_grad_tracked.py:Value", 0, core()),  # opt-in kept under a name of its own
+    # log(x + 1e-6) by design: named as an offset by default, a note with --accept offset
+    Engine(
+        "log_epsilon.py:Value",
+        1,
+        core(**failing("an offset of 1e-06 on its input", "unary_log", "softmax_nll")),
+    ),
+    Engine(
+        "log_epsilon.py:Value",
+        0,
+        core(**failing("accepted by design (offset)", "unary_log", "softmax_nll", status=NOTE)),
+        args=("--accept", "offset"),
+    ),
     Engine("split/operation.py:Value", 0, core()),
     Engine("learnerpkg/engine.py:Value", 0, core()),
     # float32 on purpose: by default its precision loss is named; --float32 accepts it.
@@ -140,6 +153,13 @@ ENGINES: tuple[Engine, ...] = (
     if _PY312
     else Engine("py312_fstring.py:Value", 2, message="3.12"),
     Engine("data_only.py:Value", 1, {case.name: expect(UNSUPPORTED) for case in CASES}),
+    # a __pow__ for number exponents without the lecture's assert: Python's own TypeError on a
+    # Value exponent is a refusal, as the assert is (twingrad.check.failures.beyond_the_lecture)
+    Engine(
+        "pow_numbers_only.py:Value",
+        0,
+        core(value_to_the_value=expect(UNSUPPORTED, "unsupported operand type(s) for ** or pow()")),
+    ),
     # -- broken: the case that meets the bug says what it is ---------------------------------
     Engine(
         "mul_no_wrap.py:Value",
@@ -164,6 +184,12 @@ ENGINES: tuple[Engine, ...] = (
             # forward takes the Value exponent's .data; backward then fails on it
             value_to_the_value=expect(ERROR, "TypeError"),
         ),
+    ),
+    # backward(loss) as a function at module level, found alone; its tanh' is 1 - x**2
+    Engine(
+        "backward_function.py:Value",
+        1,
+        {**failing(TANH_ONE_MINUS_X2, "lecture_neuron", "unary_tanh"), "seed_graph": expect(PASS)},
     ),
     Engine("tanh_none.py:Value", 1, core(**failing("None", *_TANH, status=ERROR))),
     Engine(
@@ -204,6 +230,44 @@ ENGINES: tuple[Engine, ...] = (
         "pow_wrong_exponent.py:Value",
         1,
         core(**failing("pow", *_POWERS, at="integer_powers", named=POW_N_X_N)),
+    ),
+    # every rule with `=`, and no plain numbers taken: the `=` is named, a probe's crash on
+    # `x + 3.0` only follows as a separate finding
+    Engine(
+        "assign_everywhere_no_numbers.py:Value",
+        1,
+        {
+            **failing(
+                "overwrites",
+                "reuse_a_plus_a",
+                "reuse_a_times_a",
+                "reuse_three_consumers",
+                "deep_chain",
+                "unary_exp",
+                "unary_tanh",
+            ),
+            **failing(
+                "has no attribute 'data'",
+                "diamond",
+                "stacked_diamonds",
+                "numbers_on_the_right",
+                "backward_twice",
+                status=ERROR,
+            ),
+            "seed_graph": expect(PASS),
+            "lecture_neuron": expect(PASS),
+        },
+    ),
+    # a node listed once per path to it: its rule runs again, its inputs' gradients over-count
+    Engine(
+        "overcount.py:Value",
+        1,
+        core(
+            tanh_through_exp=expect(FAIL, "ran more than once"),
+            stacked_diamonds=expect(FAIL, "ran more than once"),
+            softmax_nll=expect(FAIL, "ran more than once"),
+            mlp_tanh_squared_error=expect(FAIL, "ran more than once"),
+        ),
     ),
     Engine(
         "assign_not_accumulate.py:Value",

@@ -57,7 +57,7 @@ CANDIDATES = {
     ),
     "label": ("label", "_label", "name", "_name"),
     "backward": ("backward", "backprop", "backpropagate", "back_prop", "backward_pass", "propagate"),
-    "requires_grad": ("requires_grad", "_requires_grad", "needs_grad"),
+    "requires_grad": ("requires_grad", "_requires_grad", "require_grad", "needs_grad"),
 }
 ROLES = tuple(CANDIDATES)
 
@@ -227,6 +227,15 @@ def holds(container, members):
     return any(item is m for item in items for m in members)
 
 
+def takes_keyword(cls, name):
+    """Does ``cls(...)`` take a parameter ``name`` by keyword (its own ``__init__``'s, not object's)?"""
+    code = getattr(getattr(cls, "__init__", None), "__code__", None)
+    if code is None:
+        return False
+    first = getattr(code, "co_posonlyargcount", 0)  # positional-only ones cannot be named
+    return name in code.co_varnames[first : code.co_argcount + code.co_kwonlyargcount]
+
+
 class Engine:
     """The engine class and how to read it: every role's attribute name."""
 
@@ -246,8 +255,15 @@ class Engine:
                     % (cls.__name__, ", ".join(CANDIDATES["data"])),
                 }
             )
+        # Leaves that must opt in to gradients, torch style (``Value(x, requires_grad=True)``,
+        # or a spelling of its own such as ``require_grad``): whatever the engine keeps the
+        # flag as, the checker's inputs are made with it.
+        self.opt_in = next((n for n in CANDIDATES["requires_grad"] if takes_keyword(cls, n)), None)
         self._find(leaf, "grad", lambda value: value is None or isinstance(float(value), float))
+        self.backward_function = None  # a module-level backward(loss), when that is the engine's way
         self._find(leaf, "backward", callable)
+        if self.spellings["backward"] is None or ":" in self.spellings["backward"]:
+            self._find_backward_function()
         self._find(leaf, "requires_grad", lambda value: value is False)
         self._find(leaf, "label", lambda value: isinstance(value, str))
         if self.spellings["label"] is None:
@@ -262,11 +278,48 @@ class Engine:
                     "kind": "raised",
                     "type": "TypeError",
                     "frames": [],
-                    "message": "%s(2.0) has no backward method (looked for %s)"
+                    "message": "%s(2.0) has no backward method (looked for %s), nor does its module "
+                    "define a function of those names (name one with --names backward=module:function)"
                     % (cls.__name__, ", ".join(CANDIDATES["backward"])),
                 }
             )
         self._find_graph_roles()
+
+    def _find_backward_function(self):
+        """A function ``backward(root)`` at module level: the one the spelling ``module:function``
+        names, else one of the usual names in the class's own module (``module:function`` then)."""
+        import importlib
+
+        given = self.spellings["backward"]
+        if given is not None:
+            module_name, _, name = given.partition(":")
+            try:
+                module = importlib.import_module(module_name)
+            except BaseException as exc:
+                raise Failure(raised(exc)) from None
+            function = getattr(module, name, None)
+            if not callable(function):
+                raise Failure(
+                    {"kind": "missing", "type": "AttributeError", "name": text(given), "frames": [],
+                     "message": text("module %s has no function %s" % (module_name, name))}
+                )
+            self.backward_function = function
+            return
+        module = sys.modules.get(getattr(self.cls, "__module__", ""))
+        for name in CANDIDATES["backward"]:
+            function = getattr(module, name, None)
+            code = getattr(function, "__code__", None)
+            if code is not None and code.co_argcount >= 1:
+                self.backward_function = function
+                self.spellings["backward"] = "%s:%s" % (module.__name__, name)
+                return
+
+    def backward(self, node):
+        """Run the engine's backward pass from ``node``: its method, or its module's function."""
+        if self.backward_function is not None:
+            self.backward_function(node)
+        else:
+            getattr(node, self.spellings["backward"])()
 
     def _find(self, obj, role, fits):
         if self.spellings[role] is not None:
@@ -325,10 +378,12 @@ class Engine:
         if isinstance(obj, (int, float, bool)) or not hasattr(obj, self.spellings["data"]):
             return False
         backward = self.spellings["backward"]
-        return backward is None or callable(getattr(obj, backward, None))
+        if backward is None or self.backward_function is not None:
+            return True  # no backward method to tell a node by: its data must do
+        return callable(getattr(obj, backward, None))
 
     def leaf(self, number, label):
-        value = self.cls(number)
+        value = self.cls(number, **{self.opt_in: True}) if self.opt_in else self.cls(number)
         if self.spellings["requires_grad"] is not None:
             setattr(value, self.spellings["requires_grad"], True)
         if label and self.spellings["label"] is not None:
@@ -372,6 +427,10 @@ class Engine:
         names = [n for _, method, reflected in OPERATORS.values() for n in (method, reflected) if n]
         names += list(METHODS) + [self.spellings["backward"], "__init__"]
         found = []
+        if self.backward_function is not None:  # linked under "backward", as a method would be
+            code = self.backward_function.__code__
+            found.append({"name": "backward", "file": shown_path(code.co_filename),
+                          "line": code.co_firstlineno, "function": text(code.co_name)})
         for name in names:
             function = getattr(getattr(self.cls, name, None), "__func__", getattr(self.cls, name, None))
             code = getattr(function, "__code__", None)
@@ -462,9 +521,116 @@ class Engine:
 # -- loading ---------------------------------------------------------------------------------------
 
 
-def import_file(path):
+# A module made of a notebook's code cells starts with CELLS_MARK, and each cell with CELL_MARK
+# and its number (written by twingrad/check/target.py, which this file cannot import).
+CELLS_MARK = "# twingrad: notebook cells"
+CELL_MARK = "# %% cell "
+CELL_SECONDS = 2.0  # what a cell after the class may take before it is stopped and skipped
+
+
+class CellOverran(BaseException):
+    """A cell after the class ran past CELL_SECONDS (a BaseException: a cell's `except
+    Exception` must not swallow it)."""
+
+
+def run_cells(module, path, name):
+    """Run a notebook's code cells as Jupyter would: in order, statement by statement, in one
+    namespace (the module's), so a cell that makes ``a = Value(2.0)`` and then uses ``a`` works.
+
+    The rule (docs/corpus.md, "Notebooks"): every statement up to the one that last defines the
+    class ``name`` must run; a failure there stops loading, naming the cell. What follows uses
+    the class (examples, training, plots, a call of the checker): a statement that raises, or a
+    cell after the class's that runs past CELL_SECONDS, skips the rest of its cell, as Jupyter
+    skips the rest of a failing cell, and the next cell runs.
+    """
+    import ast
+
+    with open(path, encoding="utf-8") as handle:
+        source = handle.read()
+    cell_of = []  # cell number of each line
+    number = 0
+    for line in source.splitlines():
+        if line.startswith(CELL_MARK):
+            number = int(line[len(CELL_MARK) :])
+        cell_of.append(number)
+    statements = ast.parse(source, path).body
+    defining = [k for k, s in enumerate(statements) if isinstance(s, ast.ClassDef) and s.name == name]
+    last = defining[-1] if defining else -1  # statements past it only use the finished class
+    class_cell = cell_of[statements[last].lineno - 1] if defining else 0
+    cells = []  # [(cell number, [(position, statement)])]
+    for position, statement in enumerate(statements):
+        number = cell_of[statement.lineno - 1]
+        if not cells or cells[-1][0] != number:
+            cells.append((number, []))
+        cells[-1][1].append((position, statement))
+    namespace = module.__dict__
+    flags = 0  # `from __future__ import ...` holds for every later statement, as in IPython
+    for number, body in cells:
+        position = -1
+        try:
+            with CellAllowance(CELL_SECONDS if body[0][0] > last else None):
+                for at, statement in body:
+                    position = at  # where a failure happened, for the rule
+                    code = compile(ast.Module([statement], []), path, "exec", flags, True)
+                    exec(code, namespace)
+                    if isinstance(statement, ast.ImportFrom) and statement.module == "__future__":
+                        import __future__
+
+                        for alias in statement.names:
+                            flags |= getattr(__future__, alias.name).compiler_flag
+        except BaseException as exc:
+            if position > last and isinstance(exc, (Exception, CellOverran)):
+                continue  # a use of the finished class: the rest of the cell is skipped
+            error = raised(exc)
+            if isinstance(exc, CellOverran):
+                error["type"], error["message"] = "TimeoutError", "ran past %g s" % CELL_SECONDS
+            error["message"] = text(
+                "%s -- cell %d runs before the class %s is complete (cell %d), so it must run: "
+                "fix it, or put a line `# twingrad: skip` in it to leave it out"
+                % (error["message"], number, name, class_cell)
+            )
+            raise Failure(error) from None
+
+
+class CellAllowance:
+    """Stop the cell after ``seconds`` (None: no limit) with CellOverran, where a timer can."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds if hasattr(__import__("signal"), "setitimer") else None
+        self.previous = None
+
+    def __enter__(self):
+        if self.seconds is not None:
+            import signal
+
+            def overran(signum, frame):
+                raise CellOverran()
+
+            self.previous = signal.signal(signal.SIGALRM, overran)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc):
+        if self.seconds is not None:
+            import signal
+
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        return False
+
+
+def is_notebook_cells(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.readline().rstrip("\n") == CELLS_MARK
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def import_file(path, attribute=""):
     """Import a file as its own Python would: its folder (or its package's) on sys.path, under
-    its own module name, so that sibling files importing it get this very module."""
+    its own module name, so that sibling files importing it get this very module. A notebook's
+    cells (`run_cells`) run in a module of that name too."""
     import importlib
 
     path = os.path.abspath(path)
@@ -476,6 +642,12 @@ def import_file(path):
     name = ".".join(parts)
     if folder not in sys.path:
         sys.path.insert(0, folder)
+    if is_notebook_cells(path):
+        module = type(sys)(name)
+        module.__file__ = path
+        sys.modules[name] = module
+        run_cells(module, path, attribute.split(".")[0])
+        return module
     clash = sys.modules.get(name)
     if clash is not None and os.path.abspath(getattr(clash, "__file__", "") or "") != path:
         # The file shares its name with a module already loaded here (the standard library's
@@ -502,9 +674,11 @@ def load(request):
         raise Failure({"kind": "raised", "type": "ValueError", "message": "no target to load", "frames": []})
     try:
         if "file" in target:
-            module = import_file(target["file"])
+            module = import_file(target["file"], target.get("attribute", ""))
         else:
             module = importlib.import_module(target["module"])
+    except Failure:
+        raise
     except BaseException as exc:
         raise Failure(raised(exc)) from None
     found = module
@@ -605,7 +779,7 @@ class Run:
         if "backward" in step:
             node = self.values[step["backward"]]
             try:
-                getattr(node, self.engine.spellings["backward"])()
+                self.engine.backward(node)
             except BaseException as exc:
                 raise Failure(raised(exc)) from None
             return {"ok": True}
