@@ -370,21 +370,23 @@ def _wired_graph(wires: Sequence[_Wire]) -> Callable[..., Any]:
     return drawn_graph
 
 
-def _reused(wires: Sequence[_Wire]) -> int:
-    """How many nodes feed more than one operand slot."""
+def _reused(wires: Sequence[_Wire]) -> tuple[int, int]:
+    """How many nodes feed more than one operand slot: all of them, and those made by an op."""
     counts: dict[float, int] = {}
     for wire in wires:
         for what, i in wire.args:
             if what == "node":
                 counts[i] = counts.get(i, 0) + 1
-    return sum(n > 1 for n in counts.values())
+    shared = [i for i, n in counts.items() if n > 1]
+    return len(shared), sum(i >= _GRAPH_LEAVES for i in shared)
 
 
 def _draw_graph(rng: random.Random) -> Drawn:
     while True:
         leaves = tuple(magnitude(0.3, 2.0)(rng) for _ in range(_GRAPH_LEAVES))
         wires = _wiring(rng, leaves)
-        if wires is not None and _reused(wires) >= 2:  # gradients that must add up, every time
+        # Every time, gradients that must add up, and an op's node whose backward must run once.
+        if wires is not None and _reused(wires)[0] >= 2 and _reused(wires)[1] >= 1:
             return Drawn(leaves, _wired_graph(wires))
 
 

@@ -264,7 +264,10 @@ ENGINES: tuple[Engine, ...] = (
         1,
         core(
             tanh_through_exp=expect(FAIL, "ran more than once"),
+            # passes at the catalogue's old fixed numbers by coincidence; fails at drawn ones
+            reuse_three_consumers=expect(FAIL, "ran more than once"),
             stacked_diamonds=expect(FAIL, "ran more than once"),
+            drawn_graph=expect(FAIL, "ran more than once"),
             softmax_nll=expect(FAIL, "ran more than once"),
             mlp_tanh_squared_error=expect(FAIL, "ran more than once"),
         ),
