@@ -18,7 +18,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 # the stored one; the sanitize file masks only memory addresses and graphviz's version line.
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: install dot chromium node demo test lint bench bench-full notebooks jupyter reference clean
+.PHONY: install dot chromium node demo test lint bench bench-full notebooks jupyter clean
 
 $(DEMO_STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -133,10 +133,6 @@ bench: $(DEV_NEEDS)
 	$(call bench_run,$(BENCH_QUICK))
 bench-full: $(DEV_NEEDS)
 	$(call bench_run,$(BENCH_ARGS))
-
-# torch's numbers for every case of twingrad check, recorded (a test requires them to be current).
-reference: $(DEV_NEEDS)
-	$(PY) -m twingrad.check.reference
 
 lint: $(DEV_NEEDS)
 	$(VENV)/bin/ruff check .

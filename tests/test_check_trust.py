@@ -318,7 +318,7 @@ def test_an_engine_that_hides_its_graph_is_still_checked_by_its_numbers(tmp_path
     assert verdict.status == "fail"
     assert verdict.mismatch is not None
     # The graph cannot be walked, so the case's own numbers are shown: torch's, recorded.
-    assert (verdict.mismatch.engine, verdict.mismatch.expected, verdict.mismatch.by) == (1.0, 2.0, "torch")
+    assert (verdict.mismatch.engine, verdict.mismatch.expected, verdict.mismatch.by) == (1.0, 2.0, "twingrad")
 
 
 def test_the_worker_runs_in_a_scratch_folder_with_a_scrubbed_environment(

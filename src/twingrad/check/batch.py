@@ -148,10 +148,13 @@ class BatchRun:
         return counts
 
     def summary_line(self) -> str:
-        """``FAIL 3 targets: 1 OK, 1 FAIL, 1 cannot load`` -- no timing, so it is reproducible."""
+        """``FAIL 3 targets: 1 OK, 1 FAIL, 1 cannot load (seed 1234)`` -- no timing, so it is reproducible;
+        the seed every target's inputs were drawn from, for ``--seed`` to replay the batch."""
         n = len(self.outcomes)
         counts = ", ".join(f"{k} {verdict}" for verdict, k in self.tally.items() if k)
-        return f"{'OK' if self.ok else 'FAIL'} {n} target{'' if n == 1 else 's'}: {counts}"
+        seeds = {o.run.seed for o in self.outcomes if o.run is not None and o.run.seed is not None}
+        seed = f" (seed {seeds.pop()})" if len(seeds) == 1 else ""
+        return f"{'OK' if self.ok else 'FAIL'} {n} target{'' if n == 1 else 's'}: {counts}{seed}"
 
     def to_dict(self) -> dict[str, Any]:
         """Every target in one document; each run keeps the single-target schema (`CheckRun.to_dict`)."""

@@ -28,7 +28,7 @@ from .protocol import Source, Trace
 PROBE_X, PROBE_Y = 0.7, 1.3
 
 # What the check explains a failure with (node by node, and each probe): the op table. The
-# verdict itself compares with torch's own recorded numbers; see `reference`.
+# verdict itself compares with the same twin's numbers for the case; see `reference`.
 TWIN = TABLE
 
 # Runs probe programs in the engine's worker and returns their traces, in order.

@@ -109,7 +109,9 @@ class CaseProgram:
         return self.steps[index]
 
 
-@functools.cache  # a case's programs are the same for every engine: compiled once per process
+# A case's programs are the same for every engine: compiled once per run's case (a batch's
+# targets share them); bounded, since every run draws new cases.
+@functools.lru_cache(maxsize=512)
 def compile_case(case: Case, detailed: bool = True) -> CaseProgram:
     names = case.input_names
     inputs: list[Step] = [

@@ -73,6 +73,7 @@ class CheckRun:
     seconds: float = field(default=0.0, repr=False)
     reading: str = ""  # how the engine's own names were read: "data from .val, ..."
     worker: Any = field(default=None, repr=False)  # the worker's hello: name, language, version
+    seed: int | None = None  # what the drawn inputs were drawn from: `--seed` replays the run
 
     @property
     def summary(self) -> dict[str, int]:
@@ -99,12 +100,13 @@ class CheckRun:
         raise KeyError(name)
 
     def summary_line(self) -> str:
-        """``FAIL my_engine.py:Value: 8 fail, 14 pass, 13 unsupported (35 cases)``."""
+        """``FAIL my_engine.py:Value: 8 fail, 14 pass, 13 unsupported (35 cases, seed 1234)``."""
         counts = ", ".join(f"{n} {status}" for status, n in self.summary.items() if n)
         verdict = "OK" if self.ok else "FAIL"
         cases = f"{len(self.results)} case{'' if len(self.results) == 1 else 's'}"
-        # No timing: the same engine gives the same line (notebooks and docs compare it).
-        return f"{verdict} {self.target}: {counts} ({cases})"
+        seed = "" if self.seed is None else f", seed {self.seed}"
+        # No timing: the same engine and seed give the same line (notebooks and docs compare it).
+        return f"{verdict} {self.target}: {counts} ({cases}{seed})"
 
     def __str__(self) -> str:
         from .render import as_text, verdict_table
@@ -124,6 +126,7 @@ class CheckRun:
         return {
             "target": self.target,
             "torch_version": self.torch_version,
+            "seed": self.seed,
             "reading": self.reading,
             "cases": [r.to_dict() for r in self.results],
             "summary": self.summary,

@@ -132,6 +132,7 @@ def check_engine(
     atol: float | None = None,
     accept: Iterable[str] = (),
     classmates: Iterable[str] = (),
+    seed: int | None = None,
 ) -> CheckRun:
     """Check a micrograd-style Value class against torch, case by case.
 
@@ -149,16 +150,23 @@ def check_engine(
     bounds each request to the worker and ``target_timeout`` the whole check
     (`twingrad.check.budget`); ``draw`` adds an SVG of the graph, culprit in red, to each
     failing case that could be located; ``classmates`` are the files of the other targets
-    of a batch, never copied into this engine's worker (docs/sandbox.md). Raises
-    `TargetError` when the engine cannot be loaded, `KeyError` for a name in ``only`` that
-    matches no case, `ValueError` for a bad timeout or tolerance.
+    of a batch, never copied into this engine's worker (docs/sandbox.md). ``seed`` replays
+    the inputs of an earlier run (its report names it); None draws a fresh one
+    (`twingrad.check.inputs`). Raises `TargetError` when the engine cannot be loaded,
+    `KeyError` for a name in ``only`` that matches no case, `ValueError` for a bad timeout,
+    tolerance or seed.
     """
+    from .inputs import check_seed, draw_cases, new_seed
+
     timeout = check_timeout(timeout)
     budget = Budget(timeout, check_timeout(target_timeout, "target timeout"))
-    warm = threading.Thread(target=_import_judge, daemon=True)
-    warm.start()  # the judge loads while the worker starts and runs the first cases
-    cases = select(list(only) if only is not None else None)
-    required = _required(cases, require)
+    seed = new_seed() if seed is None else check_seed(seed)
+    chosen = select(list(only) if only is not None else None)
+    required = _required(chosen, require)
+    drawn: list[Case] = []
+    warm = threading.Thread(target=_prepare_cases, args=(chosen, seed, drawn), daemon=True)
+    warm.start()  # the judge loads and the inputs are drawn while the worker starts
+
     notify: Progress = progress or (lambda case, result: None)
     began = time.perf_counter()
     with contextlib.ExitStack() as stack:
@@ -173,8 +181,12 @@ def check_engine(
         session = _Session(argv, prepared, load, {**prepared.names, **(spellings or {})}, timeout, budget)
         stack.callback(session.close)
         info = session.start()
-        traces = session.prefetch([compile_case(case, False) for case in cases[:1]])
+        # A fixed first case (the seed graph) runs while the drawing finishes.
+        traces = session.prefetch([compile_case(case, False) for case in chosen[:1] if case.fixed])
         warm.join()
+        if len(drawn) != len(chosen):  # the drawing thread failed: draw here, for its error to show
+            drawn[:] = draw_cases(chosen, seed)
+        cases = drawn
         from ..parity.tolerances import Tolerance
         from .judge import Judge
 
@@ -195,20 +207,25 @@ def check_engine(
                 result.detail = f"required (--require), but unsupported: {result.detail}"
             notify(case, result)
             results.append(result)
-        from .reference import torch_version
+        from .reference import installed_torch
 
         return CheckRun(
             shown,
-            torch_version(),
+            installed_torch(),
             results,
             time.perf_counter() - began,
             reading=_reading(info),
             worker=session.worker_info,
+            seed=seed,
         )
 
 
-def _import_judge() -> None:
-    from . import judge  # noqa: F401 -- the parity machinery (numpy), loaded while the worker starts
+def _prepare_cases(chosen: Sequence[Case], seed: int, into: list[Case]) -> None:
+    """Import the judge (numpy) and draw the run's cases, into ``into``; run while the worker starts."""
+    from . import judge  # noqa: F401 -- the parity machinery, used by the drawing too
+    from .inputs import draw_cases
+
+    into.extend(draw_cases(chosen, seed))
 
 
 def _required(cases: Sequence[Case], require: Iterable[str]) -> set[str]:

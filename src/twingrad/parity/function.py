@@ -26,7 +26,7 @@ from typing import Any
 
 from ..engine import Value
 from ..examples import name as set_label
-from ..verdict import ERROR, FAIL, PASS, Mismatch
+from ..verdict import BY_TORCH, ERROR, FAIL, PASS, Mismatch
 from .plan import Resolver
 from .rendering import CheckTable, jsonable, nudge_sides, number_text, ulps_text
 from .report import ParityReport
@@ -77,6 +77,7 @@ class FunctionReport(CheckTable):
     graph: ParityReport | None = None  # the engine's graph against its torch replay
     graph_error: BaseException | None = None  # why there is no `graph` when one was attempted
     output: Any = None  # the engine's output node
+    reference: str = BY_TORCH  # whose numbers the torch_* fields hold (`twingrad.verdict.BY_TORCH`, ...)
 
     @property
     def ok(self) -> bool:
@@ -190,9 +191,10 @@ def start_report(fn: Callable[..., Any], names: Sequence[str], values: Sequence[
 
 
 def torch_report(name: str, inputs: dict[str, float], step: float, before: float, grads: Sequence[float],
-                 after: float) -> FunctionReport:
-    """A report holding torch's numbers (run now, or recorded), for `judge_run` to add the engine's."""
-    report = FunctionReport(name, inputs, PASS, "", step=step)
+                 after: float, reference: str = BY_TORCH) -> FunctionReport:
+    """A report holding the expected numbers -- torch's, or ``reference``'s (the op table's twin) --
+    for `judge_run` to add the engine's."""
+    report = FunctionReport(name, inputs, PASS, "", step=step, reference=reference)
     report.torch_before, report.torch_grads, report.torch_after = before, list(grads), after
     report.torch_predicted = step * sum(g * g for g in grads)
     return report
@@ -237,7 +239,7 @@ def _torch_run(
     fn: Callable[..., Any], names: list[str], values: list[float], keyword: bool, step: float
 ) -> tuple[float, list[float], float]:
     """Torch's output, input gradients and nudged output: the reference."""
-    import torch  # here, not at import: a judge with torch's numbers recorded may never need it
+    import torch  # here, not at import: whoever compares with the op table's twin never needs it
 
     ts = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in values]
     try:
@@ -318,17 +320,18 @@ def _verdict(
         report.detail = AGREE
         return report
     first = bad[0]
-    report.mismatch = Mismatch(first.where, first.quantity, first.engine, first.torch)
+    report.mismatch = Mismatch(first.where, first.quantity, first.engine, first.torch, report.reference)
     if _explained(report, xs, torch_grads, tolerance):
         report.detail = (
             f"{len(bad)} number(s) beyond tolerance (first: {first.quantity} of {first.where}, engine "
-            f"{number_text(first.engine)}, torch {number_text(first.torch)}), but every op of the engine's "
-            f"graph agrees with {report.graph.reference} locally: rounding the function amplifies"
+            f"{number_text(first.engine)}, {report.reference} {number_text(first.torch)}), but every op "
+            f"of the engine's graph agrees with {report.graph.reference} locally: rounding the function "
+            "amplifies"
         )
         return report
     report.status = FAIL
     report.detail = (
-        f"{first.quantity} of {first.where}: engine {number_text(first.engine)}, torch "
+        f"{first.quantity} of {first.where}: engine {number_text(first.engine)}, {report.reference} "
         f"{number_text(first.torch)} (rel {first.rel:.3g})"
     )
     graph = report.graph

@@ -103,6 +103,7 @@ _TIMES_A_NUMBER = (
     "softmax_nll",
     "mlp_tanh_squared_error",
     "mlp_relu_hinge",
+    "drawn_graph",
 )
 # Every case with a power, directly or through / (built on ** -1).
 _POWERS = (
@@ -113,6 +114,7 @@ _POWERS = (
     "fractional_and_negative_powers",
     "softmax_nll",
     "mlp_tanh_squared_error",
+    "drawn_graph",
 )
 _PY312 = sys.version_info >= (3, 12)
 
@@ -190,8 +192,16 @@ ENGINES: tuple[Engine, ...] = (
         {**failing(TANH_ONE_MINUS_X2, "lecture_neuron", "unary_tanh"), "seed_graph": expect(PASS)},
     ),
     Engine("tanh_none.py:Value", 1, core(**failing("None", *_TANH, status=ERROR))),
-    Engine("rsub_recursion.py:Value", 1, core(number_minus_value=expect(ERROR, "recursion"))),
-    Engine("rtruediv_swapped.py:Value", 1, core(number_over_value=expect(FAIL, DIV_SWAPPED))),
+    Engine(
+        "rsub_recursion.py:Value",
+        1,
+        core(number_minus_value=expect(ERROR, "recursion"), drawn_graph=expect(ERROR, "recursion")),
+    ),
+    Engine(
+        "rtruediv_swapped.py:Value",
+        1,
+        core(number_over_value=expect(FAIL, DIV_SWAPPED), drawn_graph=expect(FAIL, DIV_SWAPPED)),
+    ),
     Engine(
         "tanh_one_minus_x2.py:Value",
         1,
@@ -254,7 +264,10 @@ ENGINES: tuple[Engine, ...] = (
         1,
         core(
             tanh_through_exp=expect(FAIL, "ran more than once"),
+            # passes at the catalogue's old fixed numbers by coincidence; fails at drawn ones
+            reuse_three_consumers=expect(FAIL, "ran more than once"),
             stacked_diamonds=expect(FAIL, "ran more than once"),
+            drawn_graph=expect(FAIL, "ran more than once"),
             softmax_nll=expect(FAIL, "ran more than once"),
             mlp_tanh_squared_error=expect(FAIL, "ran more than once"),
         ),
@@ -273,6 +286,7 @@ ENGINES: tuple[Engine, ...] = (
                 "unary_neg",
                 "mlp_tanh_squared_error",
                 "mlp_relu_hinge",
+                "drawn_graph",
                 "backward_twice",
             )
         ),

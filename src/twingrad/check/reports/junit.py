@@ -45,8 +45,11 @@ def _suite(root: ET.Element, outcome: TargetOutcome) -> None:
         error.text = printable(outcome.error or "")
         totals.update(tests=1, errors=1)
     else:
-        ET.SubElement(ET.SubElement(suite, "properties"), "property", name="torch_version",
+        properties = ET.SubElement(suite, "properties")
+        ET.SubElement(properties, "property", name="torch_version",
                       value=printable(outcome.run.torch_version, one_line=True))
+        if outcome.run.seed is not None:  # `twingrad check --seed N` replays the run
+            ET.SubElement(properties, "property", name="seed", value=str(outcome.run.seed))
         for result in outcome.run.results:
             totals["tests"] += 1
             for key, hit in _case(suite, name, result).items():
