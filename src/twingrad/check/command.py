@@ -39,7 +39,7 @@ from .render import catalogue_table
 from .reports import github
 from .reports.html import html_page
 from .reports.junit import junit_xml
-from .reports.learner import learner_report, wrapped
+from .reports.learner import learner_report
 from .reports.terminal import batch_table
 from .reports.text import printable
 from .result import CaseResult, CheckRun
@@ -235,8 +235,8 @@ def _one(target: str | None, options: dict[str, Any], args: argparse.Namespace, 
     failed |= _write_reports(BatchRun([TargetOutcome(checked.target, run=checked)], checked.seconds),
                              args, out, err, single=checked)
     style = "bold green" if checked.ok else "bold red"
-    for line in wrapped(checked.summary_line(), out.width):
-        out.print(Text(line, style=style), soft_wrap=True)
+    # One line whatever the width (the terminal folds it): scripts, CI logs and docs read it whole.
+    out.print(Text(checked.summary_line(), style=style), soft_wrap=True)
     return max(checked.exit_code, 2 if failed else 0)
 
 
