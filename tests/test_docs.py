@@ -226,7 +226,7 @@ def test_the_check_example_is_a_real_run_and_its_fix_passes(tmp_path: Path) -> N
 def test_the_missing_extra_line_in_the_install_page_is_the_commands(monkeypatch, capsys) -> None:
     from twingrad import cli, extras
 
-    monkeypatch.setattr(extras, "missing", lambda extra: "torch" if extra == "torch" else None)
+    monkeypatch.setattr(extras, "missing", lambda extra: "numpy" if extra == "check" else None)
     assert cli.main(["check", "nothing.py:Value"]) == 2
     line = capsys.readouterr().err
     assert line.count("\n") == 1 and f"```\n{line}```" in (DOCS / "install.md").read_text()

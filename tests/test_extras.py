@@ -51,14 +51,33 @@ def _twingrad(python: Path, *args: str, cwd: Path = ROOT) -> subprocess.Complete
     return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=120, env=BARE_ENV)
 
 
-def test_check_without_torch_is_one_line_and_exit_2(bare_python: Path) -> None:
+def test_check_without_numpy_is_one_line_and_exit_2(bare_python: Path) -> None:
     for args in ([f"{ENGINE.relative_to(ROOT)}:Value"], []):
         done = _twingrad(bare_python, "check", *args)
         assert done.returncode == 2, done.stderr
         assert done.stdout == ""
         assert done.stderr.splitlines() == [
-            f"twingrad check needs torch, which is not installed: {INSTALL_TORCH}"
+            "twingrad check needs numpy, which is not installed: pip install 'twingrad[check]'"
         ]
+
+
+def test_check_with_numpy_and_no_torch_judges_an_engine(bare_python: Path, tmp_path: Path) -> None:
+    """The `check` extra is numpy alone: the expected numbers come from the op table, not torch."""
+    with_numpy = tmp_path / "numpy-only"
+    with_numpy.mkdir()
+    spec = importlib.util.find_spec("numpy")
+    assert spec is not None and spec.origin is not None
+    for folder in Path(spec.origin).parents[1].glob("numpy*"):  # numpy and its bundled libraries
+        if folder.is_dir() and not folder.name.endswith(".dist-info"):
+            (with_numpy / folder.name).symlink_to(folder)
+    env = {**BARE_ENV, "PYTHONPATH": str(with_numpy)}
+    command = [str(bare_python), "-c", "import sys, twingrad.cli; sys.exit(twingrad.cli.main())",
+               "check", f"{ENGINE.relative_to(ROOT)}:Value", "--seed", "1"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120, env=env)
+    probe = subprocess.run([str(bare_python), "-c", "import torch"], capture_output=True, env=env)
+    assert probe.returncode != 0  # torch stays out of reach
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.rstrip().splitlines()[-1].startswith("FAIL docs/examples/my_engine.py:Value: 8 fail")
 
 
 def test_check_list_needs_no_torch(bare_python: Path) -> None:

@@ -154,9 +154,9 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
         return run_demo(out=args.out, step=args.step)
     if args.command == "check":
-        # Listing the cases and checking an adapter's messages compare nothing with torch.
+        # Listing the cases and checking an adapter's messages compute nothing.
         if not (args.list or args.protocol_only):
-            require("torch", "twingrad check")
+            require("check", "twingrad check")
         from .check.command import run_check
 
         return run_check(args)
