@@ -64,8 +64,20 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
 
 
 def _row(stdout: str, name: str) -> str:
-    [line] = [line for line in stdout.splitlines() if name in line]
+    """A target's first line: its verdict, name and counts (its first problem, if any, follows indented)."""
+    [line] = [line for line in stdout.splitlines() if name in line and not line.startswith(" ")]
     return line
+
+
+def _problem(stdout: str, name: str) -> str:
+    """The indented lines under a target's first line, as one line."""
+    lines = stdout.splitlines()
+    block = []
+    for line in lines[lines.index(_row(stdout, name)) + 1:]:
+        if not line.startswith(" "):
+            break
+        block.append(line.strip())
+    return " ".join(block)
 
 
 def test_one_row_per_target_and_the_worst_exit_status(batch: Batch) -> None:
@@ -75,7 +87,8 @@ def test_one_row_per_target_and_the_worst_exit_status(batch: Batch) -> None:
     assert "OK " in _row(out, "twingrad.engine:Value") and "6 pass" in _row(out, "twingrad.engine:Value")
     assert "OK " in _row(out, "correct.py:Value")
     wrong = _row(out, "wrong.py:Value")
-    assert "FAIL" in wrong and "2 fail" in wrong and "reuse_a_plus_a (fail)" in wrong
+    assert "FAIL" in wrong and "2 fail" in wrong
+    assert _problem(out, "wrong.py:Value").startswith("reuse_a_plus_a (fail)")
     assert "cannot load" in _row(out, "unloadable.py:Value")
     assert "\x1b" not in out and "\\x1b[31m" in out  # the submission's escape code is shown, not obeyed
     assert re.fullmatch(r"FAIL 4 targets: 2 OK, 1 FAIL, 1 cannot load \(seed \d+\)", out.splitlines()[-1])

@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="*",
         metavar="TARGET",
         help="package.module:Name or path/to/file.py:Name (default: twingrad's own Value); several "
-        "(say submissions/*/engine.py:Value) are checked each in its own worker, one row per target",
+        "(say submissions/*/engine.py:Value) are checked each in its own worker, then each verdict shown",
     )
     check.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                        help="with several targets, check N at a time (default: 1)")

@@ -3,7 +3,8 @@
 One target: progress on stderr while it runs, then the report a learner reads
 (`reports.learner`: problems first, what to fix last, wrapped to the terminal or to COLUMNS)
 and a summary line on stdout. Several: each checked in its own worker, ``-j`` at a time
-(`twingrad.check.batch`), a progress bar per running target, then one row per target.
+(`twingrad.check.batch`), a progress bar per running target, then per target its verdict,
+counts and first problem (`reports.terminal`: a table on a wide terminal, else a block each).
 Reports (``--json``, ``--junit-xml``, ``--html``, and in GitHub Actions a step summary and
 annotations) are renderings of the same results, written after the verdict is printed.
 
@@ -40,15 +41,15 @@ from .reports import github
 from .reports.html import html_page
 from .reports.junit import junit_xml
 from .reports.learner import learner_report
-from .reports.terminal import batch_table
+from .reports.terminal import batch_report
 from .reports.text import printable
 from .result import CaseResult, CheckRun
 from .session import DEFAULT_TIMEOUT, _required, check_engine, check_timeout
 from .target import TargetError
 from .worker import resolve_python
 
-# Piped or logged output has no terminal width to follow (unless COLUMNS gives one); 80 columns
-# squeeze a class's table.
+# Piped or logged output has no terminal width to follow (unless COLUMNS gives one): lines are
+# wrapped to this many columns.
 PIPED_WIDTH = 120
 # The report options: flag, attribute of the parsed arguments.
 REPORTS = (("--json", "json"), ("--junit-xml", "junit_xml"), ("--html", "html"))
@@ -246,7 +247,10 @@ def _many(targets: list[str], options: dict[str, Any], args: argparse.Namespace,
     with _batch_progress(err, targets, n_cases) as (show, done):
         # check_engine read here, at call time: tests stand a shared worker in for it.
         batch = run_batch(targets, jobs=args.jobs, check=check_engine, progress=show, on_done=done, **options)
-    out.print(batch_table(batch, out.width))
+    # A table only on a real terminal: in a pipe or a CI log (even one with FORCE_COLOR), blocks.
+    for part in batch_report(batch, out.width, terminal=sys.stdout.isatty()):
+        # A line is wrapped by the report already (no padding, no second wrap); the table lays itself out.
+        out.print(part, soft_wrap=isinstance(part, Text))
     failed = False
     if args.svg is not None:
         failed |= _write(err, lambda: _write_batch_drawings(batch, Path(args.svg), out))
