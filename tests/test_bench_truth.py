@@ -66,7 +66,7 @@ def test_the_summary_gives_the_ratios_that_matter_per_policy(tmp_path: Path, cap
 
 
 def test_make_bench_prints_the_summary_first_and_keeps_pytest_in_a_log() -> None:
-    recipe = subprocess.run(["make", "-n", "bench", "VENV=/nonexistent"], cwd=ROOT,
+    recipe = subprocess.run(["make", "-n", "--no-print-directory", "bench", "VENV=/nonexistent"], cwd=ROOT,
                             capture_output=True, text=True).stdout
     lines = [line for line in recipe.splitlines() if line.strip()]
     pytest_line = next(line for line in lines if "-m pytest" in line)
@@ -77,6 +77,6 @@ def test_make_bench_prints_the_summary_first_and_keeps_pytest_in_a_log() -> None
     composed = next(line for line in lines if "bench --summary" in line)
     assert composed.index("bench --summary") < composed.index("scripts.txt") < composed.index("--chart")
     assert lines[-1] == "cat benchmarks/results/table.txt"
-    full = subprocess.run(["make", "-n", "bench-full", "VENV=/nonexistent"], cwd=ROOT,
+    full = subprocess.run(["make", "-n", "--no-print-directory", "bench-full", "VENV=/nonexistent"], cwd=ROOT,
                           capture_output=True, text=True).stdout
     assert "-k" not in next(line for line in full.splitlines() if "-m pytest" in line)

@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def _would_run(target: str, tmp_path: Path) -> list[str]:
     venv = tmp_path / "venv"
     done = subprocess.run(
-        ["make", "-n", target, f"VENV={venv}"], cwd=ROOT, capture_output=True, text=True, check=True
+        # --no-print-directory: under `make test` a recursive make would add its own lines
+        ["make", "-n", "--no-print-directory", target, f"VENV={venv}"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
     )
     return done.stdout.splitlines()
 
