@@ -15,6 +15,7 @@ The recorded benchmark run is `notebooks/data/bench-*.json` (what notebook 05 sh
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -196,6 +197,7 @@ def _check_example(engine_source: str, folder: Path, *options: str) -> list[str]
         capture_output=True,
         text=True,
         timeout=600,
+        env={**os.environ, "COLUMNS": "80"},  # the width docs/check.md's excerpt was made at
     )
     return [line.rstrip() for line in done.stdout.splitlines()]
 
