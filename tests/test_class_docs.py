@@ -54,6 +54,17 @@ def test_classroom_installs_twingrad_exactly_as_the_workflow_does() -> None:
     assert install(CLASSROOM) == install(WORKFLOW)
 
 
+def test_the_page_keeps_the_torch_variant_for_courses_that_run_the_parity_fixture() -> None:
+    """The workflows install twingrad[check] (no torch); the page still shows the torch install, CPU first."""
+    blocks = [[line.strip() for line in block.strip().splitlines()]
+              for block in re.findall(r"```sh\n(.*?)```", CLASS.read_text(), flags=re.S)]
+    [variant] = [block for block in blocks if any("twingrad[torch] @" in line for line in block)]
+    extra, _, pinned = yaml.safe_load(WORKFLOW.read_text())["env"]["TWINGRAD"].partition(" @ ")
+    assert extra == "twingrad[check]"
+    assert variant == ["python -m pip install torch --index-url https://download.pytorch.org/whl/cpu",
+                       f'python -m pip install "twingrad[torch] @ {pinned}"']
+
+
 def test_every_grader_is_reported_and_outlasts_the_target_budget() -> None:
     graders = _graders()
     assert len(graders) == 3
