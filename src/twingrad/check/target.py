@@ -18,7 +18,6 @@ submission's folder, a FIFO or a device is refused with one line.
 from __future__ import annotations
 
 import ast
-import functools
 import importlib.machinery
 import json
 import os
@@ -102,15 +101,11 @@ class Prepared:
         return SourceLine(self.shown(source.file), source.line, source.function, code)
 
     def code_at(self, source: Source) -> str:
-        """The text of a line the worker named, from the file twingrad copied in for it ('' for any
-        other path): the worker's path is only a key into `copy_in`, never opened itself."""
+        """The text of a line the worker named, stripped and cut for a report, from the file twingrad
+        copied in for it ('' for any other path): read through `lines`, never opened by its path."""
         if not self.owns(source.file) or source.line < 1:
             return ""
-        for name, path in self.copy_in.items():
-            if source.file == name or source.file.startswith(name + "/"):
-                lines = _source_lines(path / source.file[len(name) + 1 :] if source.file != name else path)
-                return lines[source.line - 1] if source.line <= len(lines) else ""
-        return ""
+        return next(iter(self.lines(source.file, source.line)), "").strip()[:_MOST_CODE]
 
     def owns(self, reported: str) -> bool:
         """Whether a path the worker reported names one of the files copied in for it: only such a
@@ -160,19 +155,6 @@ class Prepared:
         return reported
 
 
-@functools.lru_cache(maxsize=32)
-def _source_lines(path: Path) -> tuple[str, ...]:
-    """A source file's lines, stripped and cut for a report ('' for one that cannot be read)."""
-    try:
-        if not path.is_file() or path.stat().st_size > _MOST_SOURCE_BYTES:
-            return ()
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ()
-    return tuple(line.strip()[:_MOST_CODE] for line in text.splitlines())
-
-
-_MOST_SOURCE_BYTES = 4 << 20  # an engine's file is kilobytes; anything larger is not read for a report
 _MOST_CODE = 200  # characters of a line shown
 
 
