@@ -75,3 +75,16 @@ def test_a_number_only_pow_without_assert_passes_with_value_exponents_unsupporte
     refused = run.result("value_to_the_value")
     assert refused.status == "unsupported"
     assert "TypeError: unsupported operand type(s) for ** or pow(): 'float' and 'Value'" in refused.detail
+
+
+@pytest.mark.parametrize("x", [2.5, 0.37, 1.5e-4, 3e-5])
+@pytest.mark.parametrize("epsilon", [1e-6, -1e-6, 1e-9])
+def test_an_offset_on_logs_input_is_found_where_log_is_steep_too(x: float, epsilon: float) -> None:
+    """Near 0 log curves fast, so a straight-line estimate of the offset is off by percents; the
+    offset is still named (a drawn softmax_nll meets log at about 1.5e-4)."""
+    from twingrad.check.probes import input_offset
+    from twingrad.ops import OPS_BY_NAME
+
+    log = OPS_BY_NAME["log"]
+    assert input_offset(log, x, log.forward(x + epsilon), log.forward(x)) == epsilon
+    assert input_offset(log, x, log.forward(x) * (1 + 1e-3), log.forward(x)) is None  # no round ε

@@ -98,11 +98,14 @@ def input_offset(op: Op, x: float, got: float, want: float) -> float | None:
     estimate = (got - want) / slope
     if estimate == 0 or not math.isfinite(estimate):
         return None
+    # The slope only says which powers of ten to try: near a steep or curved stretch (log of a
+    # small x) the straight-line estimate is off by a few percent, so each is tried exactly.
     power = round(math.log10(abs(estimate)))
-    epsilon = math.copysign(10.0**power, estimate)
-    if not -12 <= power <= -3 or not close(abs(estimate), abs(epsilon), 1e-3):
-        return None
-    return epsilon if close(expected_at(op, (x + epsilon,), (True,))[0], got, 1e-9) else None
+    for candidate in (power, power - 1, power + 1):
+        epsilon = math.copysign(10.0**candidate, estimate)
+        if -12 <= candidate <= -3 and close(expected_at(op, (x + epsilon,), (True,))[0], got, 1e-9):
+            return epsilon
+    return None
 
 
 def expected_at(op: Op, points: Sequence[float], as_value: Sequence[bool]) -> tuple[float, list[float]]:
