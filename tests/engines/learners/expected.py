@@ -133,12 +133,15 @@ ENGINES: tuple[Engine, ...] = (
         "log_epsilon.py:Value",
         1,
         core(**failing("an offset of 1e-06 on its input", "unary_log", "softmax_nll")),
+        # A seed: an offset of 1e-6 is small by design, and a draw whose log meets only large
+        # numbers (unary_log's second point up to 1e4) hides it within the tolerance.
+        args=("--seed", "1"),
     ),
     Engine(
         "log_epsilon.py:Value",
         0,
         core(**failing("accepted by design (offset)", "unary_log", "softmax_nll", status=NOTE)),
-        args=("--accept", "offset"),
+        args=("--accept", "offset", "--seed", "1"),
     ),
     Engine("split/operation.py:Value", 0, core()),
     Engine("learnerpkg/engine.py:Value", 0, core()),
