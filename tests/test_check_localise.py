@@ -88,3 +88,12 @@ def test_an_offset_on_logs_input_is_found_where_log_is_steep_too(x: float, epsil
     log = OPS_BY_NAME["log"]
     assert input_offset(log, x, log.forward(x + epsilon), log.forward(x)) == epsilon
     assert input_offset(log, x, log.forward(x) * (1 + 1e-3), log.forward(x)) is None  # no round ε
+
+
+def test_a_hair_thin_first_divergence_does_not_hide_a_plain_one_behind_it() -> None:
+    """At seed 2 the MLP's first divergent node is a saturated tanh, off in its last digits
+    only; a later node is plainly wrong, and that is the one explained (it was "precision loss")."""
+    run = check_engine(f"{LEARNERS}/tanh_one_minus_x2.py:Value", only=["mlp_tanh_squared_error"], seed=2)
+    [result] = run.results
+    assert result.status == "fail"
+    assert "tanh is wrong on its own" in result.detail and "precision" not in result.detail
